@@ -1,0 +1,58 @@
+import { z } from 'zod';
+
+/** The canonical employee every destination receives. */
+export const canonicalEmployeeSchema = z.object({
+  externalId: z.string().min(1),
+  givenName: z.string().min(1),
+  familyName: z.string().min(1),
+  email: z.email(),
+  birthDate: z.iso.date(),
+  hireDate: z.iso.date(),
+  department: z.string().min(1),
+  jobTitle: z.string().min(1),
+  salaryAmount: z.number().nonnegative(),
+  salaryCurrency: z.string().length(3),
+  nationalId: z.string().min(1),
+  employmentStatus: z.enum(['active', 'on_leave', 'terminated']),
+});
+export type CanonicalEmployee = z.infer<typeof canonicalEmployeeSchema>;
+
+/** Canonical field -> dotted path in the source record. */
+export type FieldMapping = Record<keyof CanonicalEmployee, string>;
+
+/** The declared mapping of an HRIS employee list record. */
+export const HRIS_EMPLOYEE_MAPPING: FieldMapping = {
+  externalId: 'employee_id',
+  givenName: 'first_name',
+  familyName: 'last_name',
+  email: 'work_email',
+  birthDate: 'birth_date',
+  hireDate: 'hire_date',
+  department: 'department',
+  jobTitle: 'job_title',
+  salaryAmount: 'compensation.amount',
+  salaryCurrency: 'compensation.currency',
+  nationalId: 'national_id',
+  employmentStatus: 'status',
+};
+
+function pick(record: unknown, path: string): unknown {
+  let value: unknown = record;
+  for (const part of path.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[part];
+  }
+  return value;
+}
+
+/** Maps one source record in memory; a record that does not fit the canonical shape is skipped (null). */
+export function mapEmployee(
+  record: unknown,
+  mapping: FieldMapping = HRIS_EMPLOYEE_MAPPING,
+): CanonicalEmployee | null {
+  const candidate = Object.fromEntries(
+    Object.entries(mapping).map(([field, path]) => [field, pick(record, path)]),
+  );
+  const parsed = canonicalEmployeeSchema.safeParse(candidate);
+  return parsed.success ? parsed.data : null;
+}

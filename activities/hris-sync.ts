@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
+import { FailureType, RetryableType } from '../common/failures.js';
+import type { SyncPageInput, SyncPageResult } from '../common/hris-sync-types.js';
+import type { CredentialOpener } from './credentials.js';
+import { mapEmployee } from './employee-mapping.js';
+import type { CanonicalEmployee } from './employee-mapping.js';
+import type { GatewayHttp } from './http.js';
+import type { Response } from 'undici';
+
+const sourcePageSchema = z.object({ data: z.array(z.unknown()), next_cursor: z.string().nullable() });
+
+type Side = 'Source' | 'Destination';
+
+/**
+ * Classifies an unsuccessful answer. Messages carry the status and the host, never a body: a body
+ * may hold customer data.
+ */
+function failureFor(side: Side, response: Response, url: string): Error {
+  const where = `${side.toLowerCase()} ${new URL(url).host} answered ${response.status}`;
+  if (response.status === 429) {
+    const seconds = Number(response.headers.get('retry-after'));
+    return ApplicationFailure.create({
+      type: RetryableType.RateLimited,
+      message: `${where} (rate limited)`,
+      nextRetryDelay: Number.isFinite(seconds) && seconds > 0 ? `${seconds} seconds` : undefined,
+    });
+  }
+  if (response.status === 401 || response.status === 403) {
+    return ApplicationFailure.nonRetryable(
+      `${where}: credentials refused`,
+      FailureType[`${side}AuthRejected`],
+    );
+  }
+  if (response.status >= 400 && response.status < 500 && response.status !== 408) {
+    return ApplicationFailure.nonRetryable(
+      `${where}: request refused`,
+      FailureType[`${side}RequestRejected`],
+    );
+  }
+  return ApplicationFailure.retryable(`${where}`, RetryableType.UpstreamUnavailable);
+}
+
+function checksumOf(records: CanonicalEmployee[]): string {
+  const hash = createHash('sha256');
+  for (const record of records) hash.update(JSON.stringify(record));
+  return hash.digest('hex');
+}
+
+/** Activities of hris-employee-sync, bound to one environment's gateway and credentials. */
+export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials: CredentialOpener }) {
+  async function extract(input: SyncPageInput) {
+    const { apiKey } = await deps.credentials.open(input.source.id);
+    const url = new URL('/v1/employees', input.source.baseUrl);
+    url.searchParams.set('limit', String(input.pageSize));
+    if (input.cursor !== null) url.searchParams.set('cursor', input.cursor);
+    const response = await deps.http.fetch(url.href, {
+      headers: { 'x-api-key': apiKey ?? '', accept: 'application/json' },
+    });
+    if (!response.ok) throw failureFor('Source', response, url.href);
+    const page = sourcePageSchema.safeParse(await response.json());
+    if (!page.success) {
+      throw ApplicationFailure.nonRetryable(
+        `source ${url.host} sent a page of an unexpected shape`,
+        FailureType.SourceRequestRejected,
+      );
+    }
+    return page.data;
+  }
+
+  async function load(input: SyncPageInput, records: CanonicalEmployee[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const { token } = await deps.credentials.open(input.destination.id);
+    const url = new URL('/v1/employees/batch-upsert', input.destination.baseUrl).href;
+    const response = await deps.http.fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ records }),
+    });
+    if (!response.ok) throw failureFor('Destination', response, url);
+    const answer = z.object({ upserted: z.number().int() }).safeParse(await response.json());
+    return answer.success ? answer.data.upserted : records.length;
+  }
+
+  return {
+    /** Extracts one page, maps it in memory, loads it; returns counts and the next cursor only. */
+    async syncEmployeePage(input: SyncPageInput): Promise<SyncPageResult> {
+      const page = await extract(input);
+      const mapped = page.data
+        .map((record) => mapEmployee(record))
+        .filter((r): r is CanonicalEmployee => r !== null);
+      const written = await load(input, mapped);
+      return {
+        read: page.data.length,
+        written,
+        skipped: page.data.length - mapped.length,
+        nextCursor: page.next_cursor,
+        checksum: checksumOf(mapped),
+      };
+    },
+  };
+}

@@ -1,0 +1,4 @@
+import type { createHrisSyncActivities } from './hris-sync.js';
+
+/** Activity signatures for workflows, which import types only. */
+export type HrisSyncActivities = ReturnType<typeof createHrisSyncActivities>;

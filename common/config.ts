@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import {
+  REGION_CODES,
+  GATEWAY_OF,
+  regionCodeSchema,
+  regionSettingsSchema,
+  assertRegistryConsistent,
+} from './regions.js';
+import type { RegionCode, RegionRegistry } from './regions.js';
+import { DEFAULT_PAYLOAD_LIMIT_BYTES } from './payload-guard.js';
+
+/**
+ * All configuration is parsed here, once, at process start. Nothing else reads process.env.
+ * Defaults match the local stack started by `npm run stack -- up`.
+ */
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_AWS_REGION: Record<RegionCode, string> = {
+  us: 'us-east-1',
+  ca: 'ca-central-1',
+  eu: 'eu-central-1',
+};
+const DEFAULT_GATEWAY_PORT: Record<RegionCode, number> = { us: 8881, ca: 8882, eu: 8883 };
+
+function regionRegistryFrom(env: Env): RegionRegistry {
+  const entries = REGION_CODES.map((code) => {
+    const gateway = GATEWAY_OF[code];
+    const upper = gateway.toUpperCase();
+    const parsed = regionSettingsSchema.safeParse({
+      code,
+      gateway,
+      taskQueue: gateway,
+      awsRegion: env[`TAVIO_AWS_REGION_${code.toUpperCase()}`] ?? DEFAULT_AWS_REGION[code],
+      gatewayUrl: env[`TAVIO_GATEWAY_${upper}_URL`] ?? `http://127.0.0.1:${DEFAULT_GATEWAY_PORT[code]}`,
+      awsEndpoint: awsEndpointFrom(env),
+    });
+    if (!parsed.success) {
+      throw new Error(`region ${code} is misconfigured: ${z.prettifyError(parsed.error)}`);
+    }
+    return [code, parsed.data] as const;
+  });
+  const registry = Object.fromEntries(entries) as RegionRegistry;
+  assertRegistryConsistent(registry);
+  return registry;
+}
+
+/** The local S3/KMS service by default; an empty TAVIO_AWS_ENDPOINT means AWS itself. */
+function awsEndpointFrom(env: Env): string | undefined {
+  return env.TAVIO_AWS_ENDPOINT === '' ? undefined : (env.TAVIO_AWS_ENDPOINT ?? 'http://127.0.0.1:5055');
+}
+
+const awsCredentialsSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) });
+
+const shared = (env: Env) => ({
+  temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+  temporalUiUrl: env.TAVIO_TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
+  payloadLimitBytes: env.TAVIO_PAYLOAD_LIMIT_BYTES ?? String(DEFAULT_PAYLOAD_LIMIT_BYTES),
+  logLevel: env.TAVIO_LOG_LEVEL ?? 'info',
+  // Credentials of the control plane (or region host) itself; on AWS the default chain supplies them.
+  aws: awsEndpointFrom(env)
+    ? { accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'test' }
+    : undefined,
+});
+
+const sharedSchema = z.object({
+  temporalAddress: z.string().regex(/^[^:]+:\d+$/, 'host:port'),
+  temporalUiUrl: z.url(),
+  payloadLimitBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(2 * 1024 * 1024),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  aws: awsCredentialsSchema.optional(),
+});
+
+const controlApiSchema = sharedSchema.extend({
+  databaseUrl: z.url(),
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  operatorKey: z
+    .string()
+    .regex(/^tav_op_[A-Za-z0-9_-]{20,}$/, 'tav_op_ followed by at least 20 characters')
+    .optional(),
+  bodyLimitBytes: z.coerce.number().int().min(1024),
+  namespaceRetentionHours: z.coerce.number().int().min(1),
+  /** The AWS account of the control plane and the region hosts' principals. */
+  controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
+  regions: z.custom<RegionRegistry>(),
+});
+export type ControlApiConfig = z.infer<typeof controlApiSchema>;
+
+function parseOrExit<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new Error(`${what} configuration is invalid:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
+  return parseOrExit(
+    controlApiSchema,
+    {
+      ...shared(env),
+      databaseUrl: env.TAVIO_DATABASE_URL ?? 'postgres://tavio@127.0.0.1:55432/tavio',
+      host: env.TAVIO_API_HOST ?? '127.0.0.1',
+      port: env.TAVIO_API_PORT ?? '8080',
+      operatorKey: env.TAVIO_OPERATOR_KEY,
+      bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
+      namespaceRetentionHours: env.TAVIO_NAMESPACE_RETENTION_HOURS ?? '72',
+      controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? '123456789012',
+      regions: regionRegistryFrom(env),
+    },
+    'control API',
+  );
+}
+
+const regionHostSchema = sharedSchema.extend({
+  region: regionCodeSchema,
+  controlApiUrl: z.url(),
+  hostKey: z.string().regex(/^tav_host_/, 'a region host key (tav_host_...)'),
+  pollIntervalMs: z.coerce.number().int().min(100),
+  hostId: z.string().min(1),
+  regions: z.custom<RegionRegistry>(),
+});
+export type RegionHostConfig = z.infer<typeof regionHostSchema>;
+
+export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
+  return parseOrExit(
+    regionHostSchema,
+    {
+      ...shared(env),
+      region: env.TAVIO_REGION,
+      controlApiUrl: env.TAVIO_CONTROL_API_URL ?? 'http://127.0.0.1:8080',
+      hostKey: env.TAVIO_HOST_KEY,
+      pollIntervalMs: env.TAVIO_HOST_POLL_MS ?? '1000',
+      hostId: env.TAVIO_HOST_ID ?? `${env.TAVIO_REGION ?? 'unknown'}-host-${process.pid}`,
+      regions: regionRegistryFrom(env),
+    },
+    'region host',
+  );
+}
+
+/** What a region host hands one environment worker: that environment's settings and nothing else. */
+export const environmentWorkerSettingsSchema = z.object({
+  organization: z.string(),
+  environment: z.string(),
+  environmentId: z.uuid(),
+  region: regionCodeSchema,
+  namespace: z.string(),
+  taskQueue: z.string(),
+  bucket: z.string(),
+  keyArn: z.string(),
+  awsRegion: z.string(),
+  awsEndpoint: z.url().optional(),
+  gatewayUrl: z.url(),
+  temporalAddress: z.string(),
+  payloadLimitBytes: z.number().int(),
+  logLevel: sharedSchema.shape.logLevel,
+  workflowBundlePath: z.string(),
+  hostId: z.string(),
+});
+export type EnvironmentWorkerSettings = z.infer<typeof environmentWorkerSettingsSchema>;
+
+export const ENVIRONMENT_WORKER_SETTINGS_VAR = 'TAVIO_ENVIRONMENT_WORKER';
+
+export function loadEnvironmentWorkerSettings(env: Env = process.env): EnvironmentWorkerSettings {
+  const raw = env[ENVIRONMENT_WORKER_SETTINGS_VAR];
+  if (!raw)
+    throw new Error(
+      `${ENVIRONMENT_WORKER_SETTINGS_VAR} is not set: environment workers are started by a region host`,
+    );
+  return parseOrExit(environmentWorkerSettingsSchema, JSON.parse(raw), 'environment worker');
+}

@@ -1,0 +1,17 @@
+/** Named, non-retryable failure types. A failure of one of these types can never succeed on retry. */
+export const FailureType = {
+  PayloadTooLarge: 'PayloadTooLarge',
+  SourceAuthRejected: 'SourceAuthRejected',
+  SourceRequestRejected: 'SourceRequestRejected',
+  DestinationAuthRejected: 'DestinationAuthRejected',
+  DestinationRequestRejected: 'DestinationRequestRejected',
+  CredentialsUnavailable: 'CredentialsUnavailable',
+  WrongEnvironment: 'WrongEnvironment',
+} as const;
+export type FailureType = (typeof FailureType)[keyof typeof FailureType];
+
+/** Retryable failure types: transient, left to the retry policy. */
+export const RetryableType = {
+  RateLimited: 'RateLimited',
+  UpstreamUnavailable: 'UpstreamUnavailable',
+} as const;

@@ -1,0 +1,48 @@
+/** Metadata that crosses Temporal for the hris-employee-sync integration: identifiers and counts only. */
+
+export interface ConnectionRef {
+  id: string;
+  baseUrl: string;
+}
+
+export interface HrisSyncOptions {
+  pageSize: number;
+  pagesPerExecution: number;
+}
+
+export interface SyncTotals {
+  recordsRead: number;
+  recordsWritten: number;
+  recordsSkipped: number;
+  pages: number;
+  /** XOR of per-page SHA-256 digests (hex) of the records written: order-independent. */
+  checksum: string;
+}
+
+export interface HrisSyncInput {
+  source: ConnectionRef;
+  destination: ConnectionRef;
+  options: HrisSyncOptions;
+  /** Carried across continue-as-new. */
+  progress?: { cursor: string | null; totals: SyncTotals; startedAt: number; executions: number };
+}
+
+export interface HrisSyncSummary extends SyncTotals {
+  executions: number;
+  durationMs: number;
+}
+
+export interface SyncPageInput {
+  source: ConnectionRef;
+  destination: ConnectionRef;
+  cursor: string | null;
+  pageSize: number;
+}
+
+export interface SyncPageResult {
+  read: number;
+  written: number;
+  skipped: number;
+  nextCursor: string | null;
+  checksum: string;
+}

@@ -1,0 +1,40 @@
+/** Names derived from slugs. One place, so the control plane and the data plane agree. */
+
+export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,18}[a-z0-9]$/;
+export const SLUG_RULE = '3 to 20 characters: lowercase letters, digits and hyphens, starting with a letter';
+
+/** The Temporal namespace of an environment, e.g. `acme-production`. */
+export function namespaceOf(organization: string, environment: string): string {
+  return `${organization}-${environment}`;
+}
+
+/** A globally unique, DNS-safe bucket name (at most 56 characters with 20-character slugs). */
+export function bucketOf(organization: string, environment: string, environmentId: string): string {
+  return `tavio-${organization}-${environment}-${environmentId.replaceAll('-', '').slice(0, 8)}`;
+}
+
+export function keyAliasOf(organization: string, environment: string): string {
+  return `alias/tavio/${organization}/${environment}`;
+}
+
+export const DATAPLANE_ROLE = 'tavio-dataplane';
+export const PROVISIONER_ROLE = 'tavio-provisioner';
+
+export function roleArn(accountId: string, role: string): string {
+  return `arn:aws:iam::${accountId}:role/${role}`;
+}
+
+/** Object key of a connection's sealed credentials inside the environment's bucket. */
+export function credentialsObjectKey(connectionId: string): string {
+  return `credentials/${connectionId}`;
+}
+
+/** The KMS encryption context that binds sealed credentials to their owner. */
+export function credentialsContext(organization: string, environment: string, connectionId: string) {
+  return { organization, environment, connection: connectionId };
+}
+
+/** The principal of a region's worker host, in the control account: the only one that may assume data-plane roles. */
+export function hostRoleArn(controlAccountId: string, gateway: string): string {
+  return `arn:aws:iam::${controlAccountId}:role/tavio-host-${gateway}`;
+}

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+/** The regions an environment can be pinned to; fixed at environment creation. */
+export const REGION_CODES = ['us', 'ca', 'eu'] as const;
+export type RegionCode = (typeof REGION_CODES)[number];
+export const regionCodeSchema = z.enum(REGION_CODES);
+
+/** The gateway code of each region: it names both the Temporal task queue and the egress gateway. */
+export const GATEWAY_OF: Record<RegionCode, string> = { us: 'us1', ca: 'ca1', eu: 'eu1' };
+
+export const regionSettingsSchema = z.object({
+  code: regionCodeSchema,
+  gateway: z.string().regex(/^[a-z]{2}\d$/),
+  taskQueue: z.string().min(1),
+  awsRegion: z.string().regex(/^[a-z]{2}-[a-z]+-\d$/, 'an AWS region such as eu-central-1'),
+  /** Forward proxy every outbound activity request leaves through. */
+  gatewayUrl: z.url(),
+  /** S3 and KMS endpoint override (a local S3/KMS service); absent on AWS. */
+  awsEndpoint: z.url().optional(),
+});
+export type RegionSettings = z.infer<typeof regionSettingsSchema>;
+
+export type RegionRegistry = Record<RegionCode, RegionSettings>;
+
+/** Checks that a registry is complete and that each region's gateway and queue are its own. */
+export function assertRegistryConsistent(registry: RegionRegistry): void {
+  const seenQueues = new Set<string>();
+  for (const code of REGION_CODES) {
+    const region = registry[code];
+    if (region.code !== code) throw new Error(`region ${code}: registry entry names region ${region.code}`);
+    if (region.gateway !== GATEWAY_OF[code]) {
+      throw new Error(`region ${code}: gateway must be ${GATEWAY_OF[code]}, got ${region.gateway}`);
+    }
+    if (seenQueues.has(region.taskQueue))
+      throw new Error(`region ${code}: task queue ${region.taskQueue} is shared`);
+    seenQueues.add(region.taskQueue);
+  }
+}

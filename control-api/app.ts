@@ -1,0 +1,43 @@
+import Fastify from 'fastify';
+import type { FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { installAuth } from './auth.js';
+import type { ApiDeps } from './deps.js';
+import { installProblemHandlers } from './problems.js';
+import { connectionRoutes } from './routes/connections.js';
+import { environmentRoutes } from './routes/environments.js';
+import { organizationRoutes } from './routes/organizations.js';
+import { regionRoutes } from './routes/regions.js';
+import { runRoutes } from './routes/runs.js';
+
+/** Builds the control API. The OpenAPI document is generated from the routes' zod schemas. */
+export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logger'] = false) {
+  const app = Fastify({
+    logger,
+    bodyLimit: deps.config.bodyLimitBytes,
+    // Request ids, not bodies: bodies may carry credentials.
+    disableRequestLogging: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandlers(app);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Tavio control API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  installAuth(app, deps.db);
+  await app.register(organizationRoutes(deps));
+  await app.register(environmentRoutes(deps));
+  await app.register(connectionRoutes(deps));
+  await app.register(runRoutes(deps));
+  await app.register(regionRoutes(deps));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

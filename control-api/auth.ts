@@ -1,0 +1,92 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Database } from '../db/client.js';
+import { apiKeys, environments, organizations } from '../db/schema.js';
+import type { KeyKind } from './keys.js';
+import { matchesHash, parseKey } from './keys.js';
+import { forbidden, notFound, unauthorized } from './problems.js';
+
+export interface Principal {
+  keyId: string;
+  kind: KeyKind;
+  organizationId: string | null;
+  environmentId: string | null;
+  region: 'us' | 'ca' | 'eu' | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+/** Resolves the bearer key of every /v1 request; unknown, malformed and revoked keys get 401. */
+export function installAuth(app: FastifyInstance, db: Database): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    if (!request.url.startsWith('/v1/')) return;
+    const header = request.headers.authorization ?? '';
+    const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!key) throw unauthorized('send an API key as `Authorization: Bearer <key>`');
+    const parsed = parseKey(key);
+    if (!parsed) throw unauthorized('the API key is malformed');
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.prefix, parsed.prefix), isNull(apiKeys.revokedAt)));
+    if (!row || !matchesHash(key, row.secretHash)) throw unauthorized('the API key is not valid');
+    await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id));
+    request.principal = {
+      keyId: row.id,
+      kind: row.kind,
+      organizationId: row.organizationId,
+      environmentId: row.environmentId,
+      region: row.region,
+    };
+  });
+}
+
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized('no API key');
+  return request.principal;
+}
+
+export function requireOperator(principal: Principal): void {
+  if (principal.kind !== 'operator') throw forbidden('this action needs the operator key');
+}
+
+/**
+ * Finds an organization the key may see. Another organization's resources answer 404, so a key
+ * learns nothing about what it cannot reach.
+ */
+export async function visibleOrganization(
+  db: Database,
+  principal: Principal,
+  slug: string,
+  level: 'admin' | 'member',
+) {
+  const [org] = await db.select().from(organizations).where(eq(organizations.slug, slug));
+  const own = principal.kind === 'operator' || (org !== undefined && principal.organizationId === org.id);
+  if (!org || !own || principal.kind === 'host') throw notFound(`organization ${slug}`);
+  if (level === 'admin' && principal.kind === 'environment')
+    throw forbidden('an environment key acts only on its own environment');
+  return org;
+}
+
+/** Finds an environment the key may act on: operator, its organization's key, or that environment's own key. */
+export async function visibleEnvironment(
+  db: Database,
+  principal: Principal,
+  orgSlug: string,
+  envSlug: string,
+) {
+  const org = await visibleOrganization(db, principal, orgSlug, 'member');
+  const [env] = await db
+    .select()
+    .from(environments)
+    .where(and(eq(environments.organizationId, org.id), eq(environments.slug, envSlug)));
+  if (!env || (principal.kind === 'environment' && principal.environmentId !== env.id)) {
+    throw notFound(`environment ${orgSlug}/${envSlug}`);
+  }
+  return { org, env };
+}

@@ -1,0 +1,159 @@
+/**
+ * Typed client of the control API for applications that start runs programmatically.
+ * It depends on nothing but `fetch`.
+ */
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export class TavioApiError extends Error {
+  constructor(readonly problem: Problem) {
+    super(`${problem.status} ${problem.title}: ${problem.detail ?? problem.type}`);
+  }
+  get status(): number {
+    return this.problem.status;
+  }
+}
+
+export type RunStatus = 'running' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
+
+export interface Run {
+  id: string;
+  integration: string;
+  status: RunStatus;
+  idempotencyKey: string;
+  namespace: string;
+  taskQueue: string;
+  region: string;
+  workflowId: string;
+  runId: string | null;
+  webUiUrl: string;
+  summary: {
+    recordsRead: number;
+    recordsWritten: number;
+    recordsSkipped: number;
+    pages: number;
+    executions: number;
+    durationMs: number;
+    checksum: string;
+  } | null;
+  failure: string | null;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+export interface Environment {
+  id: string;
+  organization: string;
+  slug: string;
+  region: 'us' | 'ca' | 'eu';
+  taskQueue: string;
+  namespace: string;
+  awsRegion: string;
+  awsAccountId: string;
+  bucket: string;
+  keyArn: string | null;
+  status: 'provisioning' | 'active' | 'failed' | 'retired';
+  statusReason: string | null;
+  createdAt: string;
+}
+
+export interface IssuedKey {
+  id: string;
+  prefix: string;
+  key: string;
+}
+
+export interface Connection {
+  id: string;
+  name: string;
+  kind: string;
+  baseUrl: string;
+  credentialsVersion: number;
+  createdAt: string;
+}
+
+export interface CreateRunRequest {
+  integration: string;
+  connections: Record<string, string>;
+  options?: Record<string, unknown>;
+  idempotencyKey: string;
+}
+
+const TERMINAL: ReadonlySet<RunStatus> = new Set([
+  'completed',
+  'failed',
+  'canceled',
+  'terminated',
+  'timed_out',
+]);
+
+export function createTavioClient(options: { baseUrl: string; apiKey: string }) {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(new URL(path, options.baseUrl), {
+      method,
+      headers: {
+        authorization: `Bearer ${options.apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (!response.ok) throw new TavioApiError(parsed as Problem);
+    return parsed as T;
+  }
+  const env = (org: string, environment: string) => `/v1/organizations/${org}/environments/${environment}`;
+
+  return {
+    createOrganization: (slug: string, name?: string) =>
+      call<{ organization: { id: string; slug: string; name: string }; apiKey: IssuedKey }>(
+        'POST',
+        '/v1/organizations',
+        { slug, name },
+      ),
+    createEnvironment: (org: string, slug: string, region: 'us' | 'ca' | 'eu') =>
+      call<Environment>('POST', `/v1/organizations/${org}/environments`, { slug, region }),
+    getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),
+    createEnvironmentKey: (org: string, environment: string) =>
+      call<IssuedKey>('POST', `${env(org, environment)}/api-keys`),
+    createHostKey: (region: 'us' | 'ca' | 'eu') =>
+      call<IssuedKey & { region: string }>('POST', '/v1/host-keys', { region }),
+    createConnection: (
+      org: string,
+      environment: string,
+      connection: { name: string; kind: string; baseUrl: string; credentials: Record<string, string> },
+    ) => call<Connection>('POST', `${env(org, environment)}/connections`, connection),
+    createRun: (org: string, environment: string, request: CreateRunRequest) =>
+      call<Run>('POST', `${env(org, environment)}/runs`, request),
+    getRun: (org: string, environment: string, runId: string) =>
+      call<Run>('GET', `${env(org, environment)}/runs/${runId}`),
+    listRuns: (org: string, environment: string) =>
+      call<{ runs: Run[] }>('GET', `${env(org, environment)}/runs`).then((r) => r.runs),
+    cancelRun: (org: string, environment: string, runId: string) =>
+      call<Run>('POST', `${env(org, environment)}/runs/${runId}/cancel`),
+
+    /** Polls until the run ends (or the timeout passes) and returns it. */
+    async waitForRun(
+      org: string,
+      environment: string,
+      runId: string,
+      wait: { timeoutMs?: number; intervalMs?: number } = {},
+    ): Promise<Run> {
+      const deadline = Date.now() + (wait.timeoutMs ?? 120_000);
+      for (;;) {
+        const run = await this.getRun(org, environment, runId);
+        if (TERMINAL.has(run.status)) return run;
+        if (Date.now() > deadline)
+          throw new Error(`run ${runId} is still ${run.status} after ${wait.timeoutMs ?? 120_000} ms`);
+        await new Promise((resolve) => setTimeout(resolve, wait.intervalMs ?? 500));
+      }
+    },
+  };
+}
+export type TavioClient = ReturnType<typeof createTavioClient>;

@@ -1,0 +1,12 @@
+import type { ControlApiConfig } from '../common/config.js';
+import type { Database } from '../db/client.js';
+import type { AccountAccess } from './provisioning/account-access.js';
+import type { TemporalClients } from './temporal-clients.js';
+
+/** What the routes work with; built once by the server (or a test) and passed in. */
+export interface ApiDeps {
+  db: Database;
+  temporal: TemporalClients;
+  accounts: AccountAccess;
+  config: ControlApiConfig;
+}

@@ -1,0 +1,34 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export type KeyKind = 'operator' | 'organization' | 'environment' | 'host';
+const TAG: Record<KeyKind, string> = {
+  operator: 'op',
+  organization: 'org',
+  environment: 'env',
+  host: 'host',
+};
+
+/** A key reads `tav_<kind>_<id>_<secret>`; `tav_<kind>_<id>` is its public prefix. */
+const KEY_PATTERN = /^(tav_(?:op|org|env|host)_[a-z0-9]{10})_([A-Za-z0-9_-]{32,})$/;
+
+export function hashSecret(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export function generateKey(kind: KeyKind): { key: string; prefix: string; secretHash: string } {
+  const id = randomBytes(10).toString('hex').slice(0, 10);
+  const prefix = `tav_${TAG[kind]}_${id}`;
+  const key = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { key, prefix, secretHash: hashSecret(key) };
+}
+
+export function parseKey(key: string): { prefix: string } | null {
+  const match = KEY_PATTERN.exec(key);
+  return match ? { prefix: match[1]! } : null;
+}
+
+export function matchesHash(key: string, secretHash: string): boolean {
+  const a = Buffer.from(hashSecret(key), 'hex');
+  const b = Buffer.from(secretHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}

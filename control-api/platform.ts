@@ -1,0 +1,32 @@
+import type { ControlApiConfig } from '../common/config.js';
+import { migrateDatabase, openDatabase } from '../db/client.js';
+import { buildApp } from './app.js';
+import { ensureOperatorKey } from './operator-key.js';
+import { createAccountAccess } from './provisioning/account-access.js';
+import { createTemporalClients } from './temporal-clients.js';
+
+/** Opens everything the control API needs, migrates the database, and builds the app. */
+export async function startControlApi(config: ControlApiConfig, logger: boolean | object = false) {
+  await migrateDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl);
+  const temporal = await createTemporalClients(config.temporalAddress, config.payloadLimitBytes);
+  const accounts = createAccountAccess({ endpoint: config.regions.us.awsEndpoint, credentials: config.aws });
+  const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
+  const app = await buildApp({ db: database.db, temporal, accounts, config }, logger);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    app,
+    db: database.db,
+    url: `http://${config.host}:${port}`,
+    generatedOperatorKey,
+    async close() {
+      await app.close();
+      await temporal.close();
+      accounts.destroy();
+      await database.close();
+    },
+  };
+}
+export type ControlApi = Awaited<ReturnType<typeof startControlApi>>;

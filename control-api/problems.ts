@@ -1,0 +1,103 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+
+/** RFC 9457 problem details. `type` is a stable URI per problem kind. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export class ProblemError extends Error {
+  constructor(
+    readonly status: number,
+    readonly kind: string,
+    readonly title: string,
+    detail?: string,
+    readonly errors?: Problem['errors'],
+  ) {
+    super(detail ?? title);
+  }
+
+  toProblem(): Problem {
+    return {
+      type: problemType(this.kind),
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      ...(this.errors ? { errors: this.errors } : {}),
+    };
+  }
+}
+
+export const problemType = (kind: string) => `https://tavio.dev/problems/${kind}`;
+
+export const notFound = (what: string) =>
+  new ProblemError(404, 'not-found', 'Not found', `${what} was not found`);
+export const conflict = (kind: string, detail: string) => new ProblemError(409, kind, 'Conflict', detail);
+export const unprocessable = (kind: string, detail: string) =>
+  new ProblemError(422, kind, 'Unprocessable request', detail);
+export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
+export const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Unauthorized', detail);
+
+/** Every error leaves the API as a problem document; unexpected ones say nothing about internals. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .code(404)
+      .type('application/problem+json')
+      .send(notFound(`route ${request.method} ${request.url.split('?')[0]}`).toProblem());
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let problem: Problem;
+    if (error instanceof ProblemError) {
+      problem = error.toProblem();
+    } else if (hasZodFastifySchemaValidationErrors(error)) {
+      problem = {
+        type: problemType('validation-failed'),
+        title: 'Invalid request',
+        status: 400,
+        detail: `the request ${error.validationContext ?? 'body'} does not match the schema`,
+        errors: error.validation.map((issue) => ({
+          path: issue.instancePath || '/',
+          message: issue.message ?? 'invalid',
+        })),
+      };
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      problem = {
+        type: problemType('body-too-large'),
+        title: 'Request body too large',
+        status: 413,
+        detail: error.message,
+      };
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      problem = {
+        type: problemType('unsupported-media-type'),
+        title: 'Unsupported media type',
+        status: 415,
+        detail: 'send application/json',
+      };
+    } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      problem = {
+        type: problemType('malformed-request'),
+        title: 'Malformed request',
+        status: error.statusCode,
+        detail: error.message,
+      };
+    } else {
+      request.log.error(
+        { err: { name: error.name, message: error.message, code: error.code } },
+        'unexpected error',
+      );
+      problem = {
+        type: problemType('internal'),
+        title: 'Internal error',
+        status: 500,
+        detail: 'the request failed; it is logged with its request id',
+      };
+    }
+    void reply.code(problem.status).type('application/problem+json').send(problem);
+  });
+}

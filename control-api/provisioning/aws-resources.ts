@@ -1,0 +1,126 @@
+import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
+import {
+  CreateBucketCommand,
+  PutBucketEncryptionCommand,
+  PutBucketTaggingCommand,
+  PutPublicAccessBlockCommand,
+} from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
+import { DATAPLANE_ROLE, keyAliasOf, roleArn } from '../../common/names.js';
+import type { AccountClients } from './account-access.js';
+import { dataplanePermissions, dataplaneTrustPolicy } from './policies.js';
+
+const nameOf = (error: unknown) => (error instanceof Error ? error.name : '');
+
+export interface EnvironmentIdentity {
+  organization: string;
+  environment: string;
+  awsRegion: string;
+  accountId: string;
+}
+
+const tags = (id: EnvironmentIdentity) => [
+  { TagKey: 'tavio:organization', TagValue: id.organization },
+  { TagKey: 'tavio:environment', TagValue: id.environment },
+];
+
+/** The environment's KMS key in its region, found by alias when a previous attempt created it. */
+export async function ensureKey(aws: AccountClients, id: EnvironmentIdentity): Promise<string> {
+  const alias = keyAliasOf(id.organization, id.environment);
+  try {
+    const existing = await aws.kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    return existing.KeyMetadata!.Arn!;
+  } catch (error) {
+    if (nameOf(error) !== 'NotFoundException') throw error;
+  }
+  const created = await aws.kms.send(
+    new CreateKeyCommand({
+      Description: `Tavio ${id.organization}/${id.environment}`,
+      KeyUsage: 'ENCRYPT_DECRYPT',
+      Tags: tags(id),
+    }),
+  );
+  await aws.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: created.KeyMetadata!.KeyId! }));
+  return created.KeyMetadata!.Arn!;
+}
+
+/** A private bucket in the environment's region, encrypted by default under the environment's key. */
+export async function ensureBucket(
+  aws: AccountClients,
+  id: EnvironmentIdentity,
+  bucket: string,
+  keyArn: string,
+): Promise<void> {
+  try {
+    await aws.s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        ...(id.awsRegion === 'us-east-1'
+          ? {}
+          : { CreateBucketConfiguration: { LocationConstraint: id.awsRegion as BucketLocationConstraint } }),
+      }),
+    );
+  } catch (error) {
+    if (nameOf(error) !== 'BucketAlreadyOwnedByYou') throw error;
+  }
+  await aws.s3.send(
+    new PutPublicAccessBlockCommand({
+      Bucket: bucket,
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: true,
+        RestrictPublicBuckets: true,
+      },
+    }),
+  );
+  await aws.s3.send(
+    new PutBucketEncryptionCommand({
+      Bucket: bucket,
+      ServerSideEncryptionConfiguration: {
+        Rules: [
+          {
+            ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
+    }),
+  );
+  await aws.s3.send(
+    new PutBucketTaggingCommand({
+      Bucket: bucket,
+      Tagging: { TagSet: tags(id).map((t) => ({ Key: t.TagKey, Value: t.TagValue })) },
+    }),
+  );
+}
+
+/** The data-plane role that the region's worker host assumes for this environment's worker. */
+export async function ensureDataplaneRole(
+  aws: AccountClients,
+  id: EnvironmentIdentity,
+  bucket: string,
+  keyArn: string,
+  hostPrincipalArn: string,
+): Promise<string> {
+  try {
+    await aws.iam.send(
+      new CreateRoleCommand({
+        RoleName: DATAPLANE_ROLE,
+        AssumeRolePolicyDocument: JSON.stringify(dataplaneTrustPolicy(hostPrincipalArn)),
+        Tags: tags(id).map((t) => ({ Key: t.TagKey, Value: t.TagValue })),
+      }),
+    );
+  } catch (error) {
+    if (nameOf(error) !== 'EntityAlreadyExistsException') throw error;
+  }
+  await aws.iam.send(
+    new PutRolePolicyCommand({
+      RoleName: DATAPLANE_ROLE,
+      PolicyName: 'environment-data',
+      PolicyDocument: JSON.stringify(dataplanePermissions(bucket, keyArn)),
+    }),
+  );
+  return roleArn(id.accountId, DATAPLANE_ROLE);
+}

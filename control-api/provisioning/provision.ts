@@ -1,0 +1,114 @@
+import type { Connection } from '@temporalio/client';
+import { eq } from 'drizzle-orm';
+import type { Database } from '../../db/client.js';
+import { environments } from '../../db/schema.js';
+import { hostRoleArn } from '../../common/names.js';
+import type { RegionRegistry } from '../../common/regions.js';
+import { audit } from '../audit.js';
+import type { AccountAccess } from './account-access.js';
+import { ensureBucket, ensureDataplaneRole, ensureKey } from './aws-resources.js';
+import { ensureNamespace } from './temporal-namespace.js';
+
+type EnvironmentRow = typeof environments.$inferSelect;
+
+export interface ProvisioningDeps {
+  db: Database;
+  temporal: Connection;
+  accounts: AccountAccess;
+  regions: RegionRegistry;
+  controlAccountId: string;
+  retentionHours: number;
+}
+
+class StepFailed extends Error {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`${step} failed: ${reason}`, { cause });
+  }
+}
+
+async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw new StepFailed(name, error);
+  }
+}
+
+/**
+ * Creates everything an environment owns, in its region: namespace, key, bucket, data-plane role.
+ * Each step is idempotent and its result recorded, so a failed attempt leaves status `failed` with a
+ * reason and the next attempt resumes where it stopped.
+ */
+export async function provisionEnvironment(
+  deps: ProvisioningDeps,
+  env: EnvironmentRow,
+  orgSlug: string,
+  actorKeyId: string,
+) {
+  const identity = {
+    organization: orgSlug,
+    environment: env.slug,
+    awsRegion: env.awsRegion,
+    accountId: env.awsAccountId,
+  };
+  const region = deps.regions[env.region];
+  const save = async (values: Partial<EnvironmentRow>) => {
+    const [row] = await deps.db
+      .update(environments)
+      .set({ ...values, updatedAt: new Date() })
+      .where(eq(environments.id, env.id))
+      .returning();
+    return row!;
+  };
+  await save({ status: 'provisioning', statusReason: null });
+  try {
+    await step('temporal namespace', () =>
+      ensureNamespace(deps.temporal, env.namespace, deps.retentionHours),
+    );
+    const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
+    const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
+    if (!env.keyArn) await save({ keyArn });
+    await step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn));
+    const dataplaneRoleArn = await step('data-plane role', () =>
+      ensureDataplaneRole(
+        aws,
+        identity,
+        env.bucket,
+        keyArn,
+        hostRoleArn(deps.controlAccountId, region.gateway),
+      ),
+    );
+    const row = await save({ dataplaneRoleArn, status: 'active' });
+    await audit(deps.db, {
+      actorKeyId,
+      action: 'environment.provisioned',
+      organizationId: env.organizationId,
+      environmentId: env.id,
+      target: env.namespace,
+      details: {
+        region: env.region,
+        awsRegion: env.awsRegion,
+        bucket: env.bucket,
+        keyArn,
+        accountId: env.awsAccountId,
+      },
+    });
+    return row;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const row = await save({ status: 'failed', statusReason: reason.slice(0, 500) });
+    await audit(deps.db, {
+      actorKeyId,
+      action: 'environment.provisioning_failed',
+      organizationId: env.organizationId,
+      environmentId: env.id,
+      target: env.namespace,
+      details: { step: error instanceof StepFailed ? error.step : 'unknown' },
+    });
+    return row;
+  }
+}

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { asc, eq } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { connections } from '../../db/schema.js';
+import { CONNECTION_KINDS, credentialSchemas } from '../../common/integrations.js';
+import { audit } from '../audit.js';
+import { principalOf, visibleEnvironment } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { conflict, unprocessable } from '../problems.js';
+import { envParams } from '../schemas.js';
+import { sealCredentials } from '../vault.js';
+
+type Connection = typeof connections.$inferSelect;
+const connectionView = (c: Connection) => ({
+  id: c.id,
+  name: c.name,
+  kind: c.kind,
+  baseUrl: c.baseUrl,
+  credentialsVersion: c.credentialsVersion,
+  createdAt: c.createdAt.toISOString(),
+});
+
+const createBody = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and hyphens'),
+    kind: z.enum(CONNECTION_KINDS),
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    credentials: z.record(z.string(), z.string()),
+  })
+  .strict();
+
+export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/v1/organizations/:org/environments/:env/connections',
+      {
+        schema: {
+          summary:
+            "Add a connection; its credentials are sealed into the environment's bucket and never returned",
+          params: envParams,
+          body: createBody,
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { org, env } = await visibleEnvironment(
+          deps.db,
+          principal,
+          request.params.org,
+          request.params.env,
+        );
+        if (env.status !== 'active' || !env.keyArn)
+          throw conflict(
+            'environment-not-active',
+            `environment ${org.slug}/${env.slug} is ${env.status}, not active`,
+          );
+        const { name, kind, baseUrl, credentials } = request.body;
+        const shape = credentialSchemas[kind].safeParse(credentials);
+        // The reason names fields, never values: the values are secrets.
+        if (!shape.success)
+          throw unprocessable(
+            'invalid-credentials',
+            `credentials for kind ${kind} must be ${Object.keys(credentialSchemas[kind].shape).join(', ')} (${shape.error.issues.map((i) => i.path.join('.') || 'object').join(', ')} invalid)`,
+          );
+        const id = randomUUID();
+        const row = await deps.db.transaction(async (tx) => {
+          const [created] = await tx
+            .insert(connections)
+            .values({
+              id,
+              environmentId: env.id,
+              name,
+              kind,
+              baseUrl,
+              credentialsObjectKey: `credentials/${id}`,
+            })
+            .onConflictDoNothing()
+            .returning();
+          if (!created)
+            throw conflict(
+              'duplicate-connection',
+              `connection ${name} already exists in ${org.slug}/${env.slug}`,
+            );
+          await sealCredentials(
+            deps.accounts,
+            {
+              organization: org.slug,
+              environment: env.slug,
+              awsAccountId: env.awsAccountId,
+              awsRegion: env.awsRegion,
+              bucket: env.bucket,
+              keyArn: env.keyArn!,
+            },
+            id,
+            shape.data,
+          );
+          await audit(tx, {
+            actorKeyId: principal.keyId,
+            action: 'connection.created',
+            organizationId: org.id,
+            environmentId: env.id,
+            target: id,
+            details: { kind, host: new URL(baseUrl).host },
+          });
+          return created;
+        });
+        return reply.code(201).send(connectionView(row));
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env/connections',
+      { schema: { summary: "List an environment's connections (metadata only)", params: envParams } },
+      async (request) => {
+        const { env } = await visibleEnvironment(
+          deps.db,
+          principalOf(request),
+          request.params.org,
+          request.params.env,
+        );
+        const rows = await deps.db
+          .select()
+          .from(connections)
+          .where(eq(connections.environmentId, env.id))
+          .orderBy(asc(connections.createdAt));
+        return { connections: rows.map(connectionView) };
+      },
+    );
+  };
+}

@@ -1,0 +1,184 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { and, asc, eq } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiKeys, environments } from '../../db/schema.js';
+import { bucketOf, namespaceOf } from '../../common/names.js';
+import { regionCodeSchema } from '../../common/regions.js';
+import type { RegionRegistry } from '../../common/regions.js';
+import { audit } from '../audit.js';
+import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { generateKey } from '../keys.js';
+import { conflict, ProblemError } from '../problems.js';
+import { provisionEnvironment } from '../provisioning/provision.js';
+import { envParams, orgParams, slug } from '../schemas.js';
+
+type Env = typeof environments.$inferSelect;
+
+export function environmentView(regions: RegionRegistry, orgSlug: string, env: Env) {
+  return {
+    id: env.id,
+    organization: orgSlug,
+    slug: env.slug,
+    region: env.region,
+    taskQueue: regions[env.region].taskQueue,
+    namespace: env.namespace,
+    awsRegion: env.awsRegion,
+    awsAccountId: env.awsAccountId,
+    bucket: env.bucket,
+    keyArn: env.keyArn,
+    status: env.status,
+    statusReason: env.statusReason,
+    createdAt: env.createdAt.toISOString(),
+  };
+}
+
+export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const { db, config } = deps;
+  return async (app) => {
+    app.post(
+      '/v1/organizations/:org/environments',
+      {
+        schema: {
+          summary:
+            'Create and provision an environment pinned to a region; repeating the request resumes a failed provisioning',
+          params: orgParams,
+          body: z.object({ slug, region: regionCodeSchema }).strict(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const org = await visibleOrganization(db, principal, request.params.org, 'admin');
+        const { slug: envSlug, region } = request.body;
+        let [env] = await db
+          .select()
+          .from(environments)
+          .where(and(eq(environments.organizationId, org.id), eq(environments.slug, envSlug)));
+        if (env && env.region !== region) {
+          throw conflict(
+            'region-immutable',
+            `environment ${org.slug}/${envSlug} is pinned to region ${env.region}; its region never changes`,
+          );
+        }
+        if (env && (env.status === 'active' || env.status === 'retired')) {
+          throw conflict(
+            'duplicate-slug',
+            `environment ${org.slug}/${envSlug} already exists (${env.status})`,
+          );
+        }
+        if (!env) {
+          const id = randomUUID();
+          [env] = await db
+            .insert(environments)
+            .values({
+              id,
+              organizationId: org.id,
+              slug: envSlug,
+              region,
+              namespace: namespaceOf(org.slug, envSlug),
+              awsRegion: config.regions[region].awsRegion,
+              awsAccountId: String(randomInt(100_000_000_000, 999_999_999_999)),
+              bucket: bucketOf(org.slug, envSlug, id),
+            })
+            .onConflictDoNothing()
+            .returning();
+          if (!env) throw conflict('duplicate-slug', `environment ${org.slug}/${envSlug} already exists`);
+          await audit(db, {
+            actorKeyId: principal.keyId,
+            action: 'environment.created',
+            organizationId: org.id,
+            environmentId: env.id,
+            target: env.namespace,
+            details: { region },
+          });
+        }
+        const result = await provisionEnvironment(
+          {
+            db,
+            temporal: deps.temporal.connection,
+            accounts: deps.accounts,
+            regions: config.regions,
+            controlAccountId: config.controlAccountId,
+            retentionHours: config.namespaceRetentionHours,
+          },
+          env,
+          org.slug,
+          principal.keyId,
+        );
+        if (result.status !== 'active') {
+          throw new ProblemError(
+            502,
+            'provisioning-failed',
+            'Provisioning failed',
+            `environment ${org.slug}/${envSlug} is failed: ${result.statusReason ?? 'unknown'}; repeat the request to resume`,
+          );
+        }
+        return reply.code(201).send(environmentView(config.regions, org.slug, result));
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments',
+      { schema: { summary: "List an organization's environments", params: orgParams } },
+      async (request) => {
+        const org = await visibleOrganization(db, principalOf(request), request.params.org, 'admin');
+        const rows = await db
+          .select()
+          .from(environments)
+          .where(eq(environments.organizationId, org.id))
+          .orderBy(asc(environments.createdAt));
+        return { environments: rows.map((env) => environmentView(config.regions, org.slug, env)) };
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env',
+      { schema: { summary: 'Read an environment', params: envParams } },
+      async (request) => {
+        const { org, env } = await visibleEnvironment(
+          db,
+          principalOf(request),
+          request.params.org,
+          request.params.env,
+        );
+        return environmentView(config.regions, org.slug, env);
+      },
+    );
+
+    app.post(
+      '/v1/organizations/:org/environments/:env/api-keys',
+      { schema: { summary: 'Issue an environment-scoped API key (shown once)', params: envParams } },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        await visibleOrganization(db, principal, request.params.org, 'admin');
+        const { org, env } = await visibleEnvironment(db, principal, request.params.org, request.params.env);
+        if (env.status === 'retired')
+          throw conflict('environment-retired', `environment ${org.slug}/${env.slug} is retired`);
+        const key = generateKey('environment');
+        const row = await db.transaction(async (tx) => {
+          const [created] = await tx
+            .insert(apiKeys)
+            .values({
+              kind: 'environment',
+              organizationId: org.id,
+              environmentId: env.id,
+              prefix: key.prefix,
+              secretHash: key.secretHash,
+            })
+            .returning();
+          await audit(tx, {
+            actorKeyId: principal.keyId,
+            action: 'api_key.created',
+            organizationId: org.id,
+            environmentId: env.id,
+            target: key.prefix,
+            details: { keyId: created!.id },
+          });
+          return created!;
+        });
+        return reply.code(201).send({ id: row.id, prefix: key.prefix, key: key.key });
+      },
+    );
+  };
+}

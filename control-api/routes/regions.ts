@@ -1,0 +1,84 @@
+import { and, eq } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { apiKeys, environments, organizations } from '../../db/schema.js';
+import { regionCodeSchema } from '../../common/regions.js';
+import { audit } from '../audit.js';
+import { principalOf, requireOperator } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { generateKey } from '../keys.js';
+import { notFound } from '../problems.js';
+import { regionParams } from '../schemas.js';
+
+export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/v1/host-keys',
+      {
+        schema: {
+          summary: "Issue a region host's key (operator key; shown once)",
+          body: z.object({ region: regionCodeSchema }).strict(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        requireOperator(principal);
+        const key = generateKey('host');
+        const [row] = await deps.db
+          .insert(apiKeys)
+          .values({
+            kind: 'host',
+            region: request.body.region,
+            prefix: key.prefix,
+            secretHash: key.secretHash,
+          })
+          .returning();
+        await audit(deps.db, {
+          actorKeyId: principal.keyId,
+          action: 'host_key.created',
+          target: key.prefix,
+          details: { region: request.body.region, keyId: row!.id },
+        });
+        return reply
+          .code(201)
+          .send({ id: row!.id, prefix: key.prefix, key: key.key, region: request.body.region });
+      },
+    );
+
+    app.get(
+      '/v1/regions/:region/environments',
+      {
+        schema: {
+          summary: "Active environments pinned to a region: what that region's worker host runs",
+          params: regionParams,
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { region } = request.params;
+        // A host sees its own region only; another region's list does not exist for it.
+        if (principal.kind !== 'operator' && !(principal.kind === 'host' && principal.region === region))
+          throw notFound(`region ${region}`);
+        const rows = await deps.db
+          .select({ env: environments, orgSlug: organizations.slug })
+          .from(environments)
+          .innerJoin(organizations, eq(organizations.id, environments.organizationId))
+          .where(and(eq(environments.region, region), eq(environments.status, 'active')));
+        return {
+          environments: rows.map(({ env, orgSlug }) => ({
+            id: env.id,
+            organization: orgSlug,
+            environment: env.slug,
+            region: env.region,
+            namespace: env.namespace,
+            taskQueue: deps.config.regions[env.region].taskQueue,
+            bucket: env.bucket,
+            keyArn: env.keyArn!,
+            awsRegion: env.awsRegion,
+            dataplaneRoleArn: env.dataplaneRoleArn!,
+          })),
+        };
+      },
+    );
+  };
+}

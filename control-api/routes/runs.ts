@@ -1,0 +1,121 @@
+import { and, desc, eq } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { runs } from '../../db/schema.js';
+import { audit } from '../audit.js';
+import { principalOf, visibleEnvironment } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { notFound } from '../problems.js';
+import { refreshRun, runView, startRun } from '../runs.js';
+import type { RunDeps } from '../runs.js';
+import { envParams, runParams } from '../schemas.js';
+
+const startBody = z
+  .object({
+    integration: z.string().min(1).max(100),
+    connections: z.record(z.string(), z.string().max(100)),
+    options: z.record(z.string(), z.unknown()).optional(),
+    idempotencyKey: z.string().min(1).max(200),
+  })
+  .strict();
+
+export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const runDeps: RunDeps = {
+    db: deps.db,
+    temporal: deps.temporal,
+    regions: deps.config.regions,
+    temporalUiUrl: deps.config.temporalUiUrl,
+    payloadLimitBytes: deps.config.payloadLimitBytes,
+  };
+
+  async function loadRun(principal: ReturnType<typeof principalOf>, params: z.infer<typeof runParams>) {
+    const { env } = await visibleEnvironment(deps.db, principal, params.org, params.env);
+    const [row] = await deps.db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.id, params.run), eq(runs.environmentId, env.id)));
+    if (!row) throw notFound(`run ${params.run}`);
+    return { env, row };
+  }
+
+  return async (app) => {
+    app.post(
+      '/v1/organizations/:org/environments/:env/runs',
+      {
+        schema: {
+          summary: 'Start a run; the same idempotency key returns the same run',
+          params: envParams,
+          body: startBody,
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { org, env } = await visibleEnvironment(
+          deps.db,
+          principal,
+          request.params.org,
+          request.params.env,
+        );
+        const { run, created } = await startRun(runDeps, env, org.slug, request.body, principal.keyId);
+        return reply.code(created ? 201 : 200).send(runView(runDeps, env, run));
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env/runs',
+      {
+        schema: {
+          summary: "List an environment's runs, newest first",
+          params: envParams,
+          querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+        },
+      },
+      async (request) => {
+        const { env } = await visibleEnvironment(
+          deps.db,
+          principalOf(request),
+          request.params.org,
+          request.params.env,
+        );
+        const rows = await deps.db
+          .select()
+          .from(runs)
+          .where(eq(runs.environmentId, env.id))
+          .orderBy(desc(runs.createdAt))
+          .limit(request.query.limit);
+        const fresh = await Promise.all(rows.map((row) => refreshRun(runDeps, env, row)));
+        return { runs: fresh.map((row) => runView(runDeps, env, row)) };
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env/runs/:run',
+      { schema: { summary: 'Read a run: status and summary', params: runParams } },
+      async (request) => {
+        const { env, row } = await loadRun(principalOf(request), request.params);
+        return runView(runDeps, env, await refreshRun(runDeps, env, row));
+      },
+    );
+
+    app.post(
+      '/v1/organizations/:org/environments/:env/runs/:run/cancel',
+      { schema: { summary: 'Request cancellation of a run', params: runParams } },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { env, row } = await loadRun(principal, request.params);
+        const current = await refreshRun(runDeps, env, row);
+        if (current.status === 'running') {
+          await deps.temporal.forNamespace(env.namespace).workflow.getHandle(row.workflowId).cancel();
+          await audit(deps.db, {
+            actorKeyId: principal.keyId,
+            action: 'run.cancel_requested',
+            organizationId: env.organizationId,
+            environmentId: env.id,
+            target: row.workflowId,
+          });
+        }
+        return reply.code(202).send(runView(runDeps, env, current));
+      },
+    );
+  };
+}

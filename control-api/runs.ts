@@ -1,0 +1,236 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowFailedError } from '@temporalio/client';
+import { and, eq } from 'drizzle-orm';
+import type { Database } from '../db/client.js';
+import { connections, runs } from '../db/schema.js';
+import type { environments } from '../db/schema.js';
+import { INTEGRATIONS, isIntegration } from '../common/integrations.js';
+import type { HrisSyncInput, HrisSyncSummary } from '../common/hris-sync-types.js';
+import { assertMetadataSized } from '../common/payload-guard.js';
+import { SA } from '../common/search-attributes.js';
+import type { RegionRegistry } from '../common/regions.js';
+import { audit } from './audit.js';
+import { conflict, unprocessable } from './problems.js';
+import type { TemporalClients } from './temporal-clients.js';
+
+type Env = typeof environments.$inferSelect;
+type RunRow = typeof runs.$inferSelect;
+
+export interface RunRequest {
+  integration: string;
+  connections: Record<string, string>;
+  options?: Record<string, unknown>;
+  idempotencyKey: string;
+}
+
+export interface RunDeps {
+  db: Database;
+  temporal: TemporalClients;
+  regions: RegionRegistry;
+  temporalUiUrl: string;
+  payloadLimitBytes: number;
+}
+
+const TERMINAL: Record<string, RunRow['status']> = {
+  COMPLETED: 'completed',
+  FAILED: 'failed',
+  CANCELLED: 'canceled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'timed_out',
+};
+
+function requestHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code =
+    (error as { code?: string; cause?: { code?: string } }).code ??
+    (error as { cause?: { code?: string } }).cause?.code;
+  return code === '23505';
+}
+
+/** Checks the request against the catalog and the environment's own connections; changes nothing. */
+async function resolveRequest(db: Database, env: Env, request: RunRequest) {
+  if (!isIntegration(request.integration)) {
+    throw unprocessable(
+      'unknown-integration',
+      `integration ${request.integration} does not exist; known: ${Object.keys(INTEGRATIONS).join(', ')}`,
+    );
+  }
+  const integration = INTEGRATIONS[request.integration];
+  const options = integration.options.safeParse(request.options ?? {});
+  if (!options.success)
+    throw unprocessable(
+      'invalid-options',
+      `options: ${options.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
+  const roles = Object.keys(integration.connections);
+  const extra = Object.keys(request.connections).filter((role) => !roles.includes(role));
+  if (extra.length > 0)
+    throw unprocessable(
+      'unknown-connection-role',
+      `${request.integration} takes connections ${roles.join(', ')}; not ${extra.join(', ')}`,
+    );
+  const refs: Record<string, { id: string; baseUrl: string }> = {};
+  for (const [role, kind] of Object.entries(integration.connections)) {
+    const id = request.connections[role];
+    if (!id) throw unprocessable('missing-connection', `connection ${role} is required`);
+    const [row] = /^[0-9a-f-]{36}$/.test(id)
+      ? await db
+          .select()
+          .from(connections)
+          .where(and(eq(connections.id, id), eq(connections.environmentId, env.id)))
+      : [];
+    // A connection of another environment answers exactly as one that does not exist.
+    if (!row)
+      throw unprocessable('unknown-connection', `connection ${id} does not exist in this environment`);
+    if (row.kind !== kind)
+      throw unprocessable(
+        'wrong-connection-kind',
+        `connection ${role} must be of kind ${kind}, not ${row.kind}`,
+      );
+    refs[role] = { id: row.id, baseUrl: row.baseUrl };
+  }
+  return { integration, options: options.data, refs };
+}
+
+/** Starts a run, or returns the run an earlier request with the same idempotency key started. */
+export async function startRun(
+  deps: RunDeps,
+  env: Env,
+  orgSlug: string,
+  request: RunRequest,
+  actorKeyId: string,
+) {
+  if (env.status !== 'active')
+    throw conflict(
+      'environment-not-active',
+      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
+    );
+  const { integration, options, refs } = await resolveRequest(deps.db, env, request);
+  const hash = requestHash({ integration: request.integration, connections: refs, options });
+  const existing = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
+  if (existing) return { run: checkReplay(existing, hash), created: false };
+
+  const id = randomUUID();
+  const workflowId = `${request.integration}-${id}`;
+  const input: HrisSyncInput = { source: refs.source!, destination: refs.destination!, options };
+  assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
+  try {
+    const run = await deps.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(runs)
+        .values({
+          id,
+          environmentId: env.id,
+          integration: request.integration,
+          workflowId,
+          idempotencyKey: request.idempotencyKey,
+          requestHash: hash,
+          createdByKeyId: actorKeyId,
+        })
+        .returning();
+      const handle = await deps.temporal
+        .forNamespace(env.namespace)
+        .workflow.start(integration.workflowType, {
+          taskQueue: deps.regions[env.region].taskQueue,
+          workflowId,
+          args: [input],
+          typedSearchAttributes: [
+            { key: SA.organization, value: orgSlug },
+            { key: SA.environment, value: env.slug },
+            { key: SA.region, value: env.region },
+            { key: SA.integration, value: request.integration },
+          ],
+          memo: { tavioRunId: id, connections: Object.values(refs).map((ref) => ref.id) },
+        });
+      const [started] = await tx
+        .update(runs)
+        .set({ temporalRunId: handle.firstExecutionRunId })
+        .where(eq(runs.id, id))
+        .returning();
+      await audit(tx, {
+        actorKeyId,
+        action: 'run.started',
+        organizationId: env.organizationId,
+        environmentId: env.id,
+        target: workflowId,
+        details: { integration: request.integration },
+      });
+      return started ?? row!;
+    });
+    return { run, created: true };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const raced = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
+    return { run: checkReplay(raced!, hash), created: false };
+  }
+}
+
+async function findByIdempotencyKey(db: Database, environmentId: string, key: string) {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.environmentId, environmentId), eq(runs.idempotencyKey, key)));
+  return row;
+}
+
+function checkReplay(row: RunRow, hash: string): RunRow {
+  if (row.requestHash !== hash) {
+    throw conflict(
+      'idempotency-key-reused',
+      'this idempotency key was used for a run with different arguments',
+    );
+  }
+  return row;
+}
+
+/** Brings a run's status and summary up to date from Temporal; only counts and failure names are kept. */
+export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<RunRow> {
+  if (row.status !== 'running') return row;
+  const handle = deps.temporal.forNamespace(env.namespace).workflow.getHandle(row.workflowId);
+  const description = await handle.describe();
+  const status = TERMINAL[description.status.name];
+  if (!status) return row;
+  let summary: HrisSyncSummary | null = null;
+  let failure: string | null = null;
+  try {
+    summary = (await handle.result()) as HrisSyncSummary;
+  } catch (error) {
+    failure =
+      error instanceof WorkflowFailedError
+        ? `${error.cause?.name ?? 'Failure'}: ${error.cause?.message ?? error.message}`
+        : status;
+  }
+  const [updated] = await deps.db
+    .update(runs)
+    .set({
+      status,
+      summary,
+      failure: failure?.slice(0, 500) ?? null,
+      closedAt: description.closeTime ?? new Date(),
+    })
+    .where(eq(runs.id, row.id))
+    .returning();
+  return updated!;
+}
+
+export function runView(deps: RunDeps, env: Env, row: RunRow) {
+  return {
+    id: row.id,
+    integration: row.integration,
+    status: row.status,
+    idempotencyKey: row.idempotencyKey,
+    namespace: env.namespace,
+    taskQueue: deps.regions[env.region].taskQueue,
+    region: env.region,
+    workflowId: row.workflowId,
+    runId: row.temporalRunId,
+    webUiUrl: `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(env.namespace)}/workflows/${encodeURIComponent(row.workflowId)}`,
+    summary: (row.summary as HrisSyncSummary | null) ?? null,
+    failure: row.failure,
+    createdAt: row.createdAt.toISOString(),
+    closedAt: row.closedAt?.toISOString() ?? null,
+  };
+}

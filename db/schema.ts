@@ -1,0 +1,148 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  index,
+  jsonb,
+  pgEnum,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+  integer,
+} from 'drizzle-orm/pg-core';
+
+/** The control database: metadata only. No customer record, file content or credential is ever stored here. */
+
+export const regionEnum = pgEnum('region', ['us', 'ca', 'eu']);
+export const environmentStatusEnum = pgEnum('environment_status', [
+  'provisioning',
+  'active',
+  'failed',
+  'retired',
+]);
+export const apiKeyKindEnum = pgEnum('api_key_kind', ['operator', 'organization', 'environment', 'host']);
+export const runStatusEnum = pgEnum('run_status', [
+  'running',
+  'completed',
+  'failed',
+  'canceled',
+  'terminated',
+  'timed_out',
+]);
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const organizations = pgTable('organizations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  slug: text('slug').notNull().unique(),
+  name: text('name').notNull(),
+  createdAt: createdAt(),
+});
+
+export const environments = pgTable(
+  'environments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    organizationId: uuid('organization_id')
+      .notNull()
+      .references(() => organizations.id),
+    slug: text('slug').notNull(),
+    region: regionEnum('region').notNull(),
+    namespace: text('namespace').notNull().unique(),
+    awsAccountId: text('aws_account_id').notNull().unique(),
+    awsRegion: text('aws_region').notNull(),
+    bucket: text('bucket').notNull().unique(),
+    keyArn: text('key_arn'),
+    dataplaneRoleArn: text('dataplane_role_arn'),
+    status: environmentStatusEnum('status').notNull().default('provisioning'),
+    statusReason: text('status_reason'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('environments_org_slug').on(t.organizationId, t.slug),
+    index('environments_region').on(t.region),
+  ],
+);
+
+export const connections = pgTable(
+  'connections',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    baseUrl: text('base_url').notNull(),
+    /** Where the sealed credentials live in the environment's bucket; never the credentials. */
+    credentialsObjectKey: text('credentials_object_key').notNull(),
+    credentialsVersion: integer('credentials_version').notNull().default(1),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('connections_env_name').on(t.environmentId, t.name)],
+);
+
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: apiKeyKindEnum('kind').notNull(),
+    organizationId: uuid('organization_id').references(() => organizations.id),
+    environmentId: uuid('environment_id').references(() => environments.id),
+    region: regionEnum('region'),
+    /** Shown in listings and logs to recognise a key; the secret part is only hashed. */
+    prefix: text('prefix').notNull().unique(),
+    secretHash: text('secret_hash').notNull(),
+    createdAt: createdAt(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+  },
+  (t) => [index('api_keys_org').on(t.organizationId)],
+);
+
+export const runs = pgTable(
+  'runs',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    integration: text('integration').notNull(),
+    workflowId: text('workflow_id').notNull().unique(),
+    temporalRunId: text('temporal_run_id'),
+    idempotencyKey: text('idempotency_key').notNull(),
+    /** SHA-256 of the run request, to tell a replayed request from a conflicting one. */
+    requestHash: text('request_hash').notNull(),
+    status: runStatusEnum('status').notNull().default('running'),
+    /** Counts, durations and checksums only. */
+    summary: jsonb('summary'),
+    failure: text('failure'),
+    createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    createdAt: createdAt(),
+    closedAt: timestamp('closed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('runs_env_idempotency').on(t.environmentId, t.idempotencyKey),
+    index('runs_env_created').on(t.environmentId, t.createdAt),
+  ],
+);
+
+/** Append-only: a trigger in the migrations refuses UPDATE and DELETE. */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true })
+      .notNull()
+      .default(sql`now()`),
+    actorKeyId: uuid('actor_key_id'),
+    action: text('action').notNull(),
+    organizationId: uuid('organization_id'),
+    environmentId: uuid('environment_id'),
+    target: text('target'),
+    details: jsonb('details'),
+  },
+  (t) => [index('audit_log_org').on(t.organizationId, t.at)],
+);

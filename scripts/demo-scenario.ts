@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import type { RegionCode } from '../common/regions.js';
+import type { Run, TavioClient } from '../control-api/client.js';
+import { createTavioClient } from '../control-api/client.js';
+import { startHrisSource } from '../fixtures/hris-source.js';
+import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import type { Platform } from './platform.js';
+
+export interface DemoRun {
+  organization: string;
+  environment: string;
+  region: RegionCode;
+  namespace: string;
+  taskQueue: string;
+  workflowId: string;
+  runId: string | null;
+  status: Run['status'];
+  recordsRead: number;
+  recordsWritten: number;
+  webUiUrl: string;
+  durationMs: number;
+}
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * Provisions a demo organization with one environment per given region, connects each to its own
+ * fixture HRIS and destination, runs hris-employee-sync in each, and waits for the runs.
+ */
+export async function runDemo(
+  platform: Platform,
+  regions: readonly RegionCode[],
+  employees = 2000,
+): Promise<{ runs: DemoRun[]; close(): Promise<void> }> {
+  const org = `demo-${randomBytes(3).toString('hex')}`;
+  say(`demo: creating organization ${org}`);
+  const { apiKey } = await platform.operator.createOrganization(org, 'Demo Partner');
+  const admin = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
+  const fixtures: Array<{ close(): Promise<void> }> = [];
+  const started = await Promise.all(
+    regions.map(async (region) => {
+      const envSlug = `production-${region}`;
+      say(
+        `demo: provisioning ${org}/${envSlug} in region ${region} (namespace, bucket, key, data-plane role)`,
+      );
+      await admin.createEnvironment(org, envSlug, region);
+      const envKey = await admin.createEnvironmentKey(org, envSlug);
+      const client: TavioClient = createTavioClient({ baseUrl: platform.api.url, apiKey: envKey.key });
+      const sourceKey = randomBytes(16).toString('hex');
+      const token = randomBytes(16).toString('hex');
+      const source = await startHrisSource({
+        apiKey: sourceKey,
+        employees,
+        rateLimitEvery: 7,
+        retryAfterSeconds: 1,
+      });
+      const destination = await startUpsertDestination({ token });
+      fixtures.push(source, destination);
+      const src = await client.createConnection(org, envSlug, {
+        name: 'hris',
+        kind: 'hris-rest',
+        baseUrl: source.url,
+        credentials: { apiKey: sourceKey },
+      });
+      const dst = await client.createConnection(org, envSlug, {
+        name: 'directory',
+        kind: 'upsert-rest',
+        baseUrl: destination.url,
+        credentials: { token },
+      });
+      const run = await client.createRun(org, envSlug, {
+        integration: 'hris-employee-sync',
+        connections: { source: src.id, destination: dst.id },
+        options: { pageSize: 100, pagesPerExecution: 10 },
+        idempotencyKey: `demo-${envSlug}`,
+      });
+      say(`demo: started ${run.workflowId} in ${run.namespace} on task queue ${run.taskQueue}`);
+      return { client, envSlug, region, run };
+    }),
+  );
+  const runs = await Promise.all(
+    started.map(async ({ client, envSlug, region, run }) => {
+      const done = await client.waitForRun(org, envSlug, run.id, { timeoutMs: 300_000 });
+      say(
+        `demo: ${done.namespace} ${done.status}: ${done.summary?.recordsRead ?? 0} read, ${done.summary?.recordsWritten ?? 0} written, ${done.summary?.recordsSkipped ?? 0} skipped -> ${done.webUiUrl}`,
+      );
+      return {
+        organization: org,
+        environment: envSlug,
+        region,
+        namespace: done.namespace,
+        taskQueue: done.taskQueue,
+        workflowId: done.workflowId,
+        runId: done.runId,
+        status: done.status,
+        recordsRead: done.summary?.recordsRead ?? 0,
+        recordsWritten: done.summary?.recordsWritten ?? 0,
+        webUiUrl: done.webUiUrl,
+        durationMs: done.summary?.durationMs ?? 0,
+      };
+    }),
+  );
+  return { runs, close: () => Promise.all(fixtures.map((f) => f.close())).then(() => undefined) };
+}

@@ -1,0 +1,103 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadControlApiConfig } from '../common/config.js';
+import { REGION_CODES } from '../common/regions.js';
+import type { RegionCode } from '../common/regions.js';
+import { startControlApi } from '../control-api/platform.js';
+import type { ControlApi } from '../control-api/platform.js';
+import { createTavioClient } from '../control-api/client.js';
+import type { TavioClient } from '../control-api/client.js';
+import { generateKey } from '../control-api/keys.js';
+import type { StackInfo } from './stack/services.js';
+
+const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.meta.url));
+
+/** The environment variables that point Tavio's processes at a running stack. */
+export function stackEnv(stack: StackInfo): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TAVIO_TEMPORAL_UI_URL: stack.temporalUiUrl,
+    TAVIO_DATABASE_URL: stack.databaseUrl,
+    TAVIO_AWS_ENDPOINT: stack.awsEndpoint,
+    TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
+    TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
+    TAVIO_GATEWAY_EU1_URL: stack.gateways.eu1,
+  };
+}
+
+export interface RegionHostProcess {
+  region: RegionCode;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts a region's worker host as its own process, holding only a host key for that region. */
+export function startRegionHost(
+  stack: StackInfo,
+  controlApiUrl: string,
+  region: RegionCode,
+  hostKey: string,
+  extraEnv: Record<string, string> = {},
+): RegionHostProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOST_ENTRY], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...stackEnv(stack),
+      TAVIO_REGION: region,
+      TAVIO_HOST_KEY: hostKey,
+      TAVIO_CONTROL_API_URL: controlApiUrl,
+      TAVIO_HOST_ID: `${region}-host`,
+      TAVIO_LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return {
+    region,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface Platform {
+  api: ControlApi;
+  operator: TavioClient;
+  hosts: RegionHostProcess[];
+  stop(): Promise<void>;
+}
+
+/** The control API (in this process) and one worker host per region (each its own process). */
+export async function startPlatform(
+  stack: StackInfo,
+  options: { port?: number; regions?: readonly RegionCode[]; hostEnv?: Record<string, string> } = {},
+): Promise<Platform> {
+  const operatorKey = generateKey('operator').key;
+  const config = loadControlApiConfig({
+    ...stackEnv(stack),
+    TAVIO_API_PORT: String(options.port ?? 0),
+    TAVIO_OPERATOR_KEY: operatorKey,
+    TAVIO_LOG_LEVEL: 'warn',
+  });
+  const api = await startControlApi(config);
+  const operator = createTavioClient({ baseUrl: api.url, apiKey: operatorKey });
+  const hosts: RegionHostProcess[] = [];
+  for (const region of options.regions ?? REGION_CODES) {
+    const hostKey = await operator.createHostKey(region);
+    hosts.push(startRegionHost(stack, api.url, region, hostKey.key, options.hostEnv));
+  }
+  return {
+    api,
+    operator,
+    hosts,
+    async stop() {
+      await Promise.all(hosts.map((host) => host.stop()));
+      await api.close();
+    },
+  };
+}

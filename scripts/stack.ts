@@ -1,0 +1,51 @@
+import { StackError, stackDown, stackStatus, stackUp, type ServiceStatus } from './stack/services.js';
+
+const USAGE = 'usage: npm run stack -- up | down [--purge] | status';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...flags] = argv;
+  switch (command) {
+    case 'up': {
+      const info = await stackUp();
+      console.log(JSON.stringify(info));
+      return 0;
+    }
+    case 'down':
+      await stackDown({ purge: flags.includes('--purge') });
+      return 0;
+    case 'status': {
+      const statuses = await stackStatus();
+      printStatus(statuses);
+      return statuses.every((status) => status.up) ? 0 : 3;
+    }
+    default:
+      console.error(USAGE);
+      return 2;
+  }
+}
+
+function printStatus(statuses: readonly ServiceStatus[]): void {
+  const rows = statuses.map((s) => [
+    s.name,
+    s.up ? 'up' : 'down',
+    s.pid === undefined ? 'pid -' : `pid ${s.pid}`,
+    s.url,
+  ]);
+  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
+  for (const row of rows) {
+    console.log(
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof StackError)) throw error;
+  console.error(`\nstack: FAILED\n${error.message}`);
+  process.exitCode = 1;
+}

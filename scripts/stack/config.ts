@@ -1,0 +1,85 @@
+import { homedir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const MOTO_VERSION = '5.2.5';
+export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
+export const PG_USER = 'tavio';
+export const PG_DATABASE = 'tavio';
+export const PG_TEMPLATE_DATABASE = 'tavio_template';
+export const GATEWAY_CODES = ['us1', 'ca1', 'eu1'] as const;
+export type GatewayCode = (typeof GATEWAY_CODES)[number];
+
+/** A failure the person running the stack can act on; its message says what to do. */
+export class StackError extends Error {
+  override readonly name = 'StackError';
+}
+
+export type Report = (line: string) => void;
+
+export interface StackPaths {
+  repoRoot: string;
+  stackDir: string;
+  logsDir: string;
+  pidsDir: string;
+  cacheDir: string;
+}
+
+export interface StackPorts {
+  temporal: number;
+  temporalUi: number;
+  postgres: number;
+  moto: number;
+  gateways: Record<GatewayCode, number>;
+}
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export function stackPaths(): StackPaths {
+  const stackDir = resolve(process.env.TAVIO_STACK_DIR ?? join(repoRoot, '.stack'));
+  const cacheHome = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return {
+    repoRoot,
+    stackDir,
+    logsDir: join(stackDir, 'logs'),
+    pidsDir: join(stackDir, 'pids'),
+    cacheDir: join(cacheHome, 'tavio'),
+  };
+}
+
+export function portFromEnv(envVar: string, fallback: number): number {
+  const raw = process.env[envVar];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new StackError(`${envVar}=${raw} is not a TCP port number (1-65535)`);
+  }
+  return port;
+}
+
+export const GATEWAY_PORT_ENV: Record<GatewayCode, string> = {
+  us1: 'TAVIO_GATEWAY_US1_PORT',
+  ca1: 'TAVIO_GATEWAY_CA1_PORT',
+  eu1: 'TAVIO_GATEWAY_EU1_PORT',
+};
+
+export function stackPorts(): StackPorts {
+  return {
+    temporal: portFromEnv('TAVIO_TEMPORAL_PORT', 7233),
+    temporalUi: portFromEnv('TAVIO_TEMPORAL_UI_PORT', 8233),
+    postgres: portFromEnv('TAVIO_PG_PORT', 55432),
+    moto: portFromEnv('TAVIO_MOTO_PORT', 5055),
+    gateways: {
+      us1: portFromEnv(GATEWAY_PORT_ENV.us1, 8881),
+      ca1: portFromEnv(GATEWAY_PORT_ENV.ca1, 8882),
+      eu1: portFromEnv(GATEWAY_PORT_ENV.eu1, 8883),
+    },
+  };
+}
+
+/** A path as short as possible for progress lines: relative to the working directory when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') || rel === '' ? path : rel;
+}

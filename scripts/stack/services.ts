@@ -1,0 +1,157 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { relative } from 'node:path';
+import {
+  GATEWAY_CODES,
+  StackError,
+  displayPath,
+  stackPaths,
+  stackPorts,
+  type GatewayCode,
+  type Report,
+  type StackPaths,
+  type StackPorts,
+} from './config.js';
+import { ensureGateway, gatewayHealthy, gatewayName, gatewayUrl, stopGateway } from './gateways.js';
+import type { Outcome } from './managed.js';
+import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
+import { databaseUrl, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
+import { livePid } from './process.js';
+import { ensureTemporal, stopTemporal, temporalEndpoints, temporalHealthy } from './temporal.js';
+
+export { StackError } from './config.js';
+
+export interface StackInfo {
+  temporalAddress: string;
+  temporalUiUrl: string;
+  databaseUrl: string;
+  awsEndpoint: string;
+  gateways: Record<GatewayCode, string>;
+}
+
+export interface ServiceStatus {
+  name: string;
+  url: string;
+  up: boolean;
+  pid: number | undefined;
+}
+
+export interface StackUpOptions {
+  quiet?: boolean;
+}
+
+export interface StackDownOptions {
+  quiet?: boolean;
+  /** Also delete the runtime folder (.stack): data, logs, configs. */
+  purge?: boolean;
+}
+
+const reporter = (quiet: boolean | undefined): Report =>
+  quiet === true ? () => undefined : (line) => console.log(line);
+
+/** Where the services are (or would be), from the environment alone; starts nothing. */
+export function stackInfo(ports: StackPorts = stackPorts()): StackInfo {
+  const temporal = temporalEndpoints(ports);
+  return {
+    temporalAddress: temporal.address,
+    temporalUiUrl: temporal.uiUrl,
+    databaseUrl: databaseUrl(ports),
+    awsEndpoint: motoUrl(ports),
+    gateways: { us1: gatewayUrl(ports, 'us1'), ca1: gatewayUrl(ports, 'ca1'), eu1: gatewayUrl(ports, 'eu1') },
+  };
+}
+
+/** Starts every service that is not already healthy, reusing those that are; safe to call repeatedly. */
+export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> {
+  const report = reporter(options.quiet);
+  const paths = stackPaths();
+  const ports = stackPorts();
+  mkdirSync(paths.logsDir, { recursive: true });
+  report(`stack: runtime data in ${displayPath(paths.stackDir)}, tools cached in ${paths.cacheDir}`);
+  const outcomes = await settleAll([
+    named('temporal', ensureTemporal(paths, ports, report)),
+    named('postgres', ensurePostgres(paths, ports, report)),
+    ensureMotoThenGateways(paths, ports, report),
+  ]);
+  report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
+  return stackInfo(ports);
+}
+
+type NamedOutcome = [string, Outcome];
+
+async function named(name: string, outcome: Promise<Outcome>): Promise<NamedOutcome[]> {
+  return [[name, await outcome]];
+}
+
+async function ensureMotoThenGateways(
+  paths: StackPaths,
+  ports: StackPorts,
+  report: Report,
+): Promise<NamedOutcome[]> {
+  const results: NamedOutcome[] = [['moto', await ensureMoto(paths, ports, report)]];
+  for (const code of GATEWAY_CODES)
+    results.push([gatewayName(code), await ensureGateway(paths, ports, code, report)]);
+  return results;
+}
+
+/** Lets every service finish its own start before failing, so one failure does not hide another. */
+async function settleAll(tasks: Promise<NamedOutcome[]>[]): Promise<NamedOutcome[]> {
+  const settled = await Promise.allSettled(tasks);
+  const failures = settled.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as unknown] : [],
+  );
+  if (failures.length > 0) {
+    throw new StackError(
+      failures.map((failure) => (failure instanceof Error ? failure.message : String(failure))).join('\n\n'),
+    );
+  }
+  return settled.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
+}
+
+export async function stackStatus(): Promise<ServiceStatus[]> {
+  const paths = stackPaths();
+  const ports = stackPorts();
+  const temporal = temporalEndpoints(ports);
+  const entry = async (name: string, url: string, healthy: Promise<boolean>): Promise<ServiceStatus> => ({
+    name,
+    url,
+    up: await healthy,
+    pid: livePid(paths, name),
+  });
+  return Promise.all([
+    entry(
+      'temporal',
+      temporal.uiUrl === '' ? temporal.address : `${temporal.address} (UI ${temporal.uiUrl})`,
+      temporalHealthy(temporal),
+    ),
+    entry('postgres', databaseUrl(ports), pgReady(ports.postgres)),
+    entry('moto', motoUrl(ports), motoHealthy(ports)),
+    ...GATEWAY_CODES.map((code) =>
+      entry(gatewayName(code), gatewayUrl(ports, code), gatewayHealthy(ports, code)),
+    ),
+  ]);
+}
+
+/** Stops what the pid files name, gateways before what they front; data stays unless purge is set. */
+export async function stackDown(options: StackDownOptions = {}): Promise<void> {
+  const report = reporter(options.quiet);
+  const paths = stackPaths();
+  await Promise.all(GATEWAY_CODES.map((code) => stopGateway(paths, code, report)));
+  await Promise.all([stopMoto(paths, report), stopTemporal(paths, report)]);
+  await stopPostgres(paths, report);
+  if (options.purge === true) {
+    assertSafeToPurge(paths);
+    rmSync(paths.stackDir, { recursive: true, force: true });
+    report(`stack: deleted ${paths.stackDir}`);
+  }
+}
+
+/** TAVIO_STACK_DIR can point anywhere, so refuse to delete a folder that holds the checkout or the home folder. */
+function assertSafeToPurge(paths: StackPaths): void {
+  const containsPath = (outer: string, inner: string): boolean => !relative(outer, inner).startsWith('..');
+  if (containsPath(paths.stackDir, paths.repoRoot) || containsPath(paths.stackDir, homedir())) {
+    throw new StackError(
+      `refusing to delete ${paths.stackDir}: it contains the checkout or the home folder; check TAVIO_STACK_DIR`,
+    );
+  }
+}

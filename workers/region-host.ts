@@ -1,0 +1,151 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { loadRegionHostConfig, ENVIRONMENT_WORKER_SETTINGS_VAR } from '../common/config.js';
+import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
+import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
+import { createSupervisor } from './supervisor.js';
+import { writeWorkflowBundle } from './workflow-bundle.js';
+import { CREDENTIALS_VAR } from './worker-protocol.js';
+
+/** What the control API tells a region host about an active environment: identifiers, no secrets. */
+const assignmentSchema = z.object({
+  id: z.uuid(),
+  organization: z.string(),
+  environment: z.string(),
+  region: z.string(),
+  namespace: z.string(),
+  taskQueue: z.string(),
+  bucket: z.string(),
+  keyArn: z.string(),
+  awsRegion: z.string(),
+  dataplaneRoleArn: z.string(),
+});
+type Assignment = z.infer<typeof assignmentSchema>;
+
+const CREDENTIAL_SECONDS = 3600;
+
+async function fetchAssignments(config: RegionHostConfig): Promise<Assignment[]> {
+  const response = await fetch(`${config.controlApiUrl}/v1/regions/${config.region}/environments`, {
+    headers: { authorization: `Bearer ${config.hostKey}` },
+  });
+  if (!response.ok)
+    throw new Error(`control API answered ${response.status} for region ${config.region}'s environments`);
+  return z.object({ environments: z.array(assignmentSchema) }).parse(await response.json()).environments;
+}
+
+async function main(): Promise<void> {
+  const config = loadRegionHostConfig();
+  const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
+  const region = config.regions[config.region];
+  log.info('building the workflow bundle');
+  const bundlePath = await writeWorkflowBundle(
+    join(await mkdtemp(join(tmpdir(), 'tavio-bundle-')), 'workflows.js'),
+  );
+  const issuer = createDataplaneCredentialIssuer({
+    awsRegion: region.awsRegion,
+    endpoint: region.awsEndpoint,
+    credentials: config.aws,
+    hostId: config.hostId,
+  });
+  const supervisor = createSupervisor(log);
+  const refreshTimers = new Map<string, NodeJS.Timeout>();
+
+  function scheduleRefresh(assignment: Assignment): void {
+    clearInterval(refreshTimers.get(assignment.id));
+    const timer = setInterval(
+      () => {
+        issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS).then(
+          (credentials) => supervisor.send(assignment.id, { credentials }),
+          (error: Error) =>
+            log.error({ environment: assignment.namespace, err: error.message }, 'credential refresh failed'),
+        );
+      },
+      (CREDENTIAL_SECONDS * 1000 * 3) / 4,
+    );
+    refreshTimers.set(assignment.id, timer);
+  }
+
+  function settingsFor(assignment: Assignment): EnvironmentWorkerSettings {
+    return {
+      organization: assignment.organization,
+      environment: assignment.environment,
+      environmentId: assignment.id,
+      region: config.region,
+      namespace: assignment.namespace,
+      taskQueue: assignment.taskQueue,
+      bucket: assignment.bucket,
+      keyArn: assignment.keyArn,
+      awsRegion: assignment.awsRegion,
+      awsEndpoint: region.awsEndpoint,
+      gatewayUrl: region.gatewayUrl,
+      temporalAddress: config.temporalAddress,
+      payloadLimitBytes: config.payloadLimitBytes,
+      logLevel: config.logLevel,
+      workflowBundlePath: bundlePath,
+      hostId: config.hostId,
+    };
+  }
+
+  async function reconcile(): Promise<void> {
+    const assignments = await fetchAssignments(config);
+    const wanted = new Set<string>();
+    for (const assignment of assignments) {
+      // Defense in depth: the API filters by region, and the host checks again.
+      if (assignment.region !== config.region || assignment.taskQueue !== region.taskQueue) {
+        log.error(
+          { environment: assignment.namespace, region: assignment.region },
+          'refusing an environment of another region',
+        );
+        continue;
+      }
+      wanted.add(assignment.id);
+      supervisor.ensure({
+        key: assignment.id,
+        env: async () => {
+          const credentials = await issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS);
+          scheduleRefresh(assignment);
+          return {
+            [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)),
+            [CREDENTIALS_VAR]: JSON.stringify(credentials),
+          };
+        },
+      });
+    }
+    for (const key of supervisor.keys()) {
+      if (!wanted.has(key)) {
+        clearInterval(refreshTimers.get(key));
+        refreshTimers.delete(key);
+        await supervisor.stop(key);
+      }
+    }
+  }
+
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping all environment workers');
+    for (const timer of refreshTimers.values()) clearInterval(timer);
+    await supervisor.stopAll();
+    issuer.destroy();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+
+  log.info({ pollMs: config.pollIntervalMs }, 'region host polling the control API for environments');
+  while (!stopping) {
+    await reconcile().catch((error: Error) =>
+      log.warn({ err: error.message }, 'could not reconcile environments'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, config.pollIntervalMs));
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`region host failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+
+const WORKER_ENTRY = fileURLToPath(new URL('./environment-worker.ts', import.meta.url));
+const MAX_BACKOFF_MS = 30_000;
+const STABLE_AFTER_MS = 60_000;
+
+export interface SupervisedWorker {
+  key: string;
+  /** Environment variables of the child: that environment's settings and credentials only. */
+  env: () => Promise<Record<string, string>>;
+}
+
+interface Slot {
+  spec: SupervisedWorker;
+  child?: ChildProcess;
+  startedAt: number;
+  failures: number;
+  stopping: boolean;
+  restartTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Runs one OS process per environment worker; restarts a crashed one with exponential backoff and
+ * stops those that are no longer wanted.
+ */
+export function createSupervisor(log: Logger) {
+  const slots = new Map<string, Slot>();
+
+  async function launch(slot: Slot): Promise<void> {
+    const env = await slot.spec.env();
+    if (slot.stopping) return;
+    const child = fork(WORKER_ENTRY, [], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    slot.child = child;
+    slot.startedAt = Date.now();
+    log.info({ worker: slot.spec.key, pid: child.pid }, 'environment worker started');
+    child.once('exit', (code, signal) => {
+      slot.child = undefined;
+      if (slot.stopping) return;
+      slot.failures = Date.now() - slot.startedAt > STABLE_AFTER_MS ? 1 : slot.failures + 1;
+      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (slot.failures - 1));
+      log.warn(
+        { worker: slot.spec.key, code, signal, restartInMs: delay },
+        'environment worker exited; restarting',
+      );
+      slot.restartTimer = setTimeout(() => void start(slot), delay);
+    });
+  }
+
+  async function start(slot: Slot): Promise<void> {
+    try {
+      await launch(slot);
+    } catch (error) {
+      slot.failures += 1;
+      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (slot.failures - 1));
+      log.error(
+        { worker: slot.spec.key, err: (error as Error).message, retryInMs: delay },
+        'environment worker could not start',
+      );
+      slot.restartTimer = setTimeout(() => void start(slot), delay);
+    }
+  }
+
+  function stop(key: string): Promise<void> {
+    const slot = slots.get(key);
+    if (!slot) return Promise.resolve();
+    slots.delete(key);
+    slot.stopping = true;
+    clearTimeout(slot.restartTimer);
+    const child = slot.child;
+    if (!child || child.exitCode !== null) return Promise.resolve();
+    log.info({ worker: key }, 'stopping environment worker');
+    return new Promise((resolve) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  return {
+    ensure(spec: SupervisedWorker): void {
+      if (slots.has(spec.key)) return;
+      const slot: Slot = { spec, startedAt: 0, failures: 0, stopping: false };
+      slots.set(spec.key, slot);
+      void start(slot);
+    },
+    stop,
+    /** Sends a message (fresh credentials) to a running worker. */
+    send(key: string, message: unknown): void {
+      slots.get(key)?.child?.send(message as object);
+    },
+    keys: () => [...slots.keys()],
+    pid: (key: string) => slots.get(key)?.child?.pid,
+    stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),
+  };
+}
+export type Supervisor = ReturnType<typeof createSupervisor>;

@@ -1,0 +1,2 @@
+/** The workflow bundle's entry: every workflow type the environment workers run. */
+export { hrisEmployeeSync } from './hris-employee-sync.js';
