@@ -67,6 +67,7 @@ export function startRegionHost(
 
 export interface Platform {
   api: ControlApi;
+  operatorKey: string;
   operator: TavioClient;
   hosts: RegionHostProcess[];
   stop(): Promise<void>;
@@ -93,6 +94,7 @@ export async function startPlatform(
   }
   return {
     api,
+    operatorKey,
     operator,
     hosts,
     async stop() {

@@ -1,0 +1,28 @@
+import 'vitest';
+import type { TestProject } from 'vitest/node';
+import { stackUp } from '../../scripts/stack/services.js';
+import { startPlatform } from '../../scripts/platform.js';
+import type { StackInfo } from '../../scripts/stack/services.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackInfo;
+    controlApiUrl: string;
+    operatorKey: string;
+  }
+}
+
+/**
+ * Integration tests run against the real local stack (reused when it is already up) and one
+ * platform: the control API and a worker host per region, each host its own process.
+ */
+export default async function setup(project: TestProject) {
+  const stack = await stackUp({ quiet: true });
+  const platform = await startPlatform(stack);
+  project.provide('stack', stack);
+  project.provide('controlApiUrl', platform.api.url);
+  project.provide('operatorKey', platform.operatorKey);
+  return async () => {
+    await platform.stop();
+  };
+}

@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { Connection, Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { inject } from 'vitest';
+import { createTavioClient } from '../../control-api/client.js';
+import type { Environment, TavioClient } from '../../control-api/client.js';
+import type { RegionCode } from '../../common/regions.js';
+import { startHrisSource } from '../../fixtures/hris-source.js';
+import type { HrisSource } from '../../fixtures/hris-source.js';
+import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
+import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
+
+export const uniqueSlug = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export function operatorClient(): TavioClient {
+  return createTavioClient({ baseUrl: inject('controlApiUrl'), apiKey: inject('operatorKey') });
+}
+
+export function clientWithKey(apiKey: string): TavioClient {
+  return createTavioClient({ baseUrl: inject('controlApiUrl'), apiKey });
+}
+
+/** A raw request to the control API, for the cases a typed client cannot express (bad JSON, no key). */
+export async function rawRequest(
+  method: string,
+  path: string,
+  options: { key?: string; body?: string; headers?: Record<string, string> } = {},
+) {
+  const response = await fetch(new URL(path, inject('controlApiUrl')), {
+    method,
+    headers: {
+      ...(options.key ? { authorization: `Bearer ${options.key}` } : {}),
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    body: options.body,
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    contentType: response.headers.get('content-type'),
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
+}
+
+export interface OrgScenario {
+  org: string;
+  adminKey: string;
+  admin: TavioClient;
+}
+
+export async function newOrganization(prefix = 'org'): Promise<OrgScenario> {
+  const org = uniqueSlug(prefix);
+  const { apiKey } = await operatorClient().createOrganization(org);
+  return { org, adminKey: apiKey.key, admin: clientWithKey(apiKey.key) };
+}
+
+export interface EnvScenario extends OrgScenario {
+  env: string;
+  environment: Environment;
+  envKey: string;
+  client: TavioClient;
+  source: HrisSource;
+  destination: UpsertDestination;
+  sourceConnectionId: string;
+  destinationConnectionId: string;
+  close(): Promise<void>;
+}
+
+/** An environment in a region, connected to a fixture HRIS and a fixture destination of its own. */
+export async function newEnvironment(
+  region: RegionCode,
+  options: { org?: OrgScenario; env?: string; employees?: number; rateLimitEvery?: number } = {},
+): Promise<EnvScenario> {
+  const orgScenario = options.org ?? (await newOrganization());
+  const env = options.env ?? uniqueSlug('env');
+  const environment = await orgScenario.admin.createEnvironment(orgScenario.org, env, region);
+  const envKey = (await orgScenario.admin.createEnvironmentKey(orgScenario.org, env)).key;
+  const client = clientWithKey(envKey);
+  const sourceKey = randomBytes(16).toString('hex');
+  const token = randomBytes(16).toString('hex');
+  const source = await startHrisSource({
+    apiKey: sourceKey,
+    employees: options.employees ?? 300,
+    rateLimitEvery: options.rateLimitEvery ?? 5,
+    retryAfterSeconds: 1,
+  });
+  const destination = await startUpsertDestination({ token });
+  const src = await client.createConnection(orgScenario.org, env, {
+    name: 'hris',
+    kind: 'hris-rest',
+    baseUrl: source.url,
+    credentials: { apiKey: sourceKey },
+  });
+  const dst = await client.createConnection(orgScenario.org, env, {
+    name: 'directory',
+    kind: 'upsert-rest',
+    baseUrl: destination.url,
+    credentials: { token },
+  });
+  return {
+    ...orgScenario,
+    env,
+    environment,
+    envKey,
+    client,
+    source,
+    destination,
+    sourceConnectionId: src.id,
+    destinationConnectionId: dst.id,
+    close: async () => {
+      await source.close();
+      await destination.close();
+    },
+  };
+}
+
+export function runRequest(
+  s: EnvScenario,
+  overrides: Partial<{ idempotencyKey: string; options: Record<string, unknown> }> = {},
+) {
+  return {
+    integration: 'hris-employee-sync',
+    connections: { source: s.sourceConnectionId, destination: s.destinationConnectionId },
+    options: overrides.options ?? { pageSize: 50, pagesPerExecution: 3 },
+    idempotencyKey: overrides.idempotencyKey ?? uniqueSlug('key'),
+  };
+}
+
+/** Every execution (continue-as-new included) of a workflow, as histories. */
+export async function histories(
+  namespace: string,
+  workflowId: string,
+): Promise<temporal.api.history.v1.IHistory[]> {
+  const connection = await Connection.connect({ address: inject('stack').temporalAddress });
+  try {
+    const client = new Client({ connection, namespace });
+    const result: temporal.api.history.v1.IHistory[] = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+      result.push(await client.workflow.getHandle(workflowId, execution.runId).fetchHistory());
+    }
+    return result;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * A history as text with every payload decoded (payload bytes arrive as Uint8Array or base64), so
+ * fixture values can be searched for.
+ */
+export function decodedText(history: unknown): string {
+  return JSON.stringify(history, (key, value: unknown) => {
+    if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    if (key === 'data' && typeof value === 'string') return Buffer.from(value, 'base64').toString('utf8');
+    return value;
+  });
+}

@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // The Temporal SDK's native bridge needs processes, not threads.
+    pool: 'forks',
+    projects: [
+      {
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'forks' },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/support/global-setup.ts'],
+          // Files share one stack and one set of region hosts; running them one at a time keeps 2 cores honest.
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
