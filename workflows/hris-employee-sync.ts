@@ -4,7 +4,7 @@ import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from '../common/hris-
 import { FailureType } from '../common/failures.js';
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '15 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

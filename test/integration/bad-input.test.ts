@@ -1,0 +1,321 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import type { EnvScenario } from '../support/scenario.js';
+import { newEnvironment, newOrganization, rawRequest, runRequest } from '../support/scenario.js';
+import { tableCounts, testDatabase } from '../support/database.js';
+
+/** Every bad request answers a 4xx problem document that names the problem, and changes nothing. */
+describe('bad input', () => {
+  const database = testDatabase();
+  let a: EnvScenario;
+  let b: EnvScenario;
+  let sibling: EnvScenario;
+  let retiredEnvPath: string;
+
+  beforeAll(async () => {
+    a = await newEnvironment('us');
+    sibling = await newEnvironment('us', { org: a });
+    b = await newEnvironment('eu');
+    // An environment that is not active: marked failed directly, as a failed provisioning leaves it.
+    const failed = await newEnvironment('ca', { org: a });
+    await database.db.execute(
+      `update environments set status = 'failed', status_reason = 'test' where id = '${failed.environment.id}'`,
+    );
+    retiredEnvPath = `/v1/organizations/${failed.org}/environments/${failed.env}`;
+    await failed.close();
+  });
+  afterAll(async () => {
+    await Promise.all([a, b, sibling].map((s) => s.close()));
+    await database.close();
+  });
+
+  const envPath = (s: EnvScenario) => `/v1/organizations/${s.org}/environments/${s.env}`;
+  const operatorKey = () => inject('operatorKey');
+
+  const cases: Array<
+    [
+      string,
+      () => { method: string; path: string; key?: string; body?: unknown; raw?: string },
+      number,
+      string,
+    ]
+  > = [
+    [
+      'unknown region',
+      () => ({
+        method: 'POST',
+        path: `/v1/organizations/${a.org}/environments`,
+        key: a.adminKey,
+        body: { slug: 'mars-env', region: 'mars' },
+      }),
+      400,
+      'validation-failed',
+    ],
+    [
+      'invalid slug',
+      () => ({
+        method: 'POST',
+        path: `/v1/organizations/${a.org}/environments`,
+        key: a.adminKey,
+        body: { slug: 'Bad_Slug!', region: 'us' },
+      }),
+      400,
+      'validation-failed',
+    ],
+    [
+      'duplicate environment slug',
+      () => ({
+        method: 'POST',
+        path: `/v1/organizations/${a.org}/environments`,
+        key: a.adminKey,
+        body: { slug: a.env, region: 'us' },
+      }),
+      409,
+      'duplicate-slug',
+    ],
+    [
+      'region change on an existing environment',
+      () => ({
+        method: 'POST',
+        path: `/v1/organizations/${a.org}/environments`,
+        key: a.adminKey,
+        body: { slug: a.env, region: 'eu' },
+      }),
+      409,
+      'region-immutable',
+    ],
+    [
+      'duplicate organization slug',
+      () => ({ method: 'POST', path: '/v1/organizations', key: operatorKey(), body: { slug: a.org } }),
+      409,
+      'duplicate-slug',
+    ],
+    [
+      'run in an environment that is not active',
+      () => ({ method: 'POST', path: `${retiredEnvPath}/runs`, key: a.adminKey, body: runRequest(a) }),
+      409,
+      'environment-not-active',
+    ],
+    [
+      'unknown integration',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: { ...runRequest(a), integration: 'payroll-export' },
+      }),
+      422,
+      'unknown-integration',
+    ],
+    [
+      'unknown connection',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: {
+          ...runRequest(a),
+          connections: {
+            source: '00000000-0000-4000-8000-000000000000',
+            destination: a.destinationConnectionId,
+          },
+        },
+      }),
+      422,
+      'unknown-connection',
+    ],
+    [
+      "a sibling environment's connection",
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: {
+          ...runRequest(a),
+          connections: { source: sibling.sourceConnectionId, destination: a.destinationConnectionId },
+        },
+      }),
+      422,
+      'unknown-connection',
+    ],
+    [
+      "another organization's connection",
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: {
+          ...runRequest(a),
+          connections: { source: b.sourceConnectionId, destination: a.destinationConnectionId },
+        },
+      }),
+      422,
+      'unknown-connection',
+    ],
+    [
+      'connection of the wrong kind',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: {
+          ...runRequest(a),
+          connections: { source: a.destinationConnectionId, destination: a.destinationConnectionId },
+        },
+      }),
+      422,
+      'wrong-connection-kind',
+    ],
+    [
+      'options out of range',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: runRequest(a, { options: { pageSize: 100000 } }),
+      }),
+      422,
+      'invalid-options',
+    ],
+    [
+      'missing key',
+      () => ({ method: 'POST', path: `${envPath(a)}/runs`, body: runRequest(a) }),
+      401,
+      'unauthorized',
+    ],
+    [
+      'malformed key',
+      () => ({ method: 'POST', path: `${envPath(a)}/runs`, key: 'not-a-key', body: runRequest(a) }),
+      401,
+      'unauthorized',
+    ],
+    [
+      'invalid key',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: `${a.envKey.slice(0, -4)}AAAA`,
+        body: runRequest(a),
+      }),
+      401,
+      'unauthorized',
+    ],
+    [
+      "another organization's key",
+      () => ({ method: 'POST', path: `${envPath(a)}/runs`, key: b.envKey, body: runRequest(a) }),
+      404,
+      'not-found',
+    ],
+    [
+      "another organization's admin key",
+      () => ({ method: 'GET', path: `/v1/organizations/${a.org}`, key: b.adminKey }),
+      404,
+      'not-found',
+    ],
+    [
+      "a sibling environment's key",
+      () => ({ method: 'POST', path: `${envPath(a)}/runs`, key: sibling.envKey, body: runRequest(a) }),
+      404,
+      'not-found',
+    ],
+    [
+      'an environment key creating environments',
+      () => ({
+        method: 'POST',
+        path: `/v1/organizations/${a.org}/environments`,
+        key: a.envKey,
+        body: { slug: 'sneaky', region: 'us' },
+      }),
+      403,
+      'forbidden',
+    ],
+    [
+      'malformed JSON',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        raw: '{"integration": "hris-employee-sync",',
+      }),
+      400,
+      'malformed-request',
+    ],
+    [
+      'oversized body',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        raw: JSON.stringify({ ...runRequest(a), idempotencyKey: 'x'.repeat(200_000) }),
+      }),
+      413,
+      'body-too-large',
+    ],
+    [
+      'credentials of the wrong shape',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/connections`,
+        key: a.envKey,
+        body: {
+          name: 'bad-creds',
+          kind: 'hris-rest',
+          baseUrl: 'http://127.0.0.1:9/',
+          credentials: { password: 'hunter2hunter2' },
+        },
+      }),
+      422,
+      'invalid-credentials',
+    ],
+    [
+      'unknown field',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/runs`,
+        key: a.envKey,
+        body: { ...runRequest(a), priority: 'high' },
+      }),
+      400,
+      'validation-failed',
+    ],
+  ];
+
+  it.each(cases)('%s answers %i and changes nothing', async (_name, build, status, kind) => {
+    const request = build();
+    const before = await tableCounts(database.db);
+    const answer = await rawRequest(request.method, request.path, {
+      key: request.key,
+      body: request.raw ?? (request.body === undefined ? undefined : JSON.stringify(request.body)),
+    });
+    expect(answer.status).toBe(status);
+    expect(answer.contentType).toContain('application/problem+json');
+    expect(answer.body).toMatchObject({ status, type: `https://tavio.dev/problems/${kind}` });
+    expect(typeof answer.body.detail).toBe('string');
+    const after = await tableCounts(database.db);
+    // Only a successful key lookup touches a row (its last-used time), never a count.
+    expect(after).toEqual(before);
+  });
+
+  it('names the offending field of a schema violation', async () => {
+    const answer = await rawRequest('POST', `/v1/organizations/${a.org}/environments`, {
+      key: a.adminKey,
+      body: JSON.stringify({ slug: 'ok-slug', region: 'mars' }),
+    });
+    expect(answer.body.errors).toEqual([expect.objectContaining({ path: '/region' })]);
+  });
+
+  it('never echoes credentials in a refusal', async () => {
+    const secret = 'sup3r-s3cret-value-000';
+    const answer = await rawRequest('POST', `${envPath(a)}/connections`, {
+      key: a.envKey,
+      body: JSON.stringify({
+        name: 'echo-check',
+        kind: 'upsert-rest',
+        baseUrl: 'http://127.0.0.1:9/',
+        credentials: { apiKey: secret },
+      }),
+    });
+    expect(answer.status).toBe(422);
+    expect(JSON.stringify(answer.body)).not.toContain(secret);
+  });
+});
