@@ -17,8 +17,6 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   const app = Fastify({
     logger,
     bodyLimit: deps.config.bodyLimitBytes,
-    // Request ids, not bodies: bodies may carry credentials.
-    disableRequestLogging: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

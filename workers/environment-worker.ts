@@ -13,6 +13,16 @@ import type { DataplaneCredentials } from './dataplane-credentials.js';
 
 import { CREDENTIALS_VAR } from './worker-protocol.js';
 
+const TEMPORAL_LOG_LEVEL = {
+  fatal: 'ERROR',
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+  trace: 'TRACE',
+  silent: 'ERROR',
+} as const;
+
 async function main(): Promise<void> {
   const settings = loadEnvironmentWorkerSettings();
   assertOwnNamespace(settings);
@@ -24,7 +34,7 @@ async function main(): Promise<void> {
     if (message.credentials) current = message.credentials;
   });
 
-  Runtime.install({ logger: new DefaultLogger(settings.logLevel === 'debug' ? 'DEBUG' : 'WARN') });
+  Runtime.install({ logger: new DefaultLogger(TEMPORAL_LOG_LEVEL[settings.logLevel]) });
   const aws = createEnvironmentAws({
     awsRegion: settings.awsRegion,
     endpoint: settings.awsEndpoint,
@@ -48,6 +58,8 @@ async function main(): Promise<void> {
     shutdownGraceTime: '5 seconds',
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => worker.shutdown());
+  // A worker never outlives its host: when the host's channel closes, it stops.
+  process.once('disconnect', () => worker.shutdown());
   process.send?.({ ready: true });
   try {
     await worker.run();

@@ -33,7 +33,8 @@ export function createSupervisor(log: Logger) {
     const env = await slot.spec.env();
     if (slot.stopping) return;
     const child = fork(WORKER_ENTRY, [], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      // Nothing is inherited from the host: the child gets its own environment's settings only.
+      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

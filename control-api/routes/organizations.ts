@@ -55,12 +55,10 @@ export function organizationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           });
           return { org, keyId: row!.id };
         });
-        return reply
-          .code(201)
-          .send({
-            organization: orgView(result.org),
-            apiKey: { id: result.keyId, prefix: key.prefix, key: key.key },
-          });
+        return reply.code(201).send({
+          organization: orgView(result.org),
+          apiKey: { id: result.keyId, prefix: key.prefix, key: key.key },
+        });
       },
     );
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
-import { newEnvironment, newOrganization, rawRequest, runRequest } from '../support/scenario.js';
+import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
 import { tableCounts, testDatabase } from '../support/database.js';
 
 /** Every bad request answers a 4xx problem document that names the problem, and changes nothing. */

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Connection, Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import { sql } from 'drizzle-orm';
 import { inject } from 'vitest';
+import { testDatabase } from './database.js';
 import { createTavioClient } from '../../control-api/client.js';
 import type { Environment, TavioClient } from '../../control-api/client.js';
 import type { RegionCode } from '../../common/regions.js';
@@ -9,6 +11,19 @@ import { startHrisSource } from '../../fixtures/hris-source.js';
 import type { HrisSource } from '../../fixtures/hris-source.js';
 import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
 import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
+
+/**
+ * Takes a test's environment out of service so that region hosts stop its worker. Retirement has
+ * no API yet; the test owns this row.
+ */
+async function retireForTests(environmentId: string): Promise<void> {
+  const database = testDatabase();
+  try {
+    await database.db.execute(sql`update environments set status = 'retired' where id = ${environmentId}`);
+  } finally {
+    await database.close();
+  }
+}
 
 export const uniqueSlug = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -111,6 +126,7 @@ export async function newEnvironment(
     close: async () => {
       await source.close();
       await destination.close();
+      await retireForTests(environment.id);
     },
   };
 }

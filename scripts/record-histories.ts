@@ -1,0 +1,73 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { createTavioClient } from '../control-api/client.js';
+import { startHrisSource } from '../fixtures/hris-source.js';
+import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import { startPlatform } from './platform.js';
+import { stackUp } from './stack/services.js';
+
+/**
+ * Re-records the histories that the replay tests replay: one real run of each workflow on the
+ * local stack, every execution of it (continue-as-new included), written under test/histories/.
+ */
+const OUT = fileURLToPath(new URL('../test/histories/', import.meta.url));
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+const stack = await stackUp();
+const platform = await startPlatform(stack, { regions: ['us'] });
+const source = await startHrisSource({
+  apiKey: 'replay-source-key',
+  employees: 150,
+  seed: 1,
+  rateLimitEvery: 4,
+});
+const destination = await startUpsertDestination({ token: 'replay-destination-token' });
+try {
+  const org = `replay-${Date.now().toString(36)}`;
+  const { apiKey } = await platform.operator.createOrganization(org);
+  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
+  await client.createEnvironment(org, 'recording', 'us');
+  const src = await client.createConnection(org, 'recording', {
+    name: 'hris',
+    kind: 'hris-rest',
+    baseUrl: source.url,
+    credentials: { apiKey: 'replay-source-key' },
+  });
+  const dst = await client.createConnection(org, 'recording', {
+    name: 'directory',
+    kind: 'upsert-rest',
+    baseUrl: destination.url,
+    credentials: { token: 'replay-destination-token' },
+  });
+  const run = await client.createRun(org, 'recording', {
+    integration: 'hris-employee-sync',
+    connections: { source: src.id, destination: dst.id },
+    options: { pageSize: 50, pagesPerExecution: 2 },
+    idempotencyKey: 'recording',
+  });
+  say(`recording ${run.workflowId} in ${run.namespace}`);
+  const done = await client.waitForRun(org, 'recording', run.id);
+  if (done.status !== 'completed') throw new Error(`the recorded run ended ${done.status}`);
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const temporal = new Client({ connection, namespace: run.namespace });
+  await mkdir(OUT, { recursive: true });
+  let index = 0;
+  const executions = [];
+  for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${run.workflowId}'` }))
+    executions.push(execution);
+  executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  for (const execution of executions) {
+    const history = await temporal.workflow.getHandle(run.workflowId, execution.runId).fetchHistory();
+    const file = `${OUT}hris-employee-sync-${++index}.json`;
+    // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
+    await writeFile(file, `${historyToJSON(history)}\n`);
+    say(`wrote ${file} (${history.events?.length ?? 0} events)`);
+  }
+  await connection.close();
+} finally {
+  await source.close();
+  await destination.close();
+  await platform.stop();
+}

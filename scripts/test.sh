@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): lint, typecheck, then unit, integration and replay tests
+# against the local stack, which it brings up (or reuses). Ends with `tests: N passed, M failed`,
+# where lint and typecheck count as one check each.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+
+step() { printf '\n== %s\n' "$*"; }
+checks_passed=0
+checks_failed=0
+check() {
+  local name=$1; shift
+  step "$name"
+  if "$@"; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); echo "$name: FAILED"; fi
+}
+
+check lint npx eslint .
+check typecheck npx tsc --noEmit -p .
+
+step "stack (starts what is missing; the first run builds the Temporal CLI and may take minutes)"
+if ! npx tsx scripts/stack.ts up; then
+  echo "tests: ${checks_passed} passed, $((checks_failed + 1)) failed"
+  exit 1
+fi
+
+step "unit, integration and replay tests"
+mkdir -p .stack
+report=.stack/test-report.json
+rm -f "$report"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
+vitest_rc=$?
+
+counts=$(node -e '
+  const fs = require("node:fs");
+  const file = process.argv[1];
+  if (!fs.existsSync(file)) { console.log("0 1"); process.exit(0); }
+  const r = JSON.parse(fs.readFileSync(file, "utf8"));
+  console.log(`${r.numPassedTests} ${r.numFailedTests + (r.numTotalTests === 0 ? 1 : 0)}`);
+' "$report")
+read -r passed failed <<<"$counts"
+passed=$((passed + checks_passed))
+failed=$((failed + checks_failed))
+if [ "$vitest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

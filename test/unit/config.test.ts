@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { loadControlApiConfig, loadRegionHostConfig } from '../../common/config.js';
+import { assertRegistryConsistent } from '../../common/regions.js';
+
+describe('configuration', () => {
+  it('defaults to the local stack, with a region registry of us1, ca1 and eu1', () => {
+    const config = loadControlApiConfig({});
+    expect(config.regions.eu).toMatchObject({
+      gateway: 'eu1',
+      taskQueue: 'eu1',
+      awsRegion: 'eu-central-1',
+      gatewayUrl: 'http://127.0.0.1:8883',
+    });
+    expect(config.regions.ca.awsRegion).toBe('ca-central-1');
+    expect(config.payloadLimitBytes).toBe(16 * 1024);
+  });
+
+  it('takes each region from its own variables', () => {
+    const config = loadControlApiConfig({
+      TAVIO_AWS_REGION_EU: 'eu-west-3',
+      TAVIO_GATEWAY_EU1_URL: 'http://gw-eu.internal:3128',
+    });
+    expect(config.regions.eu).toMatchObject({
+      awsRegion: 'eu-west-3',
+      gatewayUrl: 'http://gw-eu.internal:3128',
+    });
+  });
+
+  it('stops with a message naming a misconfigured region', () => {
+    expect(() => loadControlApiConfig({ TAVIO_AWS_REGION_CA: 'canada' })).toThrow(
+      /region ca is misconfigured[\s\S]*awsRegion/,
+    );
+    expect(() => loadControlApiConfig({ TAVIO_GATEWAY_US1_URL: 'not a url' })).toThrow(
+      /region us is misconfigured/,
+    );
+  });
+
+  it('uses AWS itself when the endpoint is set empty', () => {
+    const config = loadControlApiConfig({ TAVIO_AWS_ENDPOINT: '' });
+    expect(config.regions.us.awsEndpoint).toBeUndefined();
+    expect(config.aws).toBeUndefined();
+  });
+
+  it('refuses a payload bound outside its range', () => {
+    expect(() => loadControlApiConfig({ TAVIO_PAYLOAD_LIMIT_BYTES: '10' })).toThrow(/payloadLimitBytes/);
+  });
+
+  it('needs a region and a host key for a region host', () => {
+    expect(() => loadRegionHostConfig({ TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(/region/);
+    expect(() => loadRegionHostConfig({ TAVIO_REGION: 'mars', TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(
+      /region/,
+    );
+    expect(loadRegionHostConfig({ TAVIO_REGION: 'ca', TAVIO_HOST_KEY: 'tav_host_x' }).region).toBe('ca');
+  });
+
+  it('refuses a registry whose region borrows another gateway or queue', () => {
+    const registry = loadControlApiConfig({}).regions;
+    expect(() => assertRegistryConsistent({ ...registry, ca: { ...registry.ca, gateway: 'us1' } })).toThrow(
+      /gateway must be ca1/,
+    );
+    expect(() => assertRegistryConsistent({ ...registry, ca: { ...registry.ca, taskQueue: 'us1' } })).toThrow(
+      /task queue us1 is shared/,
+    );
+  });
+});
