@@ -8,7 +8,9 @@ import { startControlApi } from '../control-api/platform.js';
 import type { ControlApi } from '../control-api/platform.js';
 import { createTavioClient } from '../control-api/client.js';
 import type { TavioClient } from '../control-api/client.js';
-import { generateKey } from '../control-api/keys.js';
+import { inArray } from 'drizzle-orm';
+import { apiKeys } from '../db/schema.js';
+import { generateKey, parseKey } from '../control-api/keys.js';
 import type { StackInfo } from './stack/services.js';
 
 const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.meta.url));
@@ -89,8 +91,10 @@ export async function startPlatform(
   const api = await startControlApi(config);
   const operator = createTavioClient({ baseUrl: api.url, apiKey: operatorKey });
   const hosts: RegionHostProcess[] = [];
+  const hostKeyPrefixes: string[] = [];
   for (const region of options.regions ?? REGION_CODES) {
     const hostKey = await operator.createHostKey(region);
+    hostKeyPrefixes.push(hostKey.prefix);
     hosts.push(startRegionHost(stack, api.url, region, hostKey.key, options.hostEnv));
   }
   return {
@@ -100,6 +104,11 @@ export async function startPlatform(
     hosts,
     async stop() {
       await Promise.all(hosts.map((host) => host.stop()));
+      // The keys this platform issued itself die with it.
+      await api.db
+        .update(apiKeys)
+        .set({ revokedAt: new Date() })
+        .where(inArray(apiKeys.prefix, [parseKey(operatorKey)!.prefix, ...hostKeyPrefixes]));
       await api.close();
     },
   };

@@ -1,8 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { guardedDataConverter, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../../common/payload-guard.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
 const files = readdirSync(HISTORIES).filter((file) => file.endsWith('.json'));
