@@ -1,0 +1,46 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
+import { generateEmployees } from '../../fixtures/employees.js';
+
+/** The data converter every Tavio client and worker uses refuses data-sized payloads before they reach Temporal. */
+describe('metadata guard on a real Temporal server', () => {
+  let connection: Connection;
+  let client: Client;
+  beforeAll(async () => {
+    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    client = new Client({
+      connection,
+      namespace: 'default',
+      dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES),
+    });
+  });
+  afterAll(async () => {
+    await connection.close();
+  });
+
+  it('refuses to start a workflow whose arguments carry records, and nothing is started', async () => {
+    const workflowId = `guard-${randomUUID()}`;
+    const start = client.workflow.start('hrisEmployeeSync', {
+      taskQueue: 'guard-test',
+      workflowId,
+      args: [{ records: generateEmployees(200) }],
+    });
+    await expect(start).rejects.toMatchObject({ type: 'PayloadTooLarge', nonRetryable: true });
+    await expect(client.workflow.getHandle(workflowId).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
+  });
+
+  it('refuses a memo that carries records', async () => {
+    const start = client.workflow.start('hrisEmployeeSync', {
+      taskQueue: 'guard-test',
+      workflowId: `guard-${randomUUID()}`,
+      args: [{}],
+      memo: { employees: generateEmployees(200) },
+    });
+    await expect(start).rejects.toMatchObject({ type: 'PayloadTooLarge' });
+  });
+});

@@ -1,0 +1,109 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { loadControlApiConfig } from '../../common/config.js';
+import { createTavioClient } from '../../control-api/client.js';
+import { generateKey, parseKey } from '../../control-api/keys.js';
+import { startControlApi } from '../../control-api/platform.js';
+import type { ControlApi } from '../../control-api/platform.js';
+import { stackEnv } from '../../scripts/platform.js';
+import { testDatabase } from '../support/database.js';
+import { newOrganization, rawRequest } from '../support/scenario.js';
+
+describe('provisioning', () => {
+  const database = testDatabase();
+  let broken: ControlApi;
+  let brokenKey: string;
+
+  beforeAll(async () => {
+    // A second control API whose S3/KMS endpoint answers nothing: provisioning fails midway.
+    brokenKey = generateKey('operator').key;
+    const config = loadControlApiConfig({
+      ...stackEnv(inject('stack')),
+      TAVIO_AWS_ENDPOINT: 'http://127.0.0.1:9',
+      TAVIO_API_PORT: '0',
+      TAVIO_OPERATOR_KEY: brokenKey,
+      TAVIO_LOG_LEVEL: 'silent',
+    });
+    broken = await startControlApi(config);
+  });
+  afterAll(async () => {
+    await broken.close();
+    await database.close();
+  });
+
+  it('leaves a failed environment with a reason, and the same request resumes and completes it', async () => {
+    const { org, admin, adminKey } = await newOrganization('resume');
+    const viaBroken = createTavioClient({ baseUrl: broken.url, apiKey: adminKey });
+    const failure = await viaBroken.createEnvironment(org, 'staging', 'ca').catch((error: unknown) => error);
+    expect(failure).toMatchObject({
+      problem: { status: 502, type: 'https://tavio.dev/problems/provisioning-failed' },
+    });
+    const failed = await admin.getEnvironment(org, 'staging');
+    expect(failed.status).toBe('failed');
+    expect(failed.statusReason).toMatch(/^account access failed: /);
+    expect(failed.keyArn).toBeNull();
+
+    const resumed = await admin.createEnvironment(org, 'staging', 'ca');
+    expect(resumed).toMatchObject({
+      id: failed.id,
+      status: 'active',
+      statusReason: null,
+      region: 'ca',
+      awsAccountId: failed.awsAccountId,
+      bucket: failed.bucket,
+    });
+    expect(resumed.keyArn).toMatch(/^arn:aws:kms:ca-central-1:/);
+
+    const actions = await database.db.execute<{ action: string }>(
+      sql`select action from audit_log where environment_id = ${failed.id} order by id`,
+    );
+    expect(actions.map((row) => row.action)).toEqual([
+      'environment.created',
+      'environment.provisioning_failed',
+      'environment.provisioned',
+    ]);
+    await database.db.execute(sql`update environments set status = 'retired' where id = ${failed.id}`);
+  });
+
+  it('never lets the audit log be changed or emptied', async () => {
+    const refusedBy = (op: string) => ({ cause: { message: `audit_log is append-only: ${op} refused` } });
+    await expect(database.db.execute(sql`update audit_log set action = 'rewritten'`)).rejects.toMatchObject(
+      refusedBy('UPDATE'),
+    );
+    await expect(database.db.execute(sql`delete from audit_log`)).rejects.toMatchObject(refusedBy('DELETE'));
+    await expect(database.db.execute(sql`truncate audit_log`)).rejects.toMatchObject(refusedBy('TRUNCATE'));
+  });
+
+  it('stores API keys as hashes only, and records who used them when', async () => {
+    const { org, adminKey } = await newOrganization('keys');
+    await rawRequest('GET', `/v1/organizations/${org}`, { key: adminKey });
+    const [row] = await database.db.execute<{
+      prefix: string;
+      secret_hash: string;
+      last_used_at: Date | null;
+    }>(
+      sql`select prefix, secret_hash, last_used_at from api_keys where prefix = ${parseKey(adminKey)!.prefix}`,
+    );
+    expect(row?.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row?.last_used_at).not.toBeNull();
+    const everything = JSON.stringify(await database.db.execute(sql`select * from api_keys`));
+    expect(everything).not.toContain(adminKey);
+  });
+
+  it('serves an OpenAPI document generated from the route schemas', async () => {
+    const answer = await rawRequest('GET', '/openapi.json');
+    expect(answer.status).toBe(200);
+    const paths = answer.body.paths as Record<string, Record<string, { requestBody?: unknown }>>;
+    expect(Object.keys(paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/organizations',
+        '/v1/organizations/{org}/environments/{env}/runs',
+        '/v1/organizations/{org}/environments/{env}/runs/{run}/cancel',
+      ]),
+    );
+    expect(JSON.stringify(paths['/v1/organizations/{org}/environments']?.post?.requestBody)).toContain(
+      '"enum":["us","ca","eu"]',
+    );
+  });
+});
