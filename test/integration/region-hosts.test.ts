@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, runRequest } from '../support/scenario.js';
 import { testDatabase } from '../support/database.js';
-import { environmentWorkerPid, processEnv, waitFor } from '../support/processes.js';
+import { environmentWorkerPid, processEnv, waitFor } from '../../scripts/processes.js';
 
 function activityIdentities(all: Awaited<ReturnType<typeof histories>>): Set<string> {
   const identities = new Set<string>();

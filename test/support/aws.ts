@@ -2,7 +2,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { inject } from 'vitest';
-import type { DATAPLANE_ROLE, PROVISIONER_ROLE} from '../../common/names.js';
+import type { DATAPLANE_ROLE, PROVISIONER_ROLE } from '../../common/names.js';
 import { roleArn } from '../../common/names.js';
 import type { Environment } from '../../control-api/client.js';
 
