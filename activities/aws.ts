@@ -1,8 +1,21 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { AwsCredentialIdentityProvider, FinalizeRequestMiddleware } from '@smithy/types';
 import { HttpsProxyAgent } from 'https-proxy-agent';
+import { countRequest } from './egress.js';
+
+/** Counts each S3 and KMS request, retries included, in the running activity's egress tally. */
+function countingMiddleware<Input extends object, Output extends object>(): FinalizeRequestMiddleware<
+  Input,
+  Output
+> {
+  return (next) => async (args) => {
+    const request = args.request as { hostname?: string; port?: number };
+    countRequest(request.port ? `${request.hostname}:${request.port}` : `${request.hostname}`);
+    return next(args);
+  };
+}
 
 export interface EnvironmentAws {
   s3: S3Client;
@@ -26,6 +39,9 @@ export function createEnvironmentAws(options: {
   };
   const s3 = new S3Client({ ...common, forcePathStyle: options.endpoint !== undefined });
   const kms = new KMSClient(common);
+  const tally = { step: 'finalizeRequest', name: 'tavioEgressTally' } as const;
+  s3.middlewareStack.add(countingMiddleware(), tally);
+  kms.middlewareStack.add(countingMiddleware(), tally);
   return {
     s3,
     kms,

@@ -2,12 +2,16 @@ import { DecryptCommand } from '@aws-sdk/client-kms';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import { credentialsContext, credentialsObjectKey } from '../common/names.js';
+import type { SealedConnection } from '../common/names.js';
 import { FailureType } from '../common/failures.js';
 import type { EnvironmentAws } from './aws.js';
 
 export interface CredentialOpener {
-  /** Opens a connection's sealed credentials, at the moment an activity needs them. Never log the result. */
-  open(connectionId: string): Promise<Record<string, string>>;
+  /**
+   * Opens a connection's sealed record, at the moment an activity needs it: the host the
+   * connection may reach and its secrets. Never log the result.
+   */
+  open(connectionId: string): Promise<SealedConnection>;
 }
 
 function errorName(error: unknown): string {
@@ -45,7 +49,7 @@ export function createCredentialOpener(options: {
           EncryptionContext: credentialsContext(options.organization, options.environment, connectionId),
         }),
       );
-      return JSON.parse(Buffer.from(plain.Plaintext!).toString('utf8')) as Record<string, string>;
+      return JSON.parse(Buffer.from(plain.Plaintext!).toString('utf8')) as SealedConnection;
     },
   };
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FailureType, RetryableType } from '../common/failures.js';
-import type { SyncPageInput, SyncPageResult } from '../common/hris-sync-types.js';
+import type { ConnectionRef, SyncPageInput, SyncPageResult } from '../common/hris-sync-types.js';
+import type { SealedConnection } from '../common/names.js';
+import { withEgressTally } from './egress.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
@@ -48,16 +50,44 @@ function checksumOf(records: CanonicalEmployee[]): string {
   return hash.digest('hex');
 }
 
+interface Opened {
+  source: SealedConnection;
+  destination: SealedConnection;
+  allowed: ReadonlySet<string>;
+}
+
+/** A run's URL must point at the host sealed with its connection; anything else is refused. */
+function assertSealedHost(role: string, ref: ConnectionRef, sealed: SealedConnection): void {
+  const host = new URL(ref.baseUrl).host;
+  if (host !== sealed.host) {
+    throw ApplicationFailure.nonRetryable(
+      `egress to ${host} refused: connection ${role} ${ref.id} is recorded for another host`,
+      FailureType.EgressRefused,
+    );
+  }
+}
+
 /** Activities of hris-employee-sync, bound to one environment's gateway and credentials. */
 export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials: CredentialOpener }) {
-  async function extract(input: SyncPageInput) {
-    const { apiKey } = await deps.credentials.open(input.source.id);
+  async function open(input: SyncPageInput): Promise<Opened> {
+    const [source, destination] = await Promise.all([
+      deps.credentials.open(input.source.id),
+      deps.credentials.open(input.destination.id),
+    ]);
+    assertSealedHost('source', input.source, source);
+    assertSealedHost('destination', input.destination, destination);
+    return { source, destination, allowed: new Set([source.host, destination.host]) };
+  }
+
+  async function extract(input: SyncPageInput, opened: Opened) {
     const url = new URL('/v1/employees', input.source.baseUrl);
     url.searchParams.set('limit', String(input.pageSize));
     if (input.cursor !== null) url.searchParams.set('cursor', input.cursor);
-    const response = await deps.http.fetch(url.href, {
-      headers: { 'x-api-key': apiKey ?? '', accept: 'application/json' },
-    });
+    const response = await deps.http.fetch(
+      url.href,
+      { headers: { 'x-api-key': opened.source.secrets.apiKey ?? '', accept: 'application/json' } },
+      opened.allowed,
+    );
     if (!response.ok) throw failureFor('Source', response, url.href);
     const page = sourcePageSchema.safeParse(await response.json());
     if (!page.success) {
@@ -69,34 +99,48 @@ export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials:
     return page.data;
   }
 
-  async function load(input: SyncPageInput, records: CanonicalEmployee[]): Promise<number> {
+  async function load(input: SyncPageInput, opened: Opened, records: CanonicalEmployee[]): Promise<number> {
     if (records.length === 0) return 0;
-    const { token } = await deps.credentials.open(input.destination.id);
     const url = new URL('/v1/employees/batch-upsert', input.destination.baseUrl).href;
-    const response = await deps.http.fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token ?? ''}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ records }),
-    });
+    const response = await deps.http.fetch(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${opened.destination.secrets.token ?? ''}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ records }),
+      },
+      opened.allowed,
+    );
     if (!response.ok) throw failureFor('Destination', response, url);
     const answer = z.object({ upserted: z.number().int() }).safeParse(await response.json());
     return answer.success ? answer.data.upserted : records.length;
   }
 
   return {
-    /** Extracts one page, maps it in memory, loads it; returns counts and the next cursor only. */
+    /**
+     * Extracts one page, maps it in memory, loads it; returns counts, the next cursor, and the
+     * requests it sent through the gateway, by host.
+     */
     async syncEmployeePage(input: SyncPageInput): Promise<SyncPageResult> {
-      const page = await extract(input);
-      const mapped = page.data
-        .map((record) => mapEmployee(record))
-        .filter((r): r is CanonicalEmployee => r !== null);
-      const written = await load(input, mapped);
+      const { result, egress } = await withEgressTally(async () => {
+        const opened = await open(input);
+        const page = await extract(input, opened);
+        const mapped = page.data
+          .map((record) => mapEmployee(record))
+          .filter((r): r is CanonicalEmployee => r !== null);
+        const written = await load(input, opened, mapped);
+        return { page, mapped, written };
+      });
       return {
-        read: page.data.length,
-        written,
-        skipped: page.data.length - mapped.length,
-        nextCursor: page.next_cursor,
-        checksum: checksumOf(mapped),
+        read: result.page.data.length,
+        written: result.written,
+        skipped: result.page.data.length - result.mapped.length,
+        nextCursor: result.page.next_cursor,
+        checksum: checksumOf(result.mapped),
+        egress,
       };
     },
   };

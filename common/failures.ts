@@ -7,6 +7,7 @@ export const FailureType = {
   DestinationRequestRejected: 'DestinationRequestRejected',
   CredentialsUnavailable: 'CredentialsUnavailable',
   WrongEnvironment: 'WrongEnvironment',
+  EgressRefused: 'EgressRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -17,6 +17,8 @@ export interface SyncTotals {
   pages: number;
   /** XOR of per-page SHA-256 digests (hex) of the records written: order-independent. */
   checksum: string;
+  /** Requests sent through the region's gateway by completed page activities, by `host:port`. */
+  egress?: Record<string, number>;
 }
 
 export interface HrisSyncInput {
@@ -45,4 +47,6 @@ export interface SyncPageResult {
   skipped: number;
   nextCursor: string | null;
   checksum: string;
+  /** Requests this page sent through the gateway, by host; absent from results of older workers. */
+  egress?: Record<string, number>;
 }

@@ -38,3 +38,13 @@ export function credentialsContext(organization: string, environment: string, co
 export function hostRoleArn(controlAccountId: string, gateway: string): string {
   return `arn:aws:iam::${controlAccountId}:role/tavio-host-${gateway}`;
 }
+
+/**
+ * What the vault seals per connection: the one host it may reach (`host:port`) and its secrets.
+ * Sealing the host with the secrets lets a worker check a run's URLs against what the control
+ * plane recorded, without trusting the run's own arguments.
+ */
+export interface SealedConnection {
+  host: string;
+  secrets: Record<string, string>;
+}

@@ -1,12 +1,11 @@
 import { z } from 'zod';
 
-/** The regions an environment can be pinned to; fixed at environment creation. */
-export const REGION_CODES = ['us', 'ca', 'eu'] as const;
-export type RegionCode = (typeof REGION_CODES)[number];
-export const regionCodeSchema = z.enum(REGION_CODES);
+import { GATEWAY_OF, REGION_CODES } from './gateways.js';
+import type { RegionCode } from './gateways.js';
 
-/** The gateway code of each region: it names both the Temporal task queue and the egress gateway. */
-export const GATEWAY_OF: Record<RegionCode, string> = { us: 'us1', ca: 'ca1', eu: 'eu1' };
+export { GATEWAY_OF, REGION_CODES };
+export type { RegionCode };
+export const regionCodeSchema = z.enum(REGION_CODES);
 
 export const regionSettingsSchema = z.object({
   code: regionCodeSchema,

@@ -1,3 +1,5 @@
+import type { ResidencyRecord } from './run-placement.js';
+
 /**
  * Typed client of the control API for applications that start runs programmatically.
  * It depends on nothing but `fetch`.
@@ -41,11 +43,16 @@ export interface Run {
     executions: number;
     durationMs: number;
     checksum: string;
+    egress?: Record<string, number>;
   } | null;
   failure: string | null;
+  /** Set while a running run has no worker of its region to run on. */
+  waitingFor: string | null;
   createdAt: string;
   closedAt: string | null;
 }
+
+export type Residency = ResidencyRecord;
 
 export interface Environment {
   id: string;
@@ -135,6 +142,8 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<Run>('GET', `${env(org, environment)}/runs/${runId}`),
     listRuns: (org: string, environment: string) =>
       call<{ runs: Run[] }>('GET', `${env(org, environment)}/runs`).then((r) => r.runs),
+    getResidency: (org: string, environment: string, runId: string) =>
+      call<Residency>('GET', `${env(org, environment)}/runs/${runId}/residency`),
     cancelRun: (org: string, environment: string, runId: string) =>
       call<Run>('POST', `${env(org, environment)}/runs/${runId}/cancel`),
 

@@ -10,7 +10,11 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   await migrateDatabase(config.databaseUrl);
   const database = openDatabase(config.databaseUrl);
   const temporal = await createTemporalClients(config.temporalAddress, config.payloadLimitBytes);
-  const accounts = createAccountAccess({ endpoint: config.regions.us.awsEndpoint, credentials: config.aws });
+  const regions = Object.values(config.regions);
+  const accounts = createAccountAccess({
+    endpointFor: (awsRegion) => regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint,
+    credentials: config.aws,
+  });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
   const app = await buildApp({ db: database.db, temporal, accounts, config }, logger);
   await app.listen({ host: config.host, port: config.port });

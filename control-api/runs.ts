@@ -10,6 +10,7 @@ import { assertMetadataSized } from '../common/payload-guard.js';
 import { SA } from '../common/search-attributes.js';
 import type { RegionRegistry } from '../common/regions.js';
 import { audit } from './audit.js';
+import { buildResidency, workerPolling } from './run-placement.js';
 import { conflict, unprocessable } from './problems.js';
 import type { TemporalClients } from './temporal-clients.js';
 
@@ -203,11 +204,14 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
         ? `${error.cause?.name ?? 'Failure'}: ${error.cause?.message ?? error.message}`
         : status;
   }
+  const client = deps.temporal.forNamespace(env.namespace);
+  const residency = await buildResidency(client, deps.regions, env, { ...row, summary }, true);
   const [updated] = await deps.db
     .update(runs)
     .set({
       status,
       summary,
+      residency,
       failure: failure?.slice(0, 500) ?? null,
       closedAt: description.closeTime ?? new Date(),
     })
@@ -216,7 +220,17 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
   return updated!;
 }
 
-export function runView(deps: RunDeps, env: Env, row: RunRow) {
+/** Why a running run makes no progress, when no worker of its region serves its environment. */
+export async function waitingReason(deps: RunDeps, env: Env, row: RunRow): Promise<string | null> {
+  if (row.status !== 'running') return null;
+  const taskQueue = deps.regions[env.region].taskQueue;
+  const polling = await workerPolling(deps.temporal.forNamespace(env.namespace), env.namespace, taskQueue);
+  return polling
+    ? null
+    : `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace}; the run waits for it and runs nowhere else`;
+}
+
+export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string | null = null) {
   return {
     id: row.id,
     integration: row.integration,
@@ -230,6 +244,7 @@ export function runView(deps: RunDeps, env: Env, row: RunRow) {
     webUiUrl: `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(env.namespace)}/workflows/${encodeURIComponent(row.workflowId)}`,
     summary: (row.summary as HrisSyncSummary | null) ?? null,
     failure: row.failure,
+    waitingFor,
     createdAt: row.createdAt.toISOString(),
     closedAt: row.closedAt?.toISOString() ?? null,
   };

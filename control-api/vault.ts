@@ -1,6 +1,7 @@
 import { EncryptCommand } from '@aws-sdk/client-kms';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { credentialsContext, credentialsObjectKey } from '../common/names.js';
+import type { SealedConnection } from '../common/names.js';
 import type { AccountAccess } from './provisioning/account-access.js';
 
 export interface SealTarget {
@@ -21,13 +22,13 @@ export async function sealCredentials(
   accounts: AccountAccess,
   target: SealTarget,
   connectionId: string,
-  credentials: Record<string, string>,
+  sealedConnection: SealedConnection,
 ): Promise<string> {
   const aws = await accounts.clients(target.awsAccountId, target.awsRegion);
   const sealed = await aws.kms.send(
     new EncryptCommand({
       KeyId: target.keyArn,
-      Plaintext: Buffer.from(JSON.stringify(credentials), 'utf8'),
+      Plaintext: Buffer.from(JSON.stringify(sealedConnection), 'utf8'),
       EncryptionContext: credentialsContext(target.organization, target.environment, connectionId),
     }),
   );

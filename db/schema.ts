@@ -119,6 +119,8 @@ export const runs = pgTable(
     /** Counts, durations and checksums only. */
     summary: jsonb('summary'),
     failure: text('failure'),
+    /** Where the run happened: region, queue, worker hosts, storage and key regions, egress by host. */
+    residency: jsonb('residency'),
     createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
     createdAt: createdAt(),
     closedAt: timestamp('closed_at', { withTimezone: true }),

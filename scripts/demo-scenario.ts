@@ -81,6 +81,8 @@ export async function runDemo(
   const runs = await Promise.all(
     started.map(async ({ client, envSlug, region, run }) => {
       const done = await client.waitForRun(org, envSlug, run.id, { timeoutMs: 300_000 });
+      const residency = await client.getResidency(org, envSlug, run.id);
+      say(`demo: residency of ${done.workflowId}: ${JSON.stringify(residency)}`);
       say(
         `demo: ${done.namespace} ${done.status}: ${done.summary?.recordsRead ?? 0} read, ${done.summary?.recordsWritten ?? 0} written, ${done.summary?.recordsSkipped ?? 0} skipped -> ${done.webUiUrl}`,
       );

@@ -39,3 +39,18 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/** The pid of the region host serving `region` for the control API at `controlApiUrl`, if one runs. */
+export function regionHostPid(region: string, controlApiUrl: string): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('region-host.ts')) continue;
+      const env = processEnv(Number(entry));
+      if (env.TAVIO_REGION === region && env.TAVIO_CONTROL_API_URL === controlApiUrl) return Number(entry);
+    } catch {
+      // The process ended while being read.
+    }
+  }
+  return undefined;
+}

@@ -13,6 +13,8 @@ import { stackUp } from './stack/services.js';
  * local stack, every execution of it (continue-as-new included), written under test/histories/.
  */
 const OUT = fileURLToPath(new URL('../test/histories/', import.meta.url));
+/** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
+const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const stack = await stackUp();
@@ -60,7 +62,7 @@ try {
   executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
   for (const execution of executions) {
     const history = await temporal.workflow.getHandle(run.workflowId, execution.runId).fetchHistory();
-    const file = `${OUT}hris-employee-sync-${++index}.json`;
+    const file = `${OUT}hris-employee-sync-${LABEL}-${++index}.json`;
     // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
     await writeFile(file, `${historyToJSON(history)}\n`);
     say(`wrote ${file} (${history.events?.length ?? 0} events)`);

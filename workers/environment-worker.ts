@@ -1,6 +1,6 @@
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import { loadEnvironmentWorkerSettings } from '../common/config.js';
-import { assertOwnNamespace } from './environment-guard.js';
+import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
 import { createGatewayHttp } from '../activities/http.js';
@@ -51,7 +51,9 @@ async function main(): Promise<void> {
     identity: `${settings.hostId}/${settings.namespace}/${process.pid}`,
     workflowBundle: { codePath: settings.workflowBundlePath },
     activities: createHrisSyncActivities({ http, credentials }),
-    interceptors: { activity: [activityPayloadGuard(settings.payloadLimitBytes)] },
+    interceptors: {
+      activity: [activityEnvironmentGuard(settings), activityPayloadGuard(settings.payloadLimitBytes)],
+    },
     dataConverter: guardedDataConverter(settings.payloadLimitBytes),
     maxCachedWorkflows: 20,
     maxConcurrentActivityTaskExecutions: 10,

@@ -22,6 +22,7 @@ export interface SyncProgress extends SyncTotals {
 export const progressQuery = defineQuery<SyncProgress>('progress');
 
 const EMPTY_TOTALS: SyncTotals = {
+  egress: {},
   recordsRead: 0,
   recordsWritten: 0,
   recordsSkipped: 0,
@@ -37,6 +38,12 @@ function xorHex(a: string, b: string): string {
     out += word.toString(16).padStart(8, '0');
   }
   return out;
+}
+
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const sum = { ...a };
+  for (const [key, count] of Object.entries(b)) sum[key] = (sum[key] ?? 0) + count;
+  return sum;
 }
 
 /**
@@ -64,6 +71,8 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
       recordsSkipped: totals.recordsSkipped + result.skipped,
       pages: totals.pages + 1,
       checksum: xorHex(totals.checksum, result.checksum),
+      // Results recorded before egress was counted carry none.
+      egress: addCounts(totals.egress ?? {}, result.egress ?? {}),
     };
     cursor = result.nextCursor;
     if (cursor === null) {

@@ -1,6 +1,35 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import { FailureType } from '../common/failures.js';
+import { GATEWAY_OF, REGION_CODES } from '../common/gateways.js';
+import { namespaceOf } from '../common/names.js';
 import { assertMetadataSized, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../common/payload-guard.js';
+import { SA } from '../common/search-attributes.js';
+
+/**
+ * Refuses, before any workflow code runs, an execution whose search attributes name another
+ * environment than the namespace it runs in, or another region than the task queue it runs on.
+ */
+function assertOwnEnvironment(): void {
+  const info = workflowInfo();
+  // A replay worker runs histories under its own queue and namespace; the live check already passed.
+  if (info.unsafe.isReplaying) return;
+  const organization = info.typedSearchAttributes.get(SA.organization);
+  const environment = info.typedSearchAttributes.get(SA.environment);
+  const region = REGION_CODES.find((code) => code === info.typedSearchAttributes.get(SA.region));
+  if (!organization || !environment || !region) {
+    throw ApplicationFailure.nonRetryable(
+      `workflow ${info.workflowId} carries no Tavio environment and region`,
+      FailureType.WrongEnvironment,
+    );
+  }
+  if (namespaceOf(organization, environment) !== info.namespace || GATEWAY_OF[region] !== info.taskQueue) {
+    throw ApplicationFailure.nonRetryable(
+      `workflow ${info.workflowId} belongs to ${organization}/${environment} in region ${region}, not to namespace ${info.namespace} on task queue ${info.taskQueue}`,
+      FailureType.WrongEnvironment,
+    );
+  }
+}
 
 /** Refuses, by name, an activity call or a workflow result too large to be metadata. */
 export const interceptors: WorkflowInterceptorsFactory = () => ({
@@ -16,6 +45,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
   inbound: [
     {
       async execute(input, next) {
+        assertOwnEnvironment();
         const result = await next(input);
         assertMetadataSized(
           result,

@@ -21,7 +21,8 @@ interface Cached {
  * has an account of its own, so the storage and key services themselves keep environments apart.
  */
 export function createAccountAccess(options: {
-  endpoint?: string;
+  /** The S3/KMS/IAM/STS endpoint of an AWS region; undefined on AWS itself. */
+  endpointFor: (awsRegion: string) => string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }) {
   const stsByRegion = new Map<string, STSClient>();
@@ -32,7 +33,7 @@ export function createAccountAccess(options: {
     if (!client) {
       client = new STSClient({
         region: awsRegion,
-        endpoint: options.endpoint,
+        endpoint: options.endpointFor(awsRegion),
         credentials: options.credentials,
       });
       stsByRegion.set(awsRegion, client);
@@ -58,9 +59,10 @@ export function createAccountAccess(options: {
         secretAccessKey: c.SecretAccessKey!,
         sessionToken: c.SessionToken!,
       };
-      const common = { region: awsRegion, endpoint: options.endpoint, credentials };
+      const endpoint = options.endpointFor(awsRegion);
+      const common = { region: awsRegion, endpoint, credentials };
       const clients = {
-        s3: new S3Client({ ...common, forcePathStyle: options.endpoint !== undefined }),
+        s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
         kms: new KMSClient(common),
         iam: new IAMClient(common),
       };

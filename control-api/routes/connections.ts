@@ -10,6 +10,7 @@ import type { ApiDeps } from '../deps.js';
 import { conflict, unprocessable } from '../problems.js';
 import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
+import { assertConnectionHostAllowed } from '../connection-hosts.js';
 
 type Connection = typeof connections.$inferSelect;
 const connectionView = (c: Connection) => ({
@@ -56,6 +57,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             `environment ${org.slug}/${env.slug} is ${env.status}, not active`,
           );
         const { name, kind, baseUrl, credentials } = request.body;
+        assertConnectionHostAllowed(deps.config, baseUrl);
         const shape = credentialSchemas[kind].safeParse(credentials);
         // The reason names fields, never values: the values are secrets.
         if (!shape.success)
@@ -93,7 +95,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               keyArn: env.keyArn!,
             },
             id,
-            shape.data,
+            { host: new URL(baseUrl).host, secrets: shape.data },
           );
           await audit(tx, {
             actorKeyId: principal.keyId,

@@ -6,7 +6,8 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
-import { refreshRun, runView, startRun } from '../runs.js';
+import { refreshRun, runView, startRun, waitingReason } from '../runs.js';
+import { buildResidency } from '../run-placement.js';
 import type { RunDeps } from '../runs.js';
 import { envParams, runParams } from '../schemas.js';
 
@@ -93,7 +94,27 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       { schema: { summary: 'Read a run: status and summary', params: runParams } },
       async (request) => {
         const { env, row } = await loadRun(principalOf(request), request.params);
-        return runView(runDeps, env, await refreshRun(runDeps, env, row));
+        const current = await refreshRun(runDeps, env, row);
+        return runView(runDeps, env, current, await waitingReason(runDeps, env, current));
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env/runs/:run/residency',
+      {
+        schema: {
+          summary:
+            'Where a run happened: region, queue, worker hosts, storage and key regions, egress by host',
+          params: runParams,
+        },
+      },
+      async (request) => {
+        const { env, row } = await loadRun(principalOf(request), request.params);
+        const current = await refreshRun(runDeps, env, row);
+        return (
+          current.residency ??
+          buildResidency(deps.temporal.forNamespace(env.namespace), deps.config.regions, env, current, false)
+        );
       },
     );
 

@@ -268,6 +268,38 @@ describe('bad input', () => {
       'invalid-credentials',
     ],
     [
+      'a connection to the cloud metadata address',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/connections`,
+        key: a.envKey,
+        body: {
+          name: 'metadata',
+          kind: 'hris-rest',
+          baseUrl: 'http://169.254.169.254/latest',
+          credentials: { apiKey: 'abcdefgh12345' },
+        },
+      }),
+      422,
+      'connection-host-refused',
+    ],
+    [
+      "a connection to the platform's own Temporal",
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/connections`,
+        key: a.envKey,
+        body: {
+          name: 'temporal',
+          kind: 'hris-rest',
+          baseUrl: `http://${inject('stack').temporalAddress}/`,
+          credentials: { apiKey: 'abcdefgh12345' },
+        },
+      }),
+      422,
+      'connection-host-refused',
+    ],
+    [
       'unknown field',
       () => ({
         method: 'POST',

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../control-api/client.js';
 import { mapEmployee } from '../../activities/employee-mapping.js';
 import type { EnvScenario } from '../support/scenario.js';
+import { gatewayLog } from '../support/gateways.js';
 import { decodedText, histories, newEnvironment, newOrganization, runRequest } from '../support/scenario.js';
 
 const EMPLOYEES = 300;
@@ -126,8 +125,7 @@ describe('hris-employee-sync end to end, in two regions', () => {
   });
 
   it("sends every outbound call through the region's own gateway", () => {
-    const logOf = (gateway: string) =>
-      readFileSync(join(process.cwd(), '.stack', 'gateways', `${gateway}.log`), 'utf8');
+    const logOf = gatewayLog;
     const usSourcePort = new URL(scenarios.us.source.url).port;
     const euSourcePort = new URL(scenarios.eu.source.url).port;
     expect(logOf('us1')).toContain(`:${usSourcePort}`);

@@ -94,9 +94,12 @@ describe("an environment's own resources, in its region", () => {
         EncryptionContext: context,
       }),
     );
-    expect(Object.keys(JSON.parse(Buffer.from(opened.Plaintext!).toString('utf8')) as object)).toEqual([
-      'apiKey',
-    ]);
+    const record = JSON.parse(Buffer.from(opened.Plaintext!).toString('utf8')) as {
+      host: string;
+      secrets: object;
+    };
+    expect(record.host).toBe(new URL(eu.source.url).host);
+    expect(Object.keys(record.secrets)).toEqual(['apiKey']);
     // Bound to its connection: the same blob under another connection's context does not open.
     expect(
       await refusal(

@@ -1,34 +1,34 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { fetch } from 'undici';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHrisSyncActivities } from '../../activities/hris-sync.js';
-import type { GatewayHttp } from '../../activities/http.js';
+import { createEgressHttp } from '../../activities/http.js';
+import type { SealedConnection } from '../../common/names.js';
 import { activityPayloadGuard } from '../../workers/activity-guard.js';
 import { startHrisSource } from '../../fixtures/hris-source.js';
 import type { HrisSource } from '../../fixtures/hris-source.js';
 import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
 import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
 
-/** The activity alone, against the fixture systems, with direct HTTP and fixed credentials. */
+/**
+ * The activity alone, against the fixture systems: the egress rules over a direct connection
+ * instead of the gateway, and sealed connections held in memory instead of the vault.
+ */
 describe('syncEmployeePage', () => {
   let source: HrisSource;
+  let hostile: HrisSource;
   let destination: UpsertDestination;
-  const direct: GatewayHttp = { fetch: (url, init) => fetch(url, init), close: async () => undefined };
-  const secrets: Record<string, Record<string, string>> = {
-    src: { apiKey: 'source-key-123' },
-    dst: { token: 'destination-token-123' },
-  };
-  const activities = createHrisSyncActivities({
-    http: direct,
-    credentials: { open: async (id) => secrets[id]! },
-  });
-  const input = () => ({
-    source: { id: 'src', baseUrl: source.url },
+  const http = createEgressHttp(new Agent());
+  const sealed: Record<string, SealedConnection> = {};
+  const activities = createHrisSyncActivities({ http, credentials: { open: async (id) => sealed[id]! } });
+  const input = (sourceId = 'src') => ({
+    source: { id: sourceId, baseUrl: sourceId === 'hostile' ? hostile.url : source.url },
     destination: { id: 'dst', baseUrl: destination.url },
     cursor: null,
     pageSize: 50,
   });
+  const host = (url: string) => new URL(url).host;
 
   beforeAll(async () => {
     source = await startHrisSource({
@@ -38,13 +38,19 @@ describe('syncEmployeePage', () => {
       retryAfterSeconds: 3,
     });
     destination = await startUpsertDestination({ token: 'destination-token-123' });
+    const elsewhere = await startUpsertDestination({ token: 'unused-token-000' });
+    hostile = await startHrisSource({ apiKey: 'hostile-key-123', redirectTo: elsewhere.url });
+    sealed.src = { host: host(source.url), secrets: { apiKey: 'source-key-123' } };
+    sealed.dst = { host: host(destination.url), secrets: { token: 'destination-token-123' } };
+    sealed.hostile = { host: host(hostile.url), secrets: { apiKey: 'hostile-key-123' } };
+    sealed.wrong = { host: host(source.url), secrets: { apiKey: 'wrong-key-000' } };
   });
   afterAll(async () => {
-    await source.close();
-    await destination.close();
+    await Promise.all([source.close(), destination.close(), hostile.close()]);
+    await http.close();
   });
 
-  it('moves one page and returns only counts, a cursor and a checksum', async () => {
+  it('moves one page and returns only counts, a cursor, a checksum and its requests by host', async () => {
     const result = await new MockActivityEnvironment().run(activities.syncEmployeePage, input());
     expect(result).toEqual({
       read: 50,
@@ -52,36 +58,51 @@ describe('syncEmployeePage', () => {
       skipped: 1,
       nextCursor: expect.any(String),
       checksum: expect.stringMatching(/^[0-9a-f]{64}$/),
+      egress: { [host(source.url)]: 1, [host(destination.url)]: 1 },
     });
     expect(destination.records.size).toBe(49);
   });
 
   it("turns a 429 into a retryable failure that waits for the source's Retry-After", async () => {
     const env = new MockActivityEnvironment();
-    const failure = await (async () => {
-      for (let i = 0; i < 4; i++) {
-        try {
-          await env.run(activities.syncEmployeePage, input());
-        } catch (error) {
-          return error;
-        }
-      }
-      return undefined;
-    })();
+    let failure: unknown;
+    for (let i = 0; i < 4 && failure === undefined; i++) {
+      failure = await env.run(activities.syncEmployeePage, input()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    }
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect(failure).toMatchObject({ type: 'RateLimited', nonRetryable: false, nextRetryDelay: '3 seconds' });
   });
 
   it('refuses for good when the source rejects the credentials, without quoting the answer', async () => {
-    const refused = createHrisSyncActivities({
-      http: direct,
-      credentials: { open: async () => ({ apiKey: 'wrong-key-000', token: 'x' }) },
-    });
     const error = await new MockActivityEnvironment()
-      .run(refused.syncEmployeePage, input())
+      .run(activities.syncEmployeePage, input('wrong'))
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'SourceAuthRejected', nonRetryable: true });
     expect((error as Error).message).toMatch(/^source 127\.0\.0\.1:\d+ answered 401: credentials refused$/);
+  });
+
+  it('refuses a redirect to a host that is not one of its connections, before sending to it', async () => {
+    const before = destination.requests;
+    const error = await new MockActivityEnvironment()
+      .run(activities.syncEmployeePage, input('hostile'))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'EgressRefused', nonRetryable: true });
+    expect((error as Error).message).toMatch(/^egress to 127\.0\.0\.1:\d+ refused/);
+    expect(destination.requests).toBe(before);
+  });
+
+  it('refuses a run whose URL is not the host sealed with the connection', async () => {
+    const tampered = { ...input(), source: { id: 'src', baseUrl: 'http://203.0.113.7:8080' } };
+    const error = await new MockActivityEnvironment()
+      .run(activities.syncEmployeePage, tampered)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'EgressRefused', nonRetryable: true });
+    expect((error as Error).message).toBe(
+      'egress to 203.0.113.7:8080 refused: connection source src is recorded for another host',
+    );
   });
 
   it('is refused by the payload guard, by name, when its result is not metadata', async () => {

@@ -1,0 +1,77 @@
+import proto from '@temporalio/proto';
+import type { Client } from '@temporalio/client';
+import type { environments, runs } from '../db/schema.js';
+import type { HrisSyncSummary } from '../common/hris-sync-types.js';
+import type { RegionRegistry } from '../common/regions.js';
+
+type Env = typeof environments.$inferSelect;
+type RunRow = typeof runs.$inferSelect;
+
+/** Where a run happened, kept as metadata with the run once it closes. */
+export interface ResidencyRecord {
+  runId: string;
+  workflowId: string;
+  namespace: string;
+  region: string;
+  gateway: string;
+  taskQueue: string;
+  /** Region hosts whose environment workers ran its workflow and activity tasks. */
+  workerHosts: string[];
+  storage: { bucket: string; awsRegion: string };
+  key: { arn: string | null; awsRegion: string | null };
+  /** Requests sent through the gateway by completed page activities, by host; null until the run completes. */
+  egress: { requests: number; hosts: Record<string, number> } | null;
+  final: boolean;
+}
+
+/** The identities of the workers that started any task of any execution of the workflow. */
+async function workerIdentities(client: Client, workflowId: string): Promise<string[]> {
+  const identities = new Set<string>();
+  for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+    const history = await client.workflow.getHandle(workflowId, execution.runId).fetchHistory();
+    for (const event of history.events ?? []) {
+      const identity =
+        event.activityTaskStartedEventAttributes?.identity ??
+        event.workflowTaskStartedEventAttributes?.identity;
+      if (identity) identities.add(identity);
+    }
+  }
+  return [...identities];
+}
+
+export async function buildResidency(
+  client: Client,
+  regions: RegionRegistry,
+  env: Env,
+  row: RunRow,
+  final: boolean,
+): Promise<ResidencyRecord> {
+  const summary = row.summary as HrisSyncSummary | null;
+  const hostIds = (await workerIdentities(client, row.workflowId)).map(
+    (identity) => identity.split('/')[0] ?? identity,
+  );
+  const egress = summary?.egress ?? null;
+  return {
+    runId: row.id,
+    workflowId: row.workflowId,
+    namespace: env.namespace,
+    region: env.region,
+    gateway: regions[env.region].gateway,
+    taskQueue: regions[env.region].taskQueue,
+    workerHosts: [...new Set(hostIds)].sort(),
+    storage: { bucket: env.bucket, awsRegion: env.awsRegion },
+    key: { arn: env.keyArn, awsRegion: env.keyArn?.split(':')[3] ?? null },
+    egress: egress ? { requests: Object.values(egress).reduce((a, b) => a + b, 0), hosts: egress } : null,
+    final,
+  };
+}
+
+/** Whether any worker polls the environment's namespace on its region's queue right now. */
+export async function workerPolling(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+  const answer = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue, kind: proto.temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (answer.pollers ?? []).length > 0;
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
+import { SA } from '../../common/search-attributes.js';
+import type { EnvScenario } from '../support/scenario.js';
+import { histories, newEnvironment, runRequest } from '../support/scenario.js';
+
+/** An environment's worker refuses, before running any workflow code, an execution of another environment or region. */
+describe('an environment worker given a task that is not its own', () => {
+  let s: EnvScenario;
+  let connection: Connection;
+  let client: Client;
+  beforeAll(async () => {
+    s = await newEnvironment('us', { employees: 10 });
+    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    client = new Client({
+      connection,
+      namespace: `${s.org}-${s.env}`,
+      dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES),
+    });
+  });
+  afterAll(async () => {
+    await connection.close();
+    await s.close();
+  });
+
+  it.each([
+    [
+      'another environment',
+      { environment: 'production', region: 'us' },
+      /belongs to .*\/production in region us, not to namespace/,
+    ],
+    [
+      'another region',
+      { environment: undefined, region: 'eu' },
+      /in region eu, not to namespace .* on task queue us1/,
+    ],
+  ])(
+    'fails a workflow that claims %s, with WrongEnvironment and no activity run',
+    async (_name, claim, message) => {
+      const workflowId = `foreign-${randomUUID()}`;
+      const request = runRequest(s);
+      const handle = await client.workflow.start('hrisEmployeeSync', {
+        taskQueue: 'us1',
+        workflowId,
+        args: [
+          {
+            source: { id: request.connections.source, baseUrl: s.source.url },
+            destination: { id: request.connections.destination, baseUrl: s.destination.url },
+            options: { pageSize: 10, pagesPerExecution: 1 },
+          },
+        ],
+        typedSearchAttributes: [
+          { key: SA.organization, value: s.org },
+          { key: SA.environment, value: claim.environment ?? s.env },
+          { key: SA.region, value: claim.region },
+          { key: SA.integration, value: 'hris-employee-sync' },
+        ],
+      });
+      const failure = await handle.result().catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toMatchObject({
+        type: 'WrongEnvironment',
+        nonRetryable: true,
+        message: expect.stringMatching(message),
+      });
+      const events = (await histories(`${s.org}-${s.env}`, workflowId)).flatMap((h) => h.events ?? []);
+      expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
+      expect(s.source.requests).toBe(0);
+    },
+  );
+});

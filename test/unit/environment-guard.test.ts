@@ -1,0 +1,57 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { describe, expect, it } from 'vitest';
+import type { EnvironmentWorkerSettings } from '../../common/config.js';
+import { activityEnvironmentGuard, assertOwnNamespace } from '../../workers/environment-guard.js';
+
+const settings: EnvironmentWorkerSettings = {
+  organization: 'acme',
+  environment: 'production',
+  environmentId: '8d2f3c1e-5b7a-4c9d-8e1f-2a3b4c5d6e7f',
+  region: 'eu',
+  namespace: 'acme-production',
+  taskQueue: 'eu1',
+  bucket: 'tavio-acme-production-8d2f3c1e',
+  keyArn: 'arn:aws:kms:eu-central-1:210987654321:key/0f6e2a4c-1111-4222-8333-944455556666',
+  awsRegion: 'eu-central-1',
+  gatewayUrl: 'http://127.0.0.1:8883',
+  temporalAddress: '127.0.0.1:7233',
+  payloadLimitBytes: 16384,
+  logLevel: 'warn',
+  workflowBundlePath: '/nonexistent/workflows.js',
+  hostId: 'eu-host',
+};
+
+describe('environment worker guard', () => {
+  it("refuses to start for another environment's namespace or another region's queue", () => {
+    expect(() => assertOwnNamespace(settings)).not.toThrow();
+    expect(() => assertOwnNamespace({ ...settings, namespace: 'acme-staging' })).toThrow(
+      "refusing to start: namespace acme-staging is not environment acme-production's",
+    );
+    expect(() => assertOwnNamespace({ ...settings, taskQueue: 'us1' })).toThrow(
+      "refusing to start: task queue us1 is not region eu's",
+    );
+  });
+
+  it('refuses an activity task of another namespace or queue before it runs', async () => {
+    let ran = false;
+    const activity = async () => {
+      ran = true;
+      return 'ran';
+    };
+    const own = new MockActivityEnvironment(
+      { workflowNamespace: 'acme-production', taskQueue: 'eu1' },
+      { interceptors: [activityEnvironmentGuard(settings)] },
+    );
+    await expect(own.run(activity)).resolves.toBe('ran');
+    ran = false;
+    const foreign = new MockActivityEnvironment(
+      { workflowNamespace: 'globex-production', taskQueue: 'eu1', activityType: 'syncEmployeePage' },
+      { interceptors: [activityEnvironmentGuard(settings)] },
+    );
+    await expect(foreign.run(activity)).rejects.toMatchObject({
+      type: 'WrongEnvironment',
+      nonRetryable: true,
+    });
+    expect(ran).toBe(false);
+  });
+});
