@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../common/failures.js';
+import { FailureType, RetryableType } from '../common/failures.js';
 
 /** Requests an activity sent through the gateway, by host (`host:port`). */
 export type EgressTally = Record<string, number>;
@@ -32,4 +32,34 @@ export function assertAllowed(allowedHosts: ReadonlySet<string>, url: URL): void
       FailureType.EgressRefused,
     );
   }
+}
+
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function connectionErrorCode(error: unknown): string | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * A request that could not reach the gateway becomes a retryable failure that says so, plainly, in
+ * the run's pending activity: the run waits for the gateway and never goes around it.
+ */
+export function gatewayFailure(gateway: string, error: unknown): unknown {
+  const code = connectionErrorCode(error);
+  if (!code) return error;
+  return ApplicationFailure.retryable(
+    `gateway ${gateway} is unreachable (${code}); the request waits for it and is never sent directly`,
+    RetryableType.GatewayUnavailable,
+  );
 }

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { ProxyAgent, fetch } from 'undici';
 import type { Dispatcher, RequestInit, Response } from 'undici';
 import { FailureType } from '../common/failures.js';
-import { assertAllowed, countRequest } from './egress.js';
+import { assertAllowed, countRequest, gatewayFailure } from './egress.js';
 
 /** HTTP for activities, bound to the region's egress gateway. There is no other path out. */
 export interface GatewayHttp {
@@ -19,12 +19,12 @@ const MAX_REDIRECTS = 5;
  * counted, and sent through the gateway. Plain-HTTP requests go to the gateway as forward-proxy
  * requests (one gateway log line each); HTTPS requests tunnel through it with CONNECT.
  */
-export function createGatewayHttp(gatewayUrl: string): GatewayHttp {
-  return createEgressHttp(new ProxyAgent({ uri: gatewayUrl, proxyTunnel: false }));
+export function createGatewayHttp(gatewayUrl: string, gateway: string): GatewayHttp {
+  return createEgressHttp(new ProxyAgent({ uri: gatewayUrl, proxyTunnel: false }), gateway);
 }
 
 /** The allowlist, redirect and counting rules over any dispatcher; activities get the gateway's. */
-export function createEgressHttp(dispatcher: Dispatcher): GatewayHttp {
+export function createEgressHttp(dispatcher: Dispatcher, gateway = 'direct'): GatewayHttp {
   return {
     async fetch(url, init, allowedHosts) {
       let target = new URL(url);
@@ -32,7 +32,11 @@ export function createEgressHttp(dispatcher: Dispatcher): GatewayHttp {
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         assertAllowed(allowedHosts, target);
         countRequest(target.host);
-        const response = await fetch(target, { ...request, dispatcher, redirect: 'manual' });
+        const response = await fetch(target, { ...request, dispatcher, redirect: 'manual' }).catch(
+          (error: unknown) => {
+            throw gatewayFailure(gateway, error);
+          },
+        );
         const location = response.headers.get('location');
         if (!REDIRECTS.has(response.status) || !location) return response;
         await response.body?.cancel();

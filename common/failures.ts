@@ -15,4 +15,5 @@ export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 export const RetryableType = {
   RateLimited: 'RateLimited',
   UpstreamUnavailable: 'UpstreamUnavailable',
+  GatewayUnavailable: 'GatewayUnavailable',
 } as const;

@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
 import { loadEnvironmentWorkerSettings } from '../common/config.js';
+import { GATEWAY_OF } from '../common/gateways.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
@@ -41,8 +42,9 @@ async function main(): Promise<void> {
     gatewayUrl: settings.gatewayUrl,
     credentials: async () => ({ ...current!, expiration: new Date(current!.expiration) }),
   });
-  const http = createGatewayHttp(settings.gatewayUrl);
-  const credentials = createCredentialOpener({ aws, ...settings });
+  const gateway = GATEWAY_OF[settings.region];
+  const http = createGatewayHttp(settings.gatewayUrl, gateway);
+  const credentials = createCredentialOpener({ aws, ...settings, gateway });
   const connection = await NativeConnection.connect({ address: settings.temporalAddress });
   const worker = await Worker.create({
     connection,

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { stackUp } from '../../scripts/stack/services.js';
+import { waitFor } from '../../scripts/processes.js';
+import type { EnvScenario } from '../support/scenario.js';
+import { newEnvironment, runRequest } from '../support/scenario.js';
+import { gatewayRequests } from '../support/gateways.js';
+
+const gatewayPid = () =>
+  Number(readFileSync(join(process.cwd(), '.stack', 'pids', 'gateway-eu1.pid'), 'utf8').trim());
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("a region's gateway down", () => {
+  let s: EnvScenario;
+  let connection: Connection;
+  beforeAll(async () => {
+    s = await newEnvironment('eu', { employees: 40, rateLimitEvery: 0 });
+    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+  });
+  afterAll(async () => {
+    await stackUp({ quiet: true });
+    await connection.close();
+    await s.close();
+  });
+
+  it('makes a run wait with the reason in its pending activity, never going around it, and finish once it is back', async () => {
+    const pid = gatewayPid();
+    process.kill(pid, 'SIGTERM');
+    await waitFor('the eu1 gateway to stop', () => (alive(pid) ? undefined : true), 15_000);
+
+    const run = await s.client.createRun(s.org, s.env, runRequest(s));
+    const handle = new Client({ connection, namespace: `${s.org}-${s.env}` }).workflow.getHandle(
+      run.workflowId,
+    );
+    const reason = await waitFor(
+      'a pending activity that names the gateway',
+      async () => (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? undefined,
+      30_000,
+    );
+    expect(reason).toMatch(
+      /^gateway eu1 is unreachable \(ECONNREFUSED\); the request waits for it and is never sent directly$/,
+    );
+    expect((await s.client.getRun(s.org, s.env, run.id)).status).toBe('running');
+    expect(s.source.requests).toBe(0);
+    expect(s.destination.requests).toBe(0);
+
+    await stackUp({ quiet: true });
+    const done = await s.client.waitForRun(s.org, s.env, run.id, { timeoutMs: 90_000 });
+    expect(done).toMatchObject({ status: 'completed', summary: { recordsRead: 40 } });
+    expect(gatewayRequests('eu1', new URL(s.source.url).origin, 'GET')).toBe(s.source.requests);
+  });
+});
