@@ -54,3 +54,12 @@ export function regionHostPid(region: string, controlApiUrl: string): number | u
   }
   return undefined;
 }
+
+/** True once a process has exited: gone from /proc, or a zombie its parent has not reaped yet. */
+export function processExited(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return true;
+  }
+}

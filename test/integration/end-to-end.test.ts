@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../control-api/client.js';
 import { mapEmployee } from '../../activities/employee-mapping.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { gatewayLog } from '../support/gateways.js';
+import { gatewayLog, gatewayMarks } from '../support/gateways.js';
+import type { GatewayMarks } from '../support/gateways.js';
 import { decodedText, histories, newEnvironment, newOrganization, runRequest } from '../support/scenario.js';
 
 const EMPLOYEES = 300;
@@ -11,7 +12,10 @@ describe('hris-employee-sync end to end, in two regions', () => {
   const scenarios: Record<'us' | 'eu', EnvScenario> = {} as never;
   const runs: Record<'us' | 'eu', Run> = {} as never;
 
+  let marks: GatewayMarks;
+
   beforeAll(async () => {
+    marks = gatewayMarks();
     const org = await newOrganization('e2e');
     for (const region of ['us', 'eu'] as const) {
       scenarios[region] = await newEnvironment(region, { org, env: `prod-${region}`, employees: EMPLOYEES });
@@ -125,7 +129,7 @@ describe('hris-employee-sync end to end, in two regions', () => {
   });
 
   it("sends every outbound call through the region's own gateway", () => {
-    const logOf = gatewayLog;
+    const logOf = (gateway: string) => gatewayLog(gateway, marks);
     const usSourcePort = new URL(scenarios.us.source.url).port;
     const euSourcePort = new URL(scenarios.eu.source.url).port;
     expect(logOf('us1')).toContain(`:${usSourcePort}`);

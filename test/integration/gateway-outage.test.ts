@@ -7,7 +7,7 @@ import { stackUp } from '../../scripts/stack/services.js';
 import { waitFor } from '../../scripts/processes.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, runRequest } from '../support/scenario.js';
-import { gatewayRequests } from '../support/gateways.js';
+import { gatewayMarks, gatewayRequests } from '../support/gateways.js';
 
 const gatewayPid = () =>
   Number(readFileSync(join(process.cwd(), '.stack', 'pids', 'gateway-eu1.pid'), 'utf8').trim());
@@ -34,6 +34,7 @@ describe("a region's gateway down", () => {
   });
 
   it('makes a run wait with the reason in its pending activity, never going around it, and finish once it is back', async () => {
+    const marks = gatewayMarks();
     const pid = gatewayPid();
     process.kill(pid, 'SIGTERM');
     await waitFor('the eu1 gateway to stop', () => (alive(pid) ? undefined : true), 15_000);
@@ -57,6 +58,6 @@ describe("a region's gateway down", () => {
     await stackUp({ quiet: true });
     const done = await s.client.waitForRun(s.org, s.env, run.id, { timeoutMs: 90_000 });
     expect(done).toMatchObject({ status: 'completed', summary: { recordsRead: 40 } });
-    expect(gatewayRequests('eu1', new URL(s.source.url).origin, 'GET')).toBe(s.source.requests);
+    expect(gatewayRequests('eu1', marks, new URL(s.source.url).origin, 'GET')).toBe(s.source.requests);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, runRequest } from '../support/scenario.js';
 import { testDatabase } from '../support/database.js';
-import { environmentWorkerPid, processEnv, waitFor } from '../../scripts/processes.js';
+import { environmentWorkerPid, processEnv, processExited, waitFor } from '../../scripts/processes.js';
 
 function activityIdentities(all: Awaited<ReturnType<typeof histories>>): Set<string> {
   const identities = new Set<string>();
@@ -78,6 +78,7 @@ describe('region worker hosts', () => {
       () => (environmentWorkerPid(namespace) === undefined ? true : undefined),
       30_000,
     );
-    expect(() => process.kill(pid, 0)).toThrow();
+    await waitFor('the worker process to exit', () => processExited(pid) || undefined, 15_000);
+    expect(processExited(pid)).toBe(true);
   });
 });

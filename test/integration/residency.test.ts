@@ -1,10 +1,14 @@
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { GetBucketLocationCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { Residency, Run } from '../../control-api/client.js';
 import { regionHostPid, waitFor } from '../../scripts/processes.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, newOrganization, runRequest } from '../support/scenario.js';
-import { gatewayLog, gatewayRequests } from '../support/gateways.js';
+import { gatewayLog, gatewayMarks, gatewayRequests } from '../support/gateways.js';
+import type { GatewayMarks } from '../support/gateways.js';
+import { clientsAs } from '../support/aws.js';
 
 const REGIONS = [
   { region: 'us', gateway: 'us1', awsRegion: 'us-east-1' },
@@ -17,7 +21,10 @@ describe('regional sovereignty, three regions at once', () => {
   const runs = new Map<string, Run>();
   const records = new Map<string, Residency>();
 
+  let marks: GatewayMarks;
+
   beforeAll(async () => {
+    marks = gatewayMarks();
     const org = await newOrganization('sovereign');
     for (const { region } of REGIONS) {
       scenarios.set(
@@ -64,19 +71,38 @@ describe('regional sovereignty, three regions at once', () => {
     const destination = new URL(s.destination.url);
     expect(egress.hosts[source.host]).toBe(s.source.requests);
     expect(egress.hosts[destination.host]).toBe(s.destination.requests);
-    expect(gatewayRequests(gateway, source.origin, 'GET')).toBe(s.source.requests);
-    expect(gatewayRequests(gateway, destination.origin, 'POST')).toBe(s.destination.requests);
+    expect(gatewayRequests(gateway, marks, source.origin, 'GET')).toBe(s.source.requests);
+    expect(gatewayRequests(gateway, marks, destination.origin, 'POST')).toBe(s.destination.requests);
     // Storage and key calls (the vault) went through the gateway too.
     expect(egress.hosts[new URL(inject('stack').awsEndpoint).host]).toBeGreaterThan(0);
     expect(egress.requests).toBe(Object.values(egress.hosts).reduce((a, b) => a + b, 0));
   });
 
   it.each(REGIONS)(
+    'keeps the $region environment objects and key in $awsRegion, as the stores themselves report',
+    async ({ region, awsRegion }) => {
+      const s = scenarios.get(region)!;
+      const { s3, kms } = await clientsAs(s.environment, 'tavio-provisioner');
+      const location = (await s3.send(new GetBucketLocationCommand({ Bucket: s.environment.bucket })))
+        .LocationConstraint;
+      // S3 reports us-east-1, its original region, as no location constraint.
+      expect(location ?? 'us-east-1').toBe(awsRegion);
+      const objects =
+        (await s3.send(new ListObjectsV2Command({ Bucket: s.environment.bucket }))).Contents ?? [];
+      expect(objects.map((o) => o.Key).sort()).toEqual(
+        [`credentials/${s.destinationConnectionId}`, `credentials/${s.sourceConnectionId}`].sort(),
+      );
+      const key = await kms.send(new DescribeKeyCommand({ KeyId: s.environment.keyArn! }));
+      expect(key.KeyMetadata?.Arn?.split(':')[3]).toBe(awsRegion);
+    },
+  );
+
+  it.each(REGIONS)(
     "sends none of the $region run's traffic through another region's gateway",
     ({ region, gateway }) => {
       const s = scenarios.get(region)!;
       for (const other of REGIONS.filter((r) => r.gateway !== gateway)) {
-        const log = gatewayLog(other.gateway);
+        const log = gatewayLog(other.gateway, marks);
         expect(log).not.toContain(new URL(s.source.url).host);
         expect(log).not.toContain(new URL(s.destination.url).host);
       }

@@ -1,15 +1,33 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The log of a region's egress gateway, as the local stack writes it. */
-export function gatewayLog(gateway: string): string {
-  return readFileSync(join(process.cwd(), '.stack', 'gateways', `${gateway}.log`), 'utf8');
+const logPath = (gateway: string) => join(process.cwd(), '.stack', 'gateways', `${gateway}.log`);
+
+/** Where each gateway's log ends now; reading from a mark ignores what earlier tests sent. */
+export type GatewayMarks = Record<string, number>;
+
+export function gatewayMarks(): GatewayMarks {
+  return Object.fromEntries(
+    ['us1', 'ca1', 'eu1'].map((gateway) => [gateway, statSync(logPath(gateway)).size]),
+  );
 }
 
-/** Requests the gateway forwarded to `origin` (http://host:port), by method, from its own log. */
-export function gatewayRequests(gateway: string, origin: string, method: string): number {
+/** The log of a region's egress gateway, as the local stack writes it, from a mark on. */
+export function gatewayLog(gateway: string, marks: GatewayMarks): string {
+  return readFileSync(logPath(gateway))
+    .subarray(marks[gateway] ?? 0)
+    .toString('utf8');
+}
+
+/** Requests the gateway forwarded to `origin` (http://host:port) since the mark, by method, from its own log. */
+export function gatewayRequests(
+  gateway: string,
+  marks: GatewayMarks,
+  origin: string,
+  method: string,
+): number {
   const line = `: ${method} ${origin}/`;
-  return gatewayLog(gateway)
+  return gatewayLog(gateway, marks)
     .split('\n')
     .filter((l) => l.includes(line)).length;
 }
