@@ -172,3 +172,25 @@ export function loadEnvironmentWorkerSettings(env: Env = process.env): Environme
     );
   return parseOrExit(environmentWorkerSettingsSchema, JSON.parse(raw), 'environment worker');
 }
+
+/** The environment variable through which a region host hands a worker its short-lived credentials. */
+export const ENVIRONMENT_CREDENTIALS_VAR = 'TAVIO_ENVIRONMENT_CREDENTIALS';
+
+export const dataplaneCredentialsSchema = z.object({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1),
+  expiration: z.iso.datetime(),
+});
+export type DataplaneCredentials = z.infer<typeof dataplaneCredentialsSchema>;
+
+/** Reads the worker's first credentials once and removes them from the process environment. */
+export function takeEnvironmentWorkerCredentials(env: Env = process.env): DataplaneCredentials {
+  const raw = env[ENVIRONMENT_CREDENTIALS_VAR];
+  if (!raw)
+    throw new Error(
+      `${ENVIRONMENT_CREDENTIALS_VAR} is not set: environment workers are started by a region host`,
+    );
+  delete env[ENVIRONMENT_CREDENTIALS_VAR];
+  return parseOrExit(dataplaneCredentialsSchema, JSON.parse(raw), 'environment worker credentials');
+}

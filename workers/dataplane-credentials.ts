@@ -1,13 +1,8 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 
-/** Short-lived credentials of one environment's data-plane role: what its worker holds, and nothing else. */
-export interface DataplaneCredentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken: string;
-  expiration: string;
-}
+import type { DataplaneCredentials } from '../common/config.js';
 
+/** Issues short-lived credentials of one environment's data-plane role: what its worker holds, and nothing else. */
 export function createDataplaneCredentialIssuer(options: {
   awsRegion: string;
   endpoint?: string;

@@ -1,18 +1,16 @@
-import { NativeConnection, Runtime, Worker, DefaultLogger } from '@temporalio/worker';
-import { loadEnvironmentWorkerSettings } from '../common/config.js';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { loadEnvironmentWorkerSettings, takeEnvironmentWorkerCredentials } from '../common/config.js';
+import type { DataplaneCredentials } from '../common/config.js';
 import { GATEWAY_OF } from '../common/gateways.js';
-import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
-import { createGatewayHttp } from '../activities/http.js';
 import { createCredentialOpener } from '../activities/credentials.js';
+import { createGatewayHttp } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
 import { activityPayloadGuard } from './activity-guard.js';
-import type { DataplaneCredentials } from './dataplane-credentials.js';
+import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 
 /** Environment worker: one OS process per environment, started by its region's host. */
-
-import { CREDENTIALS_VAR } from './worker-protocol.js';
 
 const TEMPORAL_LOG_LEVEL = {
   fatal: 'ERROR',
@@ -27,9 +25,7 @@ const TEMPORAL_LOG_LEVEL = {
 async function main(): Promise<void> {
   const settings = loadEnvironmentWorkerSettings();
   assertOwnNamespace(settings);
-  let current = JSON.parse(process.env[CREDENTIALS_VAR] ?? 'null') as DataplaneCredentials | null;
-  if (!current) throw new Error(`${CREDENTIALS_VAR} is not set`);
-  delete process.env[CREDENTIALS_VAR];
+  let current = takeEnvironmentWorkerCredentials();
   // The host sends fresh credentials before the current ones expire.
   process.on('message', (message: { credentials?: DataplaneCredentials }) => {
     if (message.credentials) current = message.credentials;
@@ -40,7 +36,7 @@ async function main(): Promise<void> {
     awsRegion: settings.awsRegion,
     endpoint: settings.awsEndpoint,
     gatewayUrl: settings.gatewayUrl,
-    credentials: async () => ({ ...current!, expiration: new Date(current!.expiration) }),
+    credentials: async () => ({ ...current, expiration: new Date(current.expiration) }),
   });
   const gateway = GATEWAY_OF[settings.region];
   const http = createGatewayHttp(settings.gatewayUrl, gateway);

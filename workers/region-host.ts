@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { loadRegionHostConfig, ENVIRONMENT_WORKER_SETTINGS_VAR } from '../common/config.js';
+import {
+  ENVIRONMENT_CREDENTIALS_VAR,
+  ENVIRONMENT_WORKER_SETTINGS_VAR,
+  loadRegionHostConfig,
+} from '../common/config.js';
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createSupervisor } from './supervisor.js';
 import { writeWorkflowBundle } from './workflow-bundle.js';
-import { CREDENTIALS_VAR } from './worker-protocol.js';
 
 /** What the control API tells a region host about an active environment: identifiers, no secrets. */
 const assignmentSchema = z.object({
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
           scheduleRefresh(assignment);
           return {
             [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)),
-            [CREDENTIALS_VAR]: JSON.stringify(credentials),
+            [ENVIRONMENT_CREDENTIALS_VAR]: JSON.stringify(credentials),
           };
         },
       });

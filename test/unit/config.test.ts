@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loadControlApiConfig, loadRegionHostConfig } from '../../common/config.js';
+import {
+  loadControlApiConfig,
+  loadRegionHostConfig,
+  takeEnvironmentWorkerCredentials,
+} from '../../common/config.js';
 import { assertRegistryConsistent } from '../../common/regions.js';
 
 describe('configuration', () => {
@@ -61,5 +65,27 @@ describe('configuration', () => {
     expect(() => assertRegistryConsistent({ ...registry, ca: { ...registry.ca, taskQueue: 'us1' } })).toThrow(
       /task queue us1 is shared/,
     );
+  });
+});
+
+describe('environment worker credentials', () => {
+  it('are read once, validated, and removed from the environment', () => {
+    const env: Record<string, string | undefined> = {
+      TAVIO_ENVIRONMENT_CREDENTIALS: JSON.stringify({
+        accessKeyId: 'AKIA',
+        secretAccessKey: 's',
+        sessionToken: 't',
+        expiration: '2026-11-29T03:00:00.000Z',
+      }),
+    };
+    expect(takeEnvironmentWorkerCredentials(env)).toMatchObject({
+      accessKeyId: 'AKIA',
+      expiration: '2026-11-29T03:00:00.000Z',
+    });
+    expect(env.TAVIO_ENVIRONMENT_CREDENTIALS).toBeUndefined();
+    expect(() => takeEnvironmentWorkerCredentials(env)).toThrow(/TAVIO_ENVIRONMENT_CREDENTIALS is not set/);
+    expect(() =>
+      takeEnvironmentWorkerCredentials({ TAVIO_ENVIRONMENT_CREDENTIALS: '{"accessKeyId":"x"}' }),
+    ).toThrow(/secretAccessKey/);
   });
 });
