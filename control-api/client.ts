@@ -1,4 +1,5 @@
 import type { ResidencyRecord } from './run-placement.js';
+import type { RetirementReceipt } from './provisioning/retire.js';
 
 /**
  * Typed client of the control API for applications that start runs programmatically.
@@ -65,7 +66,7 @@ export interface Environment {
   awsAccountId: string;
   bucket: string;
   keyArn: string | null;
-  status: 'provisioning' | 'active' | 'failed' | 'retired';
+  status: 'provisioning' | 'active' | 'failed' | 'retiring' | 'retired';
   statusReason: string | null;
   createdAt: string;
 }
@@ -127,6 +128,8 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
     createEnvironment: (org: string, slug: string, region: 'us' | 'ca' | 'eu') =>
       call<Environment>('POST', `/v1/organizations/${org}/environments`, { slug, region }),
     getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),
+    retireEnvironment: (org: string, environment: string) =>
+      call<{ environment: Environment; receipt: RetirementReceipt }>('DELETE', env(org, environment)),
     createEnvironmentKey: (org: string, environment: string) =>
       call<IssuedKey>('POST', `${env(org, environment)}/api-keys`),
     createHostKey: (region: 'us' | 'ca' | 'eu') =>

@@ -19,6 +19,7 @@ export const environmentStatusEnum = pgEnum('environment_status', [
   'provisioning',
   'active',
   'failed',
+  'retiring',
   'retired',
 ]);
 export const apiKeyKindEnum = pgEnum('api_key_kind', ['operator', 'organization', 'environment', 'host']);

@@ -12,6 +12,8 @@ import type { ApiDeps } from '../deps.js';
 import { generateKey } from '../keys.js';
 import { conflict, ProblemError } from '../problems.js';
 import { provisionEnvironment } from '../provisioning/provision.js';
+import type { ProvisioningDeps } from '../provisioning/provision.js';
+import { retireEnvironment } from '../provisioning/retire.js';
 import { envParams, orgParams, slug } from '../schemas.js';
 
 type Env = typeof environments.$inferSelect;
@@ -36,6 +38,14 @@ export function environmentView(regions: RegionRegistry, orgSlug: string, env: E
 
 export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const { db, config } = deps;
+  const provisioning: ProvisioningDeps = {
+    db,
+    temporal: deps.temporal.connection,
+    accounts: deps.accounts,
+    regions: config.regions,
+    controlAccountId: config.controlAccountId,
+    retentionHours: config.namespaceRetentionHours,
+  };
   return async (app) => {
     app.post(
       '/v1/organizations/:org/environments',
@@ -93,19 +103,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             details: { region },
           });
         }
-        const result = await provisionEnvironment(
-          {
-            db,
-            temporal: deps.temporal.connection,
-            accounts: deps.accounts,
-            regions: config.regions,
-            controlAccountId: config.controlAccountId,
-            retentionHours: config.namespaceRetentionHours,
-          },
-          env,
-          org.slug,
-          principal.keyId,
-        );
+        const result = await provisionEnvironment(provisioning, env, org.slug, principal.keyId);
         if (result.status !== 'active') {
           throw new ProblemError(
             502,
@@ -143,6 +141,47 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           request.params.env,
         );
         return environmentView(config.regions, org.slug, env);
+      },
+    );
+
+    app.delete(
+      '/v1/organizations/:org/environments/:env',
+      {
+        schema: {
+          summary:
+            'Retire an environment: destroy its data, bucket, key, role and namespace, and keep a receipt',
+          params: envParams,
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        await visibleOrganization(db, principal, request.params.org, 'admin');
+        const { org, env } = await visibleEnvironment(db, principal, request.params.org, request.params.env);
+        if (env.status === 'retired')
+          throw conflict('already-retired', `environment ${org.slug}/${env.slug} is already retired`);
+        try {
+          const receipt = await retireEnvironment(provisioning, env, org.slug, principal.keyId);
+          return {
+            environment: environmentView(config.regions, org.slug, {
+              ...env,
+              status: 'retired',
+              statusReason: null,
+            }),
+            receipt,
+          };
+        } catch (error) {
+          const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          await db
+            .update(environments)
+            .set({ statusReason: `retirement: ${reason}`.slice(0, 500) })
+            .where(eq(environments.id, env.id));
+          throw new ProblemError(
+            502,
+            'retirement-failed',
+            'Retirement failed',
+            `environment ${org.slug}/${env.slug} is retiring: ${reason}; repeat the request to resume`,
+          );
+        }
       },
     );
 

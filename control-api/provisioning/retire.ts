@@ -1,0 +1,99 @@
+import { Client } from '@temporalio/client';
+import { and, eq, isNull } from 'drizzle-orm';
+import { apiKeys, environments, runs } from '../../db/schema.js';
+import { keyAliasOf } from '../../common/names.js';
+import { audit } from '../audit.js';
+import type { ProvisioningDeps } from './provision.js';
+import { destroyBucket, destroyDataplaneRole, destroyKey } from './retire-aws.js';
+
+type EnvironmentRow = typeof environments.$inferSelect;
+
+const NOT_FOUND = 5;
+
+/** What retiring an environment destroyed; written to the audit log as its deletion receipt. */
+export interface RetirementReceipt {
+  namespace: string;
+  bucket: string;
+  objectsDeleted: number;
+  keyArn: string | null;
+  keyDisabled: boolean;
+  keyDeletionDate: string | null;
+  dataplaneRoleDeleted: boolean;
+  apiKeysRevoked: number;
+  runsCanceled: number;
+  retiredAt: string;
+}
+
+/**
+ * Retires an environment: its keys stop working, its worker stops (hosts run active environments
+ * only), its running runs are canceled, its objects and bucket are deleted, its KMS key is disabled
+ * and scheduled for deletion, its data-plane role and namespace are deleted. Each step tolerates
+ * what an earlier attempt already destroyed, so repeating the request resumes it.
+ */
+export async function retireEnvironment(
+  deps: ProvisioningDeps,
+  env: EnvironmentRow,
+  orgSlug: string,
+  actorKeyId: string,
+): Promise<RetirementReceipt> {
+  await deps.db
+    .update(environments)
+    .set({ status: 'retiring', updatedAt: new Date() })
+    .where(eq(environments.id, env.id));
+  const revoked = await deps.db
+    .update(apiKeys)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiKeys.environmentId, env.id), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  const client = new Client({ connection: deps.temporal, namespace: env.namespace });
+  const running = await deps.db
+    .select()
+    .from(runs)
+    .where(and(eq(runs.environmentId, env.id), eq(runs.status, 'running')));
+  for (const run of running) {
+    await client.workflow
+      .getHandle(run.workflowId)
+      .cancel()
+      .catch(() => undefined);
+    await deps.db
+      .update(runs)
+      .set({ status: 'canceled', failure: 'environment retired', closedAt: new Date() })
+      .where(eq(runs.id, run.id));
+  }
+  const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
+  const objectsDeleted = await destroyBucket(aws, env.bucket);
+  const keyDeletionDate = env.keyArn
+    ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug))
+    : null;
+  await destroyDataplaneRole(aws);
+  await deps.temporal.operatorService
+    .deleteNamespace({ namespace: env.namespace })
+    .catch((error: { code?: number }) => {
+      if (error.code !== NOT_FOUND) throw error;
+    });
+  const receipt: RetirementReceipt = {
+    namespace: env.namespace,
+    bucket: env.bucket,
+    objectsDeleted,
+    keyArn: env.keyArn,
+    keyDisabled: env.keyArn !== null,
+    keyDeletionDate,
+    dataplaneRoleDeleted: true,
+    apiKeysRevoked: revoked.length,
+    runsCanceled: running.length,
+    retiredAt: new Date().toISOString(),
+  };
+  await deps.db
+    .update(environments)
+    .set({ status: 'retired', statusReason: null, updatedAt: new Date() })
+    .where(eq(environments.id, env.id));
+  await audit(deps.db, {
+    actorKeyId,
+    action: 'environment.retired',
+    organizationId: env.organizationId,
+    environmentId: env.id,
+    target: env.namespace,
+    details: { ...receipt },
+  });
+  return receipt;
+}

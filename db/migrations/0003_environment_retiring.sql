@@ -1,0 +1,1 @@
+ALTER TYPE "public"."environment_status" ADD VALUE 'retiring' BEFORE 'retired';
