@@ -6,6 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { installProblemHandlers } from './problems.js';
+import { apiKeyRoutes } from './routes/api-keys.js';
 import { connectionRoutes } from './routes/connections.js';
 import { environmentRoutes } from './routes/environments.js';
 import { organizationRoutes } from './routes/organizations.js';
@@ -32,6 +33,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   installAuth(app, deps.db);
   await app.register(organizationRoutes(deps));
   await app.register(environmentRoutes(deps));
+  await app.register(apiKeyRoutes(deps));
   await app.register(connectionRoutes(deps));
   await app.register(runRoutes(deps));
   await app.register(regionRoutes(deps));

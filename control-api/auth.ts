@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Database } from '../db/client.js';
 import { apiKeys, environments, organizations } from '../db/schema.js';
@@ -30,11 +30,11 @@ export function installAuth(app: FastifyInstance, db: Database): void {
     if (!key) throw unauthorized('send an API key as `Authorization: Bearer <key>`');
     const parsed = parseKey(key);
     if (!parsed) throw unauthorized('the API key is malformed');
-    const [row] = await db
-      .select()
-      .from(apiKeys)
-      .where(and(eq(apiKeys.prefix, parsed.prefix), isNull(apiKeys.revokedAt)));
+    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, parsed.prefix));
     if (!row || !matchesHash(key, row.secretHash)) throw unauthorized('the API key is not valid');
+    // Only a caller who holds the key learns why it no longer works.
+    if (row.revokedAt) throw unauthorized('the API key was revoked');
+    if (row.expiresAt && row.expiresAt <= new Date()) throw unauthorized('the API key has expired');
     await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id));
     request.principal = {
       keyId: row.id,

@@ -71,9 +71,21 @@ export interface Environment {
   createdAt: string;
 }
 
+export interface ApiKey {
+  id: string;
+  kind: string;
+  prefix: string;
+  environmentId: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
 export interface IssuedKey {
   id: string;
   prefix: string;
+  /** The secret key, shown this once. */
   key: string;
 }
 
@@ -130,8 +142,14 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
     getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),
     retireEnvironment: (org: string, environment: string) =>
       call<{ environment: Environment; receipt: RetirementReceipt }>('DELETE', env(org, environment)),
-    createEnvironmentKey: (org: string, environment: string) =>
-      call<IssuedKey>('POST', `${env(org, environment)}/api-keys`),
+    createEnvironmentKey: (org: string, environment: string, options: { expiresInDays?: number } = {}) =>
+      call<ApiKey & IssuedKey>('POST', `${env(org, environment)}/api-keys`, options),
+    listApiKeys: (org: string) =>
+      call<{ apiKeys: ApiKey[] }>('GET', `/v1/organizations/${org}/api-keys`).then((r) => r.apiKeys),
+    revokeApiKey: (org: string, keyId: string) =>
+      call<ApiKey>('DELETE', `/v1/organizations/${org}/api-keys/${keyId}`),
+    rotateApiKey: (org: string, keyId: string) =>
+      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys/${keyId}/rotate`),
     createHostKey: (region: 'us' | 'ca' | 'eu') =>
       call<IssuedKey & { region: string }>('POST', '/v1/host-keys', { region }),
     createConnection: (

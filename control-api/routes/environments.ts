@@ -2,14 +2,13 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { apiKeys, environments } from '../../db/schema.js';
+import { environments } from '../../db/schema.js';
 import { bucketOf, namespaceOf } from '../../common/names.js';
 import { regionCodeSchema } from '../../common/regions.js';
 import type { RegionRegistry } from '../../common/regions.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { generateKey } from '../keys.js';
 import { conflict, ProblemError } from '../problems.js';
 import { provisionEnvironment } from '../provisioning/provision.js';
 import type { ProvisioningDeps } from '../provisioning/provision.js';
@@ -182,41 +181,6 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             `environment ${org.slug}/${env.slug} is retiring: ${reason}; repeat the request to resume`,
           );
         }
-      },
-    );
-
-    app.post(
-      '/v1/organizations/:org/environments/:env/api-keys',
-      { schema: { summary: 'Issue an environment-scoped API key (shown once)', params: envParams } },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        await visibleOrganization(db, principal, request.params.org, 'admin');
-        const { org, env } = await visibleEnvironment(db, principal, request.params.org, request.params.env);
-        if (env.status === 'retired')
-          throw conflict('environment-retired', `environment ${org.slug}/${env.slug} is retired`);
-        const key = generateKey('environment');
-        const row = await db.transaction(async (tx) => {
-          const [created] = await tx
-            .insert(apiKeys)
-            .values({
-              kind: 'environment',
-              organizationId: org.id,
-              environmentId: env.id,
-              prefix: key.prefix,
-              secretHash: key.secretHash,
-            })
-            .returning();
-          await audit(tx, {
-            actorKeyId: principal.keyId,
-            action: 'api_key.created',
-            organizationId: org.id,
-            environmentId: env.id,
-            target: key.prefix,
-            details: { keyId: created!.id },
-          });
-          return created!;
-        });
-        return reply.code(201).send({ id: row.id, prefix: key.prefix, key: key.key });
       },
     );
   };
