@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
 import { audit } from './audit.js';
@@ -6,7 +6,7 @@ import { generateKey, hashSecret, parseKey } from './keys.js';
 
 /**
  * Makes sure an operator key exists. A configured key is registered; with none configured and none
- * registered, one is generated and returned so the caller can print it once.
+ * usable one registered, one is generated and returned so the caller can print it once.
  */
 export async function ensureOperatorKey(db: Database, configured?: string): Promise<string | null> {
   if (configured) {
@@ -24,7 +24,7 @@ export async function ensureOperatorKey(db: Database, configured?: string): Prom
   const existing = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
-    .where(eq(apiKeys.kind, 'operator'))
+    .where(and(eq(apiKeys.kind, 'operator'), isNull(apiKeys.revokedAt)))
     .limit(1);
   if (existing.length > 0) return null;
   const key = generateKey('operator');

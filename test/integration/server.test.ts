@@ -1,0 +1,102 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { stackEnv } from '../../scripts/platform.js';
+import { waitFor } from '../../scripts/processes.js';
+
+const SERVER = fileURLToPath(new URL('../../control-api/server.ts', import.meta.url));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the control API process on a database of its own and collects what it prints. */
+async function startServer(databaseUrl: string, port: number) {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...stackEnv(inject('stack')),
+      TAVIO_DATABASE_URL: databaseUrl,
+      TAVIO_API_PORT: String(port),
+      TAVIO_LOG_LEVEL: 'error',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  await waitFor(
+    'the control API to answer',
+    () =>
+      fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok || undefined,
+        () => undefined,
+      ),
+    60_000,
+  );
+  return {
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) =>
+        child.exitCode !== null ? resolve() : (child.once('exit', () => resolve()), child.kill('SIGTERM')),
+      ),
+  };
+}
+
+describe('the control API process', () => {
+  const name = `tavio_server_${randomBytes(4).toString('hex')}`;
+  const admin = postgres(inject('stack').databaseUrl, { max: 1, onnotice: () => undefined });
+  const databaseUrl = inject('stack').databaseUrl.replace(/\/[^/]+$/, `/${name}`);
+
+  beforeAll(async () => {
+    await admin.unsafe(`create database ${name}`);
+  });
+  afterAll(async () => {
+    await admin.unsafe(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  });
+
+  it('migrates a new database, prints a generated operator key once, and that key works', async () => {
+    const port = await freePort();
+    const first = await startServer(databaseUrl, port);
+    const key = await waitFor(
+      'the printed operator key',
+      () => /operator key \(shown once, store it now\): (tav_op_\S+)/.exec(first.output())?.[1],
+      10_000,
+    );
+    expect(key).toMatch(/^tav_op_/);
+    const created = await fetch(`http://127.0.0.1:${port}/v1/organizations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ slug: 'first-partner' }),
+    });
+    expect(created.status).toBe(201);
+    await first.stop();
+
+    const second = await startServer(databaseUrl, port);
+    expect(second.output()).not.toContain('operator key');
+    await second.stop();
+
+    // With every operator key revoked, the next start issues a new one rather than locking everyone out.
+    const own = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+    await own.unsafe(`update api_keys set revoked_at = now() where kind = 'operator'`);
+    await own.end();
+    const third = await startServer(databaseUrl, port);
+    const replacement = await waitFor(
+      'a new operator key',
+      () => /operator key \(shown once, store it now\): (tav_op_\S+)/.exec(third.output())?.[1],
+      10_000,
+    );
+    expect(replacement).not.toBe(key);
+    await third.stop();
+  });
+});
