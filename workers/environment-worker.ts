@@ -7,7 +7,7 @@ import { createEnvironmentAws } from '../activities/aws.js';
 import { createCredentialOpener } from '../activities/credentials.js';
 import { createGatewayHttp } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
-import { activityPayloadGuard } from './activity-guard.js';
+import { activityFailureScrubber, activityPayloadGuard } from './activity-guard.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 
 /** Environment worker: one OS process per environment, started by its region's host. */
@@ -50,7 +50,11 @@ async function main(): Promise<void> {
     workflowBundle: { codePath: settings.workflowBundlePath },
     activities: createHrisSyncActivities({ http, credentials }),
     interceptors: {
-      activity: [activityEnvironmentGuard(settings), activityPayloadGuard(settings.payloadLimitBytes)],
+      activity: [
+        activityFailureScrubber(),
+        activityEnvironmentGuard(settings),
+        activityPayloadGuard(settings.payloadLimitBytes),
+      ],
     },
     dataConverter: guardedDataConverter(settings.payloadLimitBytes),
     maxCachedWorkflows: 20,

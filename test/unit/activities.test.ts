@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHrisSyncActivities } from '../../activities/hris-sync.js';
 import { createEgressHttp } from '../../activities/http.js';
 import type { SealedConnection } from '../../common/names.js';
-import { activityPayloadGuard } from '../../workers/activity-guard.js';
+import { activityFailureScrubber, activityPayloadGuard } from '../../workers/activity-guard.js';
 import { startHrisSource } from '../../fixtures/hris-source.js';
 import type { HrisSource } from '../../fixtures/hris-source.js';
 import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
@@ -116,5 +116,29 @@ describe('syncEmployeePage', () => {
     expect((error as Error).message).toMatch(
       /^activity leakyActivity of workflow hrisEmployeeSync result: payload of \d+ bytes/,
     );
+  });
+
+  it("withholds the message of an error that is not Tavio's own: it may quote what the source sent", async () => {
+    const choking = async () => JSON.parse('Jane Doe,1987-04-12,123-45-6789') as unknown;
+    const env = new MockActivityEnvironment(
+      { activityType: 'syncEmployeePage' },
+      { interceptors: [activityFailureScrubber()] },
+    );
+    const error = await env.run(choking).catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'SyntaxError', nonRetryable: false });
+    expect((error as Error).message).toBe(
+      'activity syncEmployeePage failed with SyntaxError; its message is withheld because it may quote upstream data',
+    );
+    expect(JSON.stringify(error) + String((error as Error).stack)).not.toContain('Jane');
+  });
+
+  it("lets Tavio's own failures through unchanged", async () => {
+    const env = new MockActivityEnvironment({}, { interceptors: [activityFailureScrubber()] });
+    const error = await env.run(activities.syncEmployeePage, input('hostile')).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      type: 'EgressRefused',
+      nonRetryable: true,
+      message: expect.stringMatching(/^egress to 127\.0\.0\.1:\d+ refused/),
+    });
   });
 });
