@@ -71,9 +71,8 @@ try {
     `records per second         ${Math.round((s.recordsRead * 1000) / s.durationMs)} (workflow clock), ${Math.round((s.recordsRead * 1000) / wallMs)} (client wall clock)`,
   );
   console.log(`worker RSS idle / after    ${idleRss} MiB / ${rssMiB(pid)} MiB`);
-  await platform.api.db.execute(
-    `update environments set status = 'retired' where namespace = '${namespace}'`,
-  );
+  // Retired through the API: its bucket, key, role and namespace go too.
+  await client.retireEnvironment(org, 'bench');
 } finally {
   await source.close();
   await destination.close();

@@ -6,6 +6,8 @@ import type { KeyKind } from './keys.js';
 import { matchesHash, parseKey } from './keys.js';
 import { forbidden, notFound, unauthorized } from './problems.js';
 
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export interface Principal {
   keyId: string;
   kind: KeyKind;
@@ -35,7 +37,11 @@ export function installAuth(app: FastifyInstance, db: Database): void {
     // Only a caller who holds the key learns why it no longer works.
     if (row.revokedAt) throw unauthorized('the API key was revoked');
     if (row.expiresAt && row.expiresAt <= new Date()) throw unauthorized('the API key has expired');
-    await db.update(apiKeys).set({ lastUsedAt: new Date() }).where(eq(apiKeys.id, row.id));
+    // Last use is kept to the minute: a client polling a run does not write a row per request.
+    const now = new Date();
+    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
+    }
     request.principal = {
       keyId: row.id,
       kind: row.kind,
