@@ -145,7 +145,6 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
 export const environmentWorkerSettingsSchema = z.object({
   organization: z.string(),
   environment: z.string(),
-  environmentId: z.uuid(),
   region: regionCodeSchema,
   namespace: z.string(),
   taskQueue: z.string(),

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -44,9 +44,8 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
   const region = config.regions[config.region];
   log.info('building the workflow bundle');
-  const bundlePath = await writeWorkflowBundle(
-    join(await mkdtemp(join(tmpdir(), 'tavio-bundle-')), 'workflows.js'),
-  );
+  const bundleDir = await mkdtemp(join(tmpdir(), 'tavio-bundle-'));
+  const bundlePath = await writeWorkflowBundle(join(bundleDir, 'workflows.js'));
   const issuer = createDataplaneCredentialIssuer({
     awsRegion: region.awsRegion,
     endpoint: region.awsEndpoint,
@@ -75,7 +74,6 @@ async function main(): Promise<void> {
     return {
       organization: assignment.organization,
       environment: assignment.environment,
-      environmentId: assignment.id,
       region: config.region,
       namespace: assignment.namespace,
       taskQueue: assignment.taskQueue,
@@ -134,6 +132,7 @@ async function main(): Promise<void> {
     for (const timer of refreshTimers.values()) clearInterval(timer);
     await supervisor.stopAll();
     issuer.destroy();
+    await rm(bundleDir, { recursive: true, force: true });
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown());

@@ -100,7 +100,6 @@ export function createSupervisor(log: Logger) {
       slots.get(key)?.child?.send(message as object);
     },
     keys: () => [...slots.keys()],
-    pid: (key: string) => slots.get(key)?.child?.pid,
     stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),
   };
 }

@@ -6,7 +6,6 @@ import { activityEnvironmentGuard, assertOwnNamespace } from '../../workers/envi
 const settings: EnvironmentWorkerSettings = {
   organization: 'acme',
   environment: 'production',
-  environmentId: '8d2f3c1e-5b7a-4c9d-8e1f-2a3b4c5d6e7f',
   region: 'eu',
   namespace: 'acme-production',
   taskQueue: 'eu1',
