@@ -1,4 +1,4 @@
-import { KMSClient } from '@aws-sdk/client-kms';
+import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { AwsCredentialIdentityProvider, FinalizeRequestMiddleware } from '@smithy/types';
@@ -19,7 +19,7 @@ function countingMiddleware<Input extends object, Output extends object>(): Fina
 
 export interface EnvironmentAws {
   s3: S3Client;
-  kms: KMSClient;
+  kms: KMS;
   destroy(): void;
 }
 
@@ -38,7 +38,7 @@ export function createEnvironmentAws(options: {
     requestHandler: new NodeHttpHandler({ httpAgent: agent, httpsAgent: agent }),
   };
   const s3 = new S3Client({ ...common, forcePathStyle: options.endpoint !== undefined });
-  const kms = new KMSClient(common);
+  const kms = new KMS(common);
   const tally = { step: 'finalizeRequest', name: 'tavioEgressTally' } as const;
   s3.middlewareStack.add(countingMiddleware(), tally);
   kms.middlewareStack.add(countingMiddleware(), tally);

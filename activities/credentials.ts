@@ -1,9 +1,8 @@
-import { DecryptCommand } from '@aws-sdk/client-kms';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import { credentialsContext, credentialsObjectKey } from '../common/names.js';
 import type { SealedConnection } from '../common/names.js';
 import { FailureType } from '../common/failures.js';
+import { createSealedStore, SealedObjectError } from '../common/sealed-objects.js';
+import type { SealScope } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';
 import { gatewayFailure } from './egress.js';
 
@@ -15,53 +14,41 @@ export interface CredentialOpener {
   open(connectionId: string): Promise<SealedConnection>;
 }
 
-interface VaultLocation {
+interface VaultLocation extends SealScope {
   aws: EnvironmentAws;
   bucket: string;
-  keyArn: string;
-  organization: string;
-  environment: string;
   /** The gateway the S3 and KMS clients go through, named in failures. */
   gateway: string;
 }
 
-function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'UnknownError';
-}
-
-async function readSealed(vault: VaultLocation, connectionId: string): Promise<Uint8Array> {
-  try {
-    const object = await vault.aws.s3.send(
-      new GetObjectCommand({ Bucket: vault.bucket, Key: credentialsObjectKey(connectionId) }),
-    );
-    return await object.Body!.transformToByteArray();
-  } catch (error) {
-    if (errorName(error) === 'NoSuchKey') {
-      throw ApplicationFailure.nonRetryable(
-        `no credentials are stored for connection ${connectionId}`,
-        FailureType.CredentialsUnavailable,
-      );
-    }
-    throw error;
+function failureOf(vault: VaultLocation, connectionId: string, error: unknown): unknown {
+  if (error instanceof SealedObjectError) {
+    return ApplicationFailure.nonRetryable(error.message, FailureType.SealedContextMismatch);
   }
-}
-
-async function openSealed(vault: VaultLocation, connectionId: string): Promise<SealedConnection> {
-  const plain = await vault.aws.kms.send(
-    new DecryptCommand({
-      CiphertextBlob: await readSealed(vault, connectionId),
-      KeyId: vault.keyArn,
-      EncryptionContext: credentialsContext(vault.organization, vault.environment, connectionId),
-    }),
-  );
-  return JSON.parse(Buffer.from(plain.Plaintext!).toString('utf8')) as SealedConnection;
+  if (error instanceof Error && error.name === 'NoSuchKey') {
+    return ApplicationFailure.nonRetryable(
+      `no credentials are stored for connection ${connectionId}`,
+      FailureType.CredentialsUnavailable,
+    );
+  }
+  return gatewayFailure(vault.gateway, error);
 }
 
 export function createCredentialOpener(vault: VaultLocation): CredentialOpener {
+  const store = createSealedStore({
+    s3: vault.aws.s3,
+    kms: vault.aws.kms,
+    bucket: vault.bucket,
+    scope: vault,
+  });
   return {
-    open: (connectionId) =>
-      openSealed(vault, connectionId).catch((error: unknown) => {
-        throw gatewayFailure(vault.gateway, error);
-      }),
+    open: async (connectionId) => {
+      try {
+        const plaintext = await store.get('credentials', connectionId);
+        return JSON.parse(plaintext.toString('utf8')) as SealedConnection;
+      } catch (error) {
+        throw failureOf(vault, connectionId, error);
+      }
+    },
   };
 }

@@ -8,6 +8,7 @@ export const FailureType = {
   CredentialsUnavailable: 'CredentialsUnavailable',
   WrongEnvironment: 'WrongEnvironment',
   EgressRefused: 'EgressRefused',
+  SealedContextMismatch: 'SealedContextMismatch',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

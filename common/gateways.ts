@@ -3,4 +3,4 @@ export const REGION_CODES = ['us', 'ca', 'eu'] as const;
 export type RegionCode = (typeof REGION_CODES)[number];
 
 /** The gateway code of each region: it names both the Temporal task queue and the egress gateway. */
-export const GATEWAY_OF: Record<RegionCode, string> = { us: 'us1', ca: 'ca1', eu: 'eu1' };
+export const GATEWAY_OF = { us: 'us1', ca: 'ca1', eu: 'eu1' } as const satisfies Record<RegionCode, string>;

@@ -24,14 +24,9 @@ export function roleArn(accountId: string, role: string): string {
   return `arn:aws:iam::${accountId}:role/${role}`;
 }
 
-/** Object key of a connection's sealed credentials inside the environment's bucket. */
-export function credentialsObjectKey(connectionId: string): string {
-  return `credentials/${connectionId}`;
-}
-
-/** The KMS encryption context that binds sealed credentials to their owner. */
-export function credentialsContext(organization: string, environment: string, connectionId: string) {
-  return { organization, environment, connection: connectionId };
+/** The control plane's principal, in the control account: the only one that may assume provisioner roles. */
+export function controlPlaneArn(controlAccountId: string): string {
+  return `arn:aws:iam::${controlAccountId}:role/tavio-control-plane`;
 }
 
 /** The principal of a region's worker host, in the control account: the only one that may assume data-plane roles. */

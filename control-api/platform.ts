@@ -14,6 +14,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   const accounts = createAccountAccess({
     endpointFor: (awsRegion) => regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint,
     credentials: config.aws,
+    controlAccountId: config.controlAccountId,
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
   const app = await buildApp({ db: database.db, temporal, accounts, config }, logger);

@@ -1,22 +1,18 @@
-import { EncryptCommand } from '@aws-sdk/client-kms';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { credentialsContext, credentialsObjectKey } from '../common/names.js';
 import type { SealedConnection } from '../common/names.js';
+import { createSealedStore } from '../common/sealed-objects.js';
+import type { SealScope } from '../common/sealed-objects.js';
 import type { AccountAccess } from './provisioning/account-access.js';
 
-export interface SealTarget {
-  organization: string;
-  environment: string;
+export interface SealTarget extends SealScope {
   awsAccountId: string;
   awsRegion: string;
   bucket: string;
-  keyArn: string;
 }
 
 /**
- * Writes a connection's credentials for its environment: encrypted under the environment's key,
- * bound by an encryption context to organization, environment and connection, stored in the
- * environment's bucket. The control plane writes; it has no code path that reads them back.
+ * Writes (or overwrites, on rotation) a connection's credentials for its environment: sealed under
+ * the environment's key, bound to organization, environment, region and the object, stored under
+ * `credentials/` in the environment's bucket. The control plane only ever writes them.
  */
 export async function sealCredentials(
   accounts: AccountAccess,
@@ -25,22 +21,6 @@ export async function sealCredentials(
   sealedConnection: SealedConnection,
 ): Promise<string> {
   const aws = await accounts.clients(target.awsAccountId, target.awsRegion);
-  const sealed = await aws.kms.send(
-    new EncryptCommand({
-      KeyId: target.keyArn,
-      Plaintext: Buffer.from(JSON.stringify(sealedConnection), 'utf8'),
-      EncryptionContext: credentialsContext(target.organization, target.environment, connectionId),
-    }),
-  );
-  const key = credentialsObjectKey(connectionId);
-  await aws.s3.send(
-    new PutObjectCommand({
-      Bucket: target.bucket,
-      Key: key,
-      Body: sealed.CiphertextBlob,
-      ServerSideEncryption: 'aws:kms',
-      SSEKMSKeyId: target.keyArn,
-    }),
-  );
-  return key;
+  const store = createSealedStore({ s3: aws.s3, kms: aws.kms, bucket: target.bucket, scope: target });
+  return store.put('credentials', connectionId, Buffer.from(JSON.stringify(sealedConnection), 'utf8'));
 }

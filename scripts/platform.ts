@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadControlApiConfig } from '../common/config.js';
 import { REGION_CODES } from '../common/regions.js';
+import { GATEWAY_OF } from '../common/gateways.js';
 import type { RegionCode } from '../common/regions.js';
 import { startControlApi } from '../control-api/platform.js';
 import type { ControlApi } from '../control-api/platform.js';
@@ -25,6 +26,18 @@ export function stackEnv(stack: StackInfo): Record<string, string> {
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
     TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
     TAVIO_GATEWAY_EU1_URL: stack.gateways.eu1,
+    AWS_ACCESS_KEY_ID: stack.awsIdentities.controlPlane.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: stack.awsIdentities.controlPlane.secretAccessKey,
+  };
+}
+
+/** A region host signs as its gateway's host identity, never as the control plane. */
+function hostEnv(stack: StackInfo, region: RegionCode): Record<string, string> {
+  const key = stack.awsIdentities.hosts[GATEWAY_OF[region]];
+  return {
+    ...stackEnv(stack),
+    AWS_ACCESS_KEY_ID: key.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
   };
 }
 
@@ -45,7 +58,7 @@ export function startRegionHost(
   const child = spawn(process.execPath, ['--import', 'tsx', HOST_ENTRY], {
     env: {
       PATH: process.env.PATH ?? '',
-      ...stackEnv(stack),
+      ...hostEnv(stack, region),
       TAVIO_REGION: region,
       TAVIO_HOST_KEY: hostKey,
       TAVIO_CONTROL_API_URL: controlApiUrl,

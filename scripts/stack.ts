@@ -6,8 +6,17 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...flags] = argv;
   switch (command) {
     case 'up': {
-      const info = await stackUp();
-      console.log(JSON.stringify(info));
+      // Secret keys stay in .stack/aws-identities.json; the summary names only their access key ids.
+      const { awsIdentities, ...info } = await stackUp();
+      const hosts = Object.fromEntries(
+        Object.entries(awsIdentities.hosts).map(([gw, key]) => [gw, key.accessKeyId]),
+      );
+      console.log(
+        JSON.stringify({
+          ...info,
+          awsAccessKeyIds: { controlPlane: awsIdentities.controlPlane.accessKeyId, hosts },
+        }),
+      );
       return 0;
     }
     case 'down':

@@ -1,12 +1,13 @@
 import { IAMClient } from '@aws-sdk/client-iam';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import { controlPlaneArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import { vendEmulatorAccount } from './emulator-accounts.js';
 
 export interface AccountClients {
   s3: S3Client;
-  kms: KMSClient;
+  kms: KMS;
   iam: IAMClient;
 }
 
@@ -24,6 +25,7 @@ export function createAccountAccess(options: {
   /** The S3/KMS/IAM/STS endpoint of an AWS region; undefined on AWS itself. */
   endpointFor: (awsRegion: string) => string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  controlAccountId: string;
 }) {
   const stsByRegion = new Map<string, STSClient>();
   const cache = new Map<string, Cached>();
@@ -42,6 +44,21 @@ export function createAccountAccess(options: {
   }
 
   return {
+    /**
+     * Makes sure an environment's account exists with its provisioner role. On AWS, accounts are
+     * vended by AWS Organizations before Tavio sees them; locally, by the emulator.
+     */
+    async prepareAccount(accountId: string, awsRegion: string): Promise<void> {
+      const endpoint = options.endpointFor(awsRegion);
+      if (endpoint === undefined) return;
+      await vendEmulatorAccount({
+        endpoint,
+        sts: sts(awsRegion),
+        accountId,
+        awsRegion,
+        controlPlaneArn: controlPlaneArn(options.controlAccountId),
+      });
+    },
     async clients(accountId: string, awsRegion: string): Promise<AccountClients> {
       const cacheKey = `${accountId}/${awsRegion}`;
       const hit = cache.get(cacheKey);
@@ -63,7 +80,7 @@ export function createAccountAccess(options: {
       const common = { region: awsRegion, endpoint, credentials };
       const clients = {
         s3: new S3Client({ ...common, forcePathStyle: endpoint !== undefined }),
-        kms: new KMSClient(common),
+        kms: new KMS(common),
         iam: new IAMClient(common),
       };
       hit?.clients.s3.destroy();

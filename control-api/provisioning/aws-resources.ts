@@ -16,6 +16,8 @@ const nameOf = (error: unknown) => (error instanceof Error ? error.name : '');
 export interface EnvironmentIdentity {
   organization: string;
   environment: string;
+  /** Tavio's region code (us, ca, eu). */
+  region: string;
   awsRegion: string;
   accountId: string;
 }
@@ -101,7 +103,6 @@ export async function ensureDataplaneRole(
   aws: AccountClients,
   id: EnvironmentIdentity,
   bucket: string,
-  keyArn: string,
   hostPrincipalArn: string,
 ): Promise<string> {
   try {
@@ -119,7 +120,14 @@ export async function ensureDataplaneRole(
     new PutRolePolicyCommand({
       RoleName: DATAPLANE_ROLE,
       PolicyName: 'environment-data',
-      PolicyDocument: JSON.stringify(dataplanePermissions(bucket, keyArn)),
+      PolicyDocument: JSON.stringify(
+        dataplanePermissions({
+          bucket,
+          organization: id.organization,
+          environment: id.environment,
+          region: id.region,
+        }),
+      ),
     }),
   );
   return roleArn(id.accountId, DATAPLANE_ROLE);

@@ -52,6 +52,7 @@ export async function provisionEnvironment(
   const identity = {
     organization: orgSlug,
     environment: env.slug,
+    region: env.region,
     awsRegion: env.awsRegion,
     accountId: env.awsAccountId,
   };
@@ -69,18 +70,13 @@ export async function provisionEnvironment(
     await step('temporal namespace', () =>
       ensureNamespace(deps.temporal, env.namespace, deps.retentionHours),
     );
+    await step('account', () => deps.accounts.prepareAccount(env.awsAccountId, env.awsRegion));
     const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
     const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
     if (!env.keyArn) await save({ keyArn });
     await step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn));
     const dataplaneRoleArn = await step('data-plane role', () =>
-      ensureDataplaneRole(
-        aws,
-        identity,
-        env.bucket,
-        keyArn,
-        hostRoleArn(deps.controlAccountId, region.gateway),
-      ),
+      ensureDataplaneRole(aws, identity, env.bucket, hostRoleArn(deps.controlAccountId, region.gateway)),
     );
     const row = await save({ dataplaneRoleArn, status: 'active' });
     await audit(deps.db, {

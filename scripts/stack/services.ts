@@ -15,6 +15,8 @@ import {
 import { ensureGateway, gatewayHealthy, gatewayName, gatewayUrl, stopGateway } from './gateways.js';
 import type { Outcome } from './managed.js';
 import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
+import { ensureAwsIdentities } from './aws-identities.js';
+import type { AwsIdentities } from './aws-identities.js';
 import { databaseUrl, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { livePid } from './process.js';
 import { ensureTemporal, stopTemporal, temporalEndpoints, temporalHealthy } from './temporal.js';
@@ -27,6 +29,8 @@ export interface StackInfo {
   databaseUrl: string;
   awsEndpoint: string;
   gateways: Record<GatewayCode, string>;
+  /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
+  awsIdentities: AwsIdentities;
 }
 
 export interface ServiceStatus {
@@ -49,8 +53,8 @@ export interface StackDownOptions {
 const reporter = (quiet: boolean | undefined): Report =>
   quiet === true ? () => undefined : (line) => console.log(line);
 
-/** Where the services are (or would be), from the environment alone; starts nothing. */
-export function stackInfo(ports: StackPorts = stackPorts()): StackInfo {
+/** Where the running services are, and the identities to use them with. */
+function stackInfo(ports: StackPorts, awsIdentities: AwsIdentities): StackInfo {
   const temporal = temporalEndpoints(ports);
   return {
     temporalAddress: temporal.address,
@@ -58,6 +62,7 @@ export function stackInfo(ports: StackPorts = stackPorts()): StackInfo {
     databaseUrl: databaseUrl(ports),
     awsEndpoint: motoUrl(ports),
     gateways: { us1: gatewayUrl(ports, 'us1'), ca1: gatewayUrl(ports, 'ca1'), eu1: gatewayUrl(ports, 'eu1') },
+    awsIdentities,
   };
 }
 
@@ -73,8 +78,9 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     named('postgres', ensurePostgres(paths, ports, report)),
     ensureMotoThenGateways(paths, ports, report),
   ]);
+  const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
-  return stackInfo(ports);
+  return stackInfo(ports, awsIdentities);
 }
 
 type NamedOutcome = [string, Outcome];

@@ -41,7 +41,7 @@ describe('provisioning', () => {
     });
     const failed = await admin.getEnvironment(org, 'staging');
     expect(failed.status).toBe('failed');
-    expect(failed.statusReason).toMatch(/^account access failed: /);
+    expect(failed.statusReason).toMatch(/^account failed: /);
     expect(failed.keyArn).toBeNull();
 
     const resumed = await admin.createEnvironment(org, 'staging', 'ca');

@@ -1,21 +1,29 @@
-import { KMSClient } from '@aws-sdk/client-kms';
+import { Readable } from 'node:stream';
+import type { DeserializeMiddleware } from '@smithy/types';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { inject } from 'vitest';
-import type { DATAPLANE_ROLE, PROVISIONER_ROLE } from '../../common/names.js';
-import { roleArn } from '../../common/names.js';
+import type { DATAPLANE_ROLE } from '../../common/names.js';
+import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import { GATEWAY_OF } from '../../common/gateways.js';
 import type { Environment } from '../../control-api/client.js';
 
-/** S3 and KMS clients acting as one of an environment's roles, straight at the S3/KMS service. */
+/** S3, KMS and IAM clients acting as one of an environment's roles, straight at the S3/KMS service. */
 export async function clientsAs(
   environment: Environment,
   role: typeof DATAPLANE_ROLE | typeof PROVISIONER_ROLE,
 ) {
-  const endpoint = inject('stack').awsEndpoint;
+  const { awsEndpoint: endpoint, awsIdentities } = inject('stack');
+  // Each role is assumed by the one identity allowed to: the control plane, or the region's host.
   const sts = new STSClient({
     region: environment.awsRegion,
     endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    credentials:
+      role === PROVISIONER_ROLE
+        ? awsIdentities.controlPlane
+        : awsIdentities.hosts[GATEWAY_OF[environment.region]],
   });
   const answer = await sts.send(
     new AssumeRoleCommand({
@@ -31,16 +39,49 @@ export async function clientsAs(
     sessionToken: c.SessionToken!,
   };
   const common = { region: environment.awsRegion, endpoint, credentials };
-  return { s3: new S3Client({ ...common, forcePathStyle: true }), kms: new KMSClient(common) };
+  const kms = new KMS(common);
+  kms.middlewareStack.add(keepErrorBody(), { step: 'deserialize', priority: 'low', name: 'keepErrorBody' });
+  return { s3: new S3Client({ ...common, forcePathStyle: true }), kms, iam: new IAMClient(common) };
 }
 
-/** The HTTP status of a refused AWS call (KMS refusals under enforcement do not parse as errors). */
+/**
+ * Under IAM enforcement the local KMS refuses with an XML body that the SDK fails to parse as JSON.
+ * This keeps that body readable on the response, so a refusal's code can be read from it.
+ */
+function keepErrorBody<Input extends object, Output extends object>(): DeserializeMiddleware<Input, Output> {
+  return (next) => async (args) => {
+    const output = await next(args);
+    const response = output.response as { statusCode?: number; body?: Readable; bodyText?: string };
+    if ((response.statusCode ?? 200) >= 400 && response.body) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Uint8Array));
+      response.bodyText = Buffer.concat(chunks).toString('utf8');
+      response.body = Readable.from([Buffer.from(response.bodyText)]);
+    }
+    return output;
+  };
+}
+
+/**
+ * A refused AWS call's HTTP status and error code. Under IAM enforcement the local KMS answers a
+ * refusal with an XML body that the SDK fails to parse; the code is then read from that body.
+ */
+export function refusalOf(error: unknown): { status: number | undefined; name: string } {
+  const e = error as {
+    name: string;
+    $metadata?: { httpStatusCode?: number };
+    $response?: { bodyText?: string };
+  };
+  const body = e.name === 'SyntaxError' ? e.$response?.bodyText : undefined;
+  const xmlCode = body ? /<Code>([^<]+)<\/Code>/.exec(body)?.[1] : undefined;
+  return { status: e.$metadata?.httpStatusCode, name: xmlCode ?? e.name };
+}
+
 export async function refusal(call: Promise<unknown>): Promise<{ status: number | undefined; name: string }> {
   try {
     await call;
   } catch (error) {
-    const e = error as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { status: e.$metadata?.httpStatusCode, name: e.name };
+    return refusalOf(error);
   }
   throw new Error('the call was expected to be refused, and it succeeded');
 }

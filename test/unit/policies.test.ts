@@ -1,16 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { dataplanePermissions, dataplaneTrustPolicy } from '../../control-api/provisioning/policies.js';
+import {
+  dataplanePermissions,
+  dataplaneTrustPolicy,
+  provisionerPermissions,
+} from '../../control-api/provisioning/policies.js';
 import { bucketOf, namespaceOf, keyAliasOf } from '../../common/names.js';
 
 describe("an environment's data-plane policy", () => {
-  const bucket = 'tavio-acme-production-1a2b3c4d';
-  const keyArn = 'arn:aws:kms:eu-central-1:210987654321:key/0f6e2a4c-1111-4222-8333-944455556666';
-  const policy = dataplanePermissions(bucket, keyArn);
+  const scope = {
+    bucket: 'tavio-acme-production-1a2b3c4d',
+    organization: 'acme',
+    environment: 'production',
+    region: 'eu',
+  };
+  const policy = dataplanePermissions(scope);
 
-  it('names exactly its own bucket, its objects and its key', () => {
-    const resources = policy.Statement.flatMap((s) => s.Resource);
-    expect(resources.sort()).toEqual([`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`, keyArn].sort());
-    expect(JSON.stringify(policy)).not.toContain('"*"');
+  it('names exactly its own bucket and its objects, and binds key use to its own encryption context', () => {
+    const [bucket, objects, key] = policy.Statement;
+    expect(bucket!.Resource).toEqual([`arn:aws:s3:::${scope.bucket}`]);
+    expect(objects!.Resource).toEqual([`arn:aws:s3:::${scope.bucket}/*`]);
+    expect(key!.Condition).toEqual({
+      StringEquals: {
+        'kms:EncryptionContext:organization': 'acme',
+        'kms:EncryptionContext:environment': 'production',
+        'kms:EncryptionContext:region': 'eu',
+      },
+    });
+    expect(policy.Statement).toHaveLength(3);
   });
 
   it('allows nothing but data access: no IAM, no key administration, no bucket deletion', () => {
@@ -30,6 +46,25 @@ describe("an environment's data-plane policy", () => {
         Action: 'sts:AssumeRole',
       },
     ]);
+  });
+});
+
+describe("the control plane's provisioner policy", () => {
+  const provisionerArn = 'arn:aws:iam::210987654321:role/tavio-provisioner';
+  const policy = provisionerPermissions('210987654321', provisionerArn);
+  const denied = (action: string) =>
+    policy.Statement.filter((s) => s.Effect === 'Deny' && s.Action.includes(action)).flatMap(
+      (s) => s.Resource,
+    );
+
+  it('denies reading credentials back and decrypting anything', () => {
+    expect(denied('s3:GetObject')).toEqual(['arn:aws:s3:::*/credentials/*']);
+    expect(denied('kms:Decrypt')).toEqual(['*']);
+  });
+
+  it('denies changing its own role and rewriting any role trust', () => {
+    expect(denied('iam:*')).toEqual([provisionerArn]);
+    expect(denied('iam:UpdateAssumeRolePolicy')).toEqual(['arn:aws:iam::210987654321:role/*']);
   });
 });
 

@@ -1,0 +1,150 @@
+import { buildClient, CommitmentPolicy, KeyringNode, KmsKeyringNode } from '@aws-crypto/client-node';
+import type {
+  EncryptedDataKey,
+  NodeDecryptionMaterial,
+  NodeEncryptionMaterial,
+} from '@aws-crypto/client-node';
+import type { KMS } from '@aws-sdk/client-kms';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * Everything Tavio stores in an environment's bucket is a sealed object: an AWS Encryption SDK
+ * message whose data key is wrapped by the environment's KMS key. The message header records the
+ * wrapping key's ARN and an encryption context binding organization, environment, region and the
+ * object's own key, so a sealed object can be checked, and later re-wrapped, without opening it.
+ * The bucket's SSE-KMS default encrypts it a second time at rest.
+ */
+
+/** What an environment's bucket holds, one prefix per purpose. */
+export const OBJECT_PURPOSES = ['tmp', 'files', 'logs', 'credentials'] as const;
+export type ObjectPurpose = (typeof OBJECT_PURPOSES)[number];
+
+const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export class SealedObjectError extends Error {
+  constructor(
+    readonly type: 'InvalidObjectName' | 'SealedContextMismatch',
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/** The object key of `name` under a purpose's prefix; names are path segments, never `..` or empty. */
+export function objectKeyOf(purpose: ObjectPurpose, name: string): string {
+  const segments = name.split('/');
+  if (!OBJECT_PURPOSES.includes(purpose) || !segments.every((s) => SEGMENT.test(s) && s !== '..')) {
+    throw new SealedObjectError(
+      'InvalidObjectName',
+      `object name ${JSON.stringify(name)} under ${purpose}/ is not allowed`,
+    );
+  }
+  return `${purpose}/${name}`;
+}
+
+/** Whose objects these are: the environment that owns the bucket and the key. */
+export interface SealScope {
+  organization: string;
+  environment: string;
+  region: string;
+  keyArn: string;
+}
+
+/** The encryption context of one object: it names its owner and its own location. */
+export function sealContext(scope: SealScope, objectKey: string): Record<string, string> {
+  return {
+    organization: scope.organization,
+    environment: scope.environment,
+    region: scope.region,
+    object: objectKey,
+  };
+}
+
+/**
+ * A keyring that refuses, before any KMS call, a message whose encryption context is not exactly
+ * the expected one: an object of another environment, or moved from another key, is never decrypted.
+ */
+class BoundKeyring extends KeyringNode {
+  constructor(
+    private readonly inner: KmsKeyringNode,
+    private readonly expected: Record<string, string>,
+  ) {
+    super();
+  }
+
+  async _onEncrypt(material: NodeEncryptionMaterial): Promise<NodeEncryptionMaterial> {
+    return this.inner.onEncrypt(material);
+  }
+
+  async _onDecrypt(
+    material: NodeDecryptionMaterial,
+    encryptedDataKeys: EncryptedDataKey[],
+  ): Promise<NodeDecryptionMaterial> {
+    const found = material.encryptionContext;
+    // The SDK adds its own `aws-crypto-*` entries (the signing key); every other entry must match.
+    const ours = Object.keys(found).filter((name) => !name.startsWith('aws-crypto-'));
+    const wrong = [...new Set([...ours, ...Object.keys(this.expected)])].filter(
+      (name) => found[name] !== this.expected[name],
+    );
+    if (wrong.length > 0) {
+      throw new SealedObjectError(
+        'SealedContextMismatch',
+        `sealed object ${this.expected.object} belongs elsewhere (${wrong
+          .map((name) => `${name}: ${found[name] ?? 'missing'}, expected ${this.expected[name] ?? 'absent'}`)
+          .join('; ')}); it was not decrypted`,
+      );
+    }
+    return this.inner.onDecrypt(material, encryptedDataKeys);
+  }
+}
+
+const { encrypt, decrypt } = buildClient({
+  commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+  maxEncryptedDataKeys: 1,
+});
+
+/** Sealed objects of one environment, read and written with the caller's own S3 and KMS clients. */
+export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: string; scope: SealScope }) {
+  const { s3, kms, bucket, scope } = options;
+  const keyringFor = (objectKey: string) =>
+    new BoundKeyring(
+      new KmsKeyringNode({ generatorKeyId: scope.keyArn, clientProvider: () => kms }),
+      sealContext(scope, objectKey),
+    );
+
+  return {
+    /** Seals `plaintext` and writes it; returns the object key. */
+    async put(purpose: ObjectPurpose, name: string, plaintext: Uint8Array): Promise<string> {
+      const key = objectKeyOf(purpose, name);
+      const { result } = await encrypt(keyringFor(key), plaintext, {
+        encryptionContext: sealContext(scope, key),
+      });
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: result,
+          ContentType: 'application/vnd.aws.encryption-sdk',
+          ServerSideEncryption: 'aws:kms',
+          SSEKMSKeyId: scope.keyArn,
+        }),
+      );
+      return key;
+    },
+
+    /** Opens the sealed bytes of the object at `purpose/name`; refuses bytes sealed for another place without decrypting them. */
+    async open(purpose: ObjectPurpose, name: string, sealed: Uint8Array): Promise<Buffer> {
+      const { plaintext } = await decrypt(keyringFor(objectKeyOf(purpose, name)), sealed);
+      return plaintext;
+    },
+
+    /** Reads and opens an object. */
+    async get(purpose: ObjectPurpose, name: string): Promise<Buffer> {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKeyOf(purpose, name) }));
+      return this.open(purpose, name, await object.Body!.transformToByteArray());
+    },
+  };
+}
+export type SealedStore = ReturnType<typeof createSealedStore>;
