@@ -157,6 +157,19 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       environment: string,
       connection: { name: string; kind: string; baseUrl: string; credentials: Record<string, string> },
     ) => call<Connection>('POST', `${env(org, environment)}/connections`, connection),
+    listConnections: (org: string, environment: string) =>
+      call<{ connections: Connection[] }>('GET', `${env(org, environment)}/connections`).then(
+        (r) => r.connections,
+      ),
+    rotateCredentials: (
+      org: string,
+      environment: string,
+      connectionId: string,
+      credentials: Record<string, string>,
+    ) =>
+      call<Connection>('PUT', `${env(org, environment)}/connections/${connectionId}/credentials`, {
+        credentials,
+      }),
     createRun: (org: string, environment: string, request: CreateRunRequest) =>
       call<Run>('POST', `${env(org, environment)}/runs`, request),
     getRun: (org: string, environment: string, runId: string) =>

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
@@ -187,6 +187,14 @@ function checkReplay(row: RunRow, hash: string): RunRow {
   return row;
 }
 
+/** A failed run's reason: the innermost failure, by its type when it has one (`SourceAuthRejected: ...`). */
+function failureName(error: WorkflowFailedError): string {
+  let innermost: Error = error;
+  while (innermost.cause instanceof Error) innermost = innermost.cause;
+  const type = innermost instanceof ApplicationFailure ? innermost.type : undefined;
+  return `${type ?? innermost.name}: ${innermost.message}`;
+}
+
 /** Brings a run's status and summary up to date from Temporal; only counts and failure names are kept. */
 export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<RunRow> {
   if (row.status !== 'running') return row;
@@ -199,10 +207,7 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
   try {
     summary = (await handle.result()) as HrisSyncSummary;
   } catch (error) {
-    failure =
-      error instanceof WorkflowFailedError
-        ? `${error.cause?.name ?? 'Failure'}: ${error.cause?.message ?? error.message}`
-        : status;
+    failure = error instanceof WorkflowFailedError ? failureName(error) : status;
   }
   const client = deps.temporal.forNamespace(env.namespace);
   const residency = await buildResidency(client, deps.regions, env, { ...row, summary }, true);

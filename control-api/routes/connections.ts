@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { connections } from '../../db/schema.js';
 import { CONNECTION_KINDS, credentialSchemas } from '../../common/integrations.js';
+import type { ConnectionKind } from '../../common/integrations.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { conflict, unprocessable } from '../problems.js';
+import { conflict, notFound, unprocessable } from '../problems.js';
 import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
+import { objectKeyOf } from '../../common/sealed-objects.js';
 import { assertConnectionHostAllowed } from '../connection-hosts.js';
 
 type Connection = typeof connections.$inferSelect;
@@ -31,7 +33,51 @@ const createBody = z
   })
   .strict();
 
+type EnvironmentRow = Awaited<ReturnType<typeof visibleEnvironment>>['env'];
+
+/** Checks credentials against their kind's shape; the reason names fields, never values (the values are secrets). */
+function checkedCredentials(kind: ConnectionKind, credentials: Record<string, string>) {
+  const shape = credentialSchemas[kind].safeParse(credentials);
+  if (!shape.success)
+    throw unprocessable(
+      'invalid-credentials',
+      `credentials for kind ${kind} must be ${Object.keys(credentialSchemas[kind].shape).join(', ')} (${shape.error.issues.map((i) => i.path.join('.') || 'object').join(', ')} invalid)`,
+    );
+  return shape.data;
+}
+
+function activeEnvironment(orgSlug: string, env: EnvironmentRow) {
+  if (env.status !== 'active' || !env.keyArn)
+    throw conflict(
+      'environment-not-active',
+      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
+    );
+  return { ...env, keyArn: env.keyArn };
+}
+
 export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const seal = (
+    orgSlug: string,
+    env: EnvironmentRow & { keyArn: string },
+    id: string,
+    baseUrl: string,
+    secrets: Record<string, string>,
+  ) =>
+    sealCredentials(
+      deps.accounts,
+      {
+        organization: orgSlug,
+        environment: env.slug,
+        region: env.region,
+        awsAccountId: env.awsAccountId,
+        awsRegion: env.awsRegion,
+        bucket: env.bucket,
+        keyArn: env.keyArn,
+      },
+      id,
+      { host: new URL(baseUrl).host, secrets },
+    );
+
   return async (app) => {
     app.post(
       '/v1/organizations/:org/environments/:env/connections',
@@ -51,20 +97,10 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           request.params.org,
           request.params.env,
         );
-        if (env.status !== 'active' || !env.keyArn)
-          throw conflict(
-            'environment-not-active',
-            `environment ${org.slug}/${env.slug} is ${env.status}, not active`,
-          );
+        const active = activeEnvironment(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
         assertConnectionHostAllowed(deps.config, baseUrl);
-        const shape = credentialSchemas[kind].safeParse(credentials);
-        // The reason names fields, never values: the values are secrets.
-        if (!shape.success)
-          throw unprocessable(
-            'invalid-credentials',
-            `credentials for kind ${kind} must be ${Object.keys(credentialSchemas[kind].shape).join(', ')} (${shape.error.issues.map((i) => i.path.join('.') || 'object').join(', ')} invalid)`,
-          );
+        const secrets = checkedCredentials(kind, credentials);
         const id = randomUUID();
         const row = await deps.db.transaction(async (tx) => {
           const [created] = await tx
@@ -75,7 +111,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               name,
               kind,
               baseUrl,
-              credentialsObjectKey: `credentials/${id}`,
+              credentialsObjectKey: objectKeyOf('credentials', id),
             })
             .onConflictDoNothing()
             .returning();
@@ -84,19 +120,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               'duplicate-connection',
               `connection ${name} already exists in ${org.slug}/${env.slug}`,
             );
-          await sealCredentials(
-            deps.accounts,
-            {
-              organization: org.slug,
-              environment: env.slug,
-              awsAccountId: env.awsAccountId,
-              awsRegion: env.awsRegion,
-              bucket: env.bucket,
-              keyArn: env.keyArn!,
-            },
-            id,
-            { host: new URL(baseUrl).host, secrets: shape.data },
-          );
+          await seal(org.slug, active, id, baseUrl, secrets);
           await audit(tx, {
             actorKeyId: principal.keyId,
             action: 'connection.created',
@@ -108,6 +132,51 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           return created;
         });
         return reply.code(201).send(connectionView(row));
+      },
+    );
+
+    app.put(
+      '/v1/organizations/:org/environments/:env/connections/:connection/credentials',
+      {
+        schema: {
+          summary: "Rotate a connection's credentials: sealed again over the old ones, never returned",
+          params: envParams.extend({ connection: z.uuid() }),
+          body: z.object({ credentials: z.record(z.string(), z.string()) }).strict(),
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { org, env } = await visibleEnvironment(
+          deps.db,
+          principal,
+          request.params.org,
+          request.params.env,
+        );
+        const active = activeEnvironment(org.slug, env);
+        const [current] = await deps.db
+          .select()
+          .from(connections)
+          .where(and(eq(connections.id, request.params.connection), eq(connections.environmentId, env.id)));
+        if (!current) throw notFound(`connection ${request.params.connection} in ${org.slug}/${env.slug}`);
+        const secrets = checkedCredentials(current.kind as ConnectionKind, request.body.credentials);
+        const row = await deps.db.transaction(async (tx) => {
+          const [rotated] = await tx
+            .update(connections)
+            .set({ credentialsVersion: sql`${connections.credentialsVersion} + 1` })
+            .where(eq(connections.id, current.id))
+            .returning();
+          await seal(org.slug, active, current.id, current.baseUrl, secrets);
+          await audit(tx, {
+            actorKeyId: principal.keyId,
+            action: 'connection.credentials_rotated',
+            organizationId: org.id,
+            environmentId: env.id,
+            target: current.id,
+            details: { credentialsVersion: rotated!.credentialsVersion },
+          });
+          return rotated!;
+        });
+        return connectionView(row);
       },
     );
 

@@ -268,6 +268,44 @@ describe('bad input', () => {
       'invalid-credentials',
     ],
     [
+      'credentials larger than their bound',
+      () => ({
+        method: 'POST',
+        path: `${envPath(a)}/connections`,
+        key: a.envKey,
+        body: {
+          name: 'huge-creds',
+          kind: 'hris-rest',
+          baseUrl: 'http://127.0.0.1:9/',
+          credentials: { apiKey: 'k'.repeat(513) },
+        },
+      }),
+      422,
+      'invalid-credentials',
+    ],
+    [
+      'rotated credentials of the wrong shape',
+      () => ({
+        method: 'PUT',
+        path: `${envPath(a)}/connections/${a.sourceConnectionId}/credentials`,
+        key: a.envKey,
+        body: { credentials: { apiKey: 'short' } },
+      }),
+      422,
+      'invalid-credentials',
+    ],
+    [
+      'rotation of a connection that does not exist',
+      () => ({
+        method: 'PUT',
+        path: `${envPath(a)}/connections/00000000-0000-4000-8000-000000000000/credentials`,
+        key: a.envKey,
+        body: { credentials: { apiKey: 'long-enough-key' } },
+      }),
+      404,
+      'not-found',
+    ],
+    [
       'a connection to the cloud metadata address',
       () => ({
         method: 'POST',

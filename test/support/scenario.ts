@@ -77,6 +77,8 @@ export interface EnvScenario extends OrgScenario {
   client: TavioClient;
   source: HrisSource;
   destination: UpsertDestination;
+  /** The fixture HRIS's API key, sealed in the source connection. */
+  sourceApiKey: string;
   sourceConnectionId: string;
   destinationConnectionId: string;
   close(): Promise<void>;
@@ -121,6 +123,7 @@ export async function newEnvironment(
     client,
     source,
     destination,
+    sourceApiKey: sourceKey,
     sourceConnectionId: src.id,
     destinationConnectionId: dst.id,
     close: async () => {

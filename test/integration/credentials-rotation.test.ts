@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testDatabase } from '../support/database.js';
+import type { EnvScenario } from '../support/scenario.js';
+import { newEnvironment, runRequest } from '../support/scenario.js';
+
+/** The control plane writes a connection's credentials again; the next activity opens the new ones. */
+describe("rotating a connection's credentials", () => {
+  const database = testDatabase();
+  let s: EnvScenario;
+  beforeAll(async () => {
+    s = await newEnvironment('us', { employees: 30, rateLimitEvery: 0 });
+  });
+  afterAll(async () => {
+    await s.close();
+    await database.close();
+  });
+
+  const runToEnd = async () => {
+    const run = await s.client.createRun(s.org, s.env, runRequest(s));
+    return s.client.waitForRun(s.org, s.env, run.id, { timeoutMs: 120_000 });
+  };
+
+  it('seals the new value over the old one: runs use it, the version counts, the audit log records it', async () => {
+    const stale = randomBytes(16).toString('hex');
+    const rotated = await s.client.rotateCredentials(s.org, s.env, s.sourceConnectionId, { apiKey: stale });
+    expect(rotated.credentialsVersion).toBe(2);
+    const refused = await runToEnd();
+    expect(refused.status).toBe('failed');
+    expect(refused.failure).toMatch(/SourceAuthRejected/);
+
+    await s.client.rotateCredentials(s.org, s.env, s.sourceConnectionId, { apiKey: s.sourceApiKey });
+    const completed = await runToEnd();
+    expect(completed.status).toBe('completed');
+
+    const audit = await database.db.execute<{ details: { credentialsVersion: number } }>(
+      sql`select details from audit_log where action = 'connection.credentials_rotated' and target = ${s.sourceConnectionId} order by id`,
+    );
+    expect(audit.map((row) => row.details.credentialsVersion)).toEqual([2, 3]);
+    expect(JSON.stringify(audit)).not.toContain(stale);
+  });
+
+  it('refuses credentials of the wrong shape for the connection kind, and keeps the version', async () => {
+    const answer = await s.client
+      .rotateCredentials(s.org, s.env, s.sourceConnectionId, { token: 'a-token-for-another-kind' })
+      .catch((error: unknown) => error as { status: number; problem: { type: string } });
+    expect(answer).toMatchObject({
+      status: 422,
+      problem: { type: 'https://tavio.dev/problems/invalid-credentials' },
+    });
+    const [connection] = (await s.client.listConnections(s.org, s.env)).filter(
+      (c) => c.id === s.sourceConnectionId,
+    );
+    expect(connection!.credentialsVersion).toBe(3);
+  });
+});
