@@ -46,7 +46,8 @@ describe("a region's gateway down", () => {
     const reason = await waitFor(
       'a pending activity that names the gateway',
       async () => (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? undefined,
-      30_000,
+      // The environment's worker may still be starting when the gateway goes down.
+      90_000,
     );
     expect(reason).toMatch(
       /^gateway eu1 is unreachable \(ECONNREFUSED\); the request waits for it and is never sent directly$/,
