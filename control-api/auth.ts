@@ -83,8 +83,7 @@ export async function visibleOrganization(
 export async function visibleEnvironment(
   db: Database,
   principal: Principal,
-  orgSlug: string,
-  envSlug: string,
+  { org: orgSlug, env: envSlug }: { org: string; env: string },
 ) {
   const org = await visibleOrganization(db, principal, orgSlug, 'member');
   const [env] = await db

@@ -55,7 +55,7 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         await visibleOrganization(db, principal, request.params.org, 'admin');
-        const { org, env } = await visibleEnvironment(db, principal, request.params.org, request.params.env);
+        const { org, env } = await visibleEnvironment(db, principal, request.params);
         if (env.status === 'retired' || env.status === 'retiring')
           throw conflict('environment-retired', `environment ${org.slug}/${env.slug} is ${env.status}`);
         const days = request.body?.expiresInDays;

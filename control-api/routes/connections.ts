@@ -91,12 +91,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { org, env } = await visibleEnvironment(
-          deps.db,
-          principal,
-          request.params.org,
-          request.params.env,
-        );
+        const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const active = activeEnvironment(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
         assertConnectionHostAllowed(deps.config, baseUrl);
@@ -146,12 +141,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const principal = principalOf(request);
-        const { org, env } = await visibleEnvironment(
-          deps.db,
-          principal,
-          request.params.org,
-          request.params.env,
-        );
+        const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const active = activeEnvironment(org.slug, env);
         const [current] = await deps.db
           .select()
@@ -184,12 +174,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/connections',
       { schema: { summary: "List an environment's connections (metadata only)", params: envParams } },
       async (request) => {
-        const { env } = await visibleEnvironment(
-          deps.db,
-          principalOf(request),
-          request.params.org,
-          request.params.env,
-        );
+        const { env } = await visibleEnvironment(deps.db, principalOf(request), request.params);
         const rows = await deps.db
           .select()
           .from(connections)

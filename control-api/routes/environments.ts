@@ -133,12 +133,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env',
       { schema: { summary: 'Read an environment', params: envParams } },
       async (request) => {
-        const { org, env } = await visibleEnvironment(
-          db,
-          principalOf(request),
-          request.params.org,
-          request.params.env,
-        );
+        const { org, env } = await visibleEnvironment(db, principalOf(request), request.params);
         return environmentView(config.regions, org.slug, env);
       },
     );
@@ -155,7 +150,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         await visibleOrganization(db, principal, request.params.org, 'admin');
-        const { org, env } = await visibleEnvironment(db, principal, request.params.org, request.params.env);
+        const { org, env } = await visibleEnvironment(db, principal, request.params);
         if (env.status === 'retired')
           throw conflict('already-retired', `environment ${org.slug}/${env.slug} is already retired`);
         try {

@@ -30,7 +30,7 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   };
 
   async function loadRun(principal: ReturnType<typeof principalOf>, params: z.infer<typeof runParams>) {
-    const { env } = await visibleEnvironment(deps.db, principal, params.org, params.env);
+    const { env } = await visibleEnvironment(deps.db, principal, params);
     const [row] = await deps.db
       .select()
       .from(runs)
@@ -51,12 +51,7 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { org, env } = await visibleEnvironment(
-          deps.db,
-          principal,
-          request.params.org,
-          request.params.env,
-        );
+        const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const { run, created } = await startRun(runDeps, env, org.slug, request.body, principal.keyId);
         return reply.code(created ? 201 : 200).send(runView(runDeps, env, run));
       },
@@ -72,12 +67,7 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const { env } = await visibleEnvironment(
-          deps.db,
-          principalOf(request),
-          request.params.org,
-          request.params.env,
-        );
+        const { env } = await visibleEnvironment(deps.db, principalOf(request), request.params);
         const rows = await deps.db
           .select()
           .from(runs)

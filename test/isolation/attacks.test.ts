@@ -87,6 +87,11 @@ const scopeOf = (s: EnvScenario, environment: Environment = s.environment) => ({
   keyArn: environment.keyArn!,
 });
 type Clients = Awaited<ReturnType<typeof clientsAs>>;
+/** Where an environment's source connection credentials are sealed. */
+const sealedCredentials = (s: EnvScenario) => ({
+  Bucket: s.environment.bucket,
+  Key: objectKeyOf('credentials', s.sourceConnectionId),
+});
 
 describe('isolation: attacks that must be refused', () => {
   let aDev: EnvScenario;
@@ -118,12 +123,7 @@ describe('isolation: attacks that must be refused', () => {
       aProd: await clientsAs(aProd.environment, PROVISIONER_ROLE),
       aOld: await clientsAs(aOld.environment, PROVISIONER_ROLE),
     };
-    const object = await worker.aProd.s3.send(
-      new GetObjectCommand({
-        Bucket: aProd.environment.bucket,
-        Key: objectKeyOf('credentials', aProd.sourceConnectionId),
-      }),
-    );
+    const object = await worker.aProd.s3.send(new GetObjectCommand(sealedCredentials(aProd)));
     prodSealed = await object.Body!.transformToByteArray();
     expect((await aOld.admin.retireEnvironment(aOld.org, aOld.env)).environment.status).toBe('retired');
   });
@@ -240,15 +240,7 @@ describe('isolation: attacks that must be refused', () => {
     {
       name: "dev's worker credentials read prod's sealed credentials",
       layer: 'S3',
-      attempt: () =>
-        service(
-          worker.aDev.s3.send(
-            new GetObjectCommand({
-              Bucket: aProd.environment.bucket,
-              Key: objectKeyOf('credentials', aProd.sourceConnectionId),
-            }),
-          ),
-        ),
+      attempt: () => service(worker.aDev.s3.send(new GetObjectCommand(sealedCredentials(aProd)))),
       refusal: { status: 403, code: 'AccessDenied' },
     },
     {
@@ -265,29 +257,13 @@ describe('isolation: attacks that must be refused', () => {
     {
       name: "A's prod worker credentials read B's sealed credentials (across organizations)",
       layer: 'S3',
-      attempt: () =>
-        service(
-          worker.aProd.s3.send(
-            new GetObjectCommand({
-              Bucket: bProd.environment.bucket,
-              Key: objectKeyOf('credentials', bProd.sourceConnectionId),
-            }),
-          ),
-        ),
+      attempt: () => service(worker.aProd.s3.send(new GetObjectCommand(sealedCredentials(bProd)))),
       refusal: { status: 403, code: 'AccessDenied' },
     },
     {
       name: "A's prod worker credentials delete B's sealed credentials",
       layer: 'S3',
-      attempt: () =>
-        service(
-          worker.aProd.s3.send(
-            new DeleteObjectCommand({
-              Bucket: bProd.environment.bucket,
-              Key: objectKeyOf('credentials', bProd.sourceConnectionId),
-            }),
-          ),
-        ),
+      attempt: () => service(worker.aProd.s3.send(new DeleteObjectCommand(sealedCredentials(bProd)))),
       refusal: { status: 403, code: 'AccessDenied' },
     },
     // Keys: worker credentials of one environment on another's key.
@@ -322,15 +298,7 @@ describe('isolation: attacks that must be refused', () => {
     {
       name: "the control plane reads prod's sealed credentials back",
       layer: 'S3',
-      attempt: () =>
-        service(
-          control.aProd.s3.send(
-            new GetObjectCommand({
-              Bucket: aProd.environment.bucket,
-              Key: objectKeyOf('credentials', aProd.sourceConnectionId),
-            }),
-          ),
-        ),
+      attempt: () => service(control.aProd.s3.send(new GetObjectCommand(sealedCredentials(aProd)))),
       refusal: { status: 403, code: 'AccessDenied' },
     },
     {
@@ -380,31 +348,13 @@ describe('isolation: attacks that must be refused', () => {
     {
       name: "prod's sealed credentials copied into dev's bucket, opened by dev's worker",
       layer: 'sealed envelope',
-      attempt: async () => {
-        await worker.aDev.s3.send(
-          new PutObjectCommand({
-            Bucket: aDev.environment.bucket,
-            Key: objectKeyOf('credentials', aDev.sourceConnectionId),
-            Body: prodSealed,
-          }),
-        );
-        return openAsWorker(aDev, worker.aDev, aDev.sourceConnectionId);
-      },
+      attempt: () => plantAndOpen(aDev, worker.aDev, aDev.sourceConnectionId, prodSealed),
       refusal: { code: 'SealedContextMismatch' },
     },
     {
       name: "one connection's sealed credentials moved over another's in the same environment",
       layer: 'sealed envelope',
-      attempt: async () => {
-        await worker.aProd.s3.send(
-          new PutObjectCommand({
-            Bucket: aProd.environment.bucket,
-            Key: objectKeyOf('credentials', aProd.destinationConnectionId),
-            Body: prodSealed,
-          }),
-        );
-        return openAsWorker(aProd, worker.aProd, aProd.destinationConnectionId);
-      },
+      attempt: () => plantAndOpen(aProd, worker.aProd, aProd.destinationConnectionId, prodSealed),
       refusal: { code: 'SealedContextMismatch' },
     },
     // Temporal: a worker pointed at another environment's namespace.
@@ -478,8 +428,23 @@ async function decryptAs(clients: Clients, owner: EnvScenario, sealed: Uint8Arra
   return decrypt.answer;
 }
 
-/** Opens a connection's credentials as the environment's worker does; answers the refusal and asserts no key was asked. */
-async function openAsWorker(s: EnvScenario, clients: Clients, connectionId: string): Promise<Answer> {
+/**
+ * Writes `sealed` as a connection's credentials, then opens them as the environment's worker does;
+ * answers the refusal and asserts that no key was asked.
+ */
+async function plantAndOpen(
+  s: EnvScenario,
+  clients: Clients,
+  connectionId: string,
+  sealed: Uint8Array,
+): Promise<Answer> {
+  await clients.s3.send(
+    new PutObjectCommand({
+      Bucket: s.environment.bucket,
+      Key: objectKeyOf('credentials', connectionId),
+      Body: sealed,
+    }),
+  );
   const calls = kmsCalls(clients.kms);
   const opener = createCredentialOpener({
     aws: { ...clients, destroy: () => undefined },
