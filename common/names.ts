@@ -18,6 +18,13 @@ export function keyAliasOf(organization: string, environment: string): string {
 }
 
 export const DATAPLANE_ROLE = 'tavio-dataplane';
+
+/** The IAM path of data-plane roles served by a gateway's host: a host may assume roles under its own path only. */
+export const dataplaneRolePath = (gateway: string) => `/${gateway}/`;
+
+export function dataplaneRoleArn(accountId: string, gateway: string): string {
+  return `arn:aws:iam::${accountId}:role${dataplaneRolePath(gateway)}${DATAPLANE_ROLE}`;
+}
 export const PROVISIONER_ROLE = 'tavio-provisioner';
 
 export function roleArn(accountId: string, role: string): string {

@@ -7,7 +7,7 @@ import {
   PutPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
 import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
-import { DATAPLANE_ROLE, keyAliasOf, roleArn } from '../../common/names.js';
+import { DATAPLANE_ROLE, dataplaneRoleArn, dataplaneRolePath, keyAliasOf } from '../../common/names.js';
 import type { AccountClients } from './account-access.js';
 import { dataplanePermissions, dataplaneTrustPolicy } from './policies.js';
 
@@ -103,12 +103,15 @@ export async function ensureDataplaneRole(
   aws: AccountClients,
   id: EnvironmentIdentity,
   bucket: string,
+  /** The gateway whose host alone may assume the role: it names the role's path and the trusted principal. */
+  gateway: string,
   hostPrincipalArn: string,
 ): Promise<string> {
   try {
     await aws.iam.send(
       new CreateRoleCommand({
         RoleName: DATAPLANE_ROLE,
+        Path: dataplaneRolePath(gateway),
         AssumeRolePolicyDocument: JSON.stringify(dataplaneTrustPolicy(hostPrincipalArn)),
         Tags: tags(id).map((t) => ({ Key: t.TagKey, Value: t.TagValue })),
       }),
@@ -130,5 +133,5 @@ export async function ensureDataplaneRole(
       ),
     }),
   );
-  return roleArn(id.accountId, DATAPLANE_ROLE);
+  return dataplaneRoleArn(id.accountId, gateway);
 }

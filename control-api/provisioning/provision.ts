@@ -76,7 +76,13 @@ export async function provisionEnvironment(
     if (!env.keyArn) await save({ keyArn });
     await step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn));
     const dataplaneRoleArn = await step('data-plane role', () =>
-      ensureDataplaneRole(aws, identity, env.bucket, hostRoleArn(deps.controlAccountId, region.gateway)),
+      ensureDataplaneRole(
+        aws,
+        identity,
+        env.bucket,
+        region.gateway,
+        hostRoleArn(deps.controlAccountId, region.gateway),
+      ),
     );
     const row = await save({ dataplaneRoleArn, status: 'active' });
     await audit(deps.db, {

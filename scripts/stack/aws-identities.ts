@@ -8,12 +8,12 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { setEmulatorEnforcement } from '../../control-api/provisioning/emulator-accounts.js';
-import { DATAPLANE_ROLE, PROVISIONER_ROLE } from '../../common/names.js';
+import { dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { GATEWAY_CODES, displayPath, type GatewayCode, type Report, type StackPaths } from './config.js';
 
 /**
  * The control account's identities on the local S3/KMS/IAM service: the control plane and one
- * worker host per gateway, each an IAM user allowed to assume one role name in environment
+ * worker host per gateway, each an IAM user that may assume one kind of role in environment
  * accounts and nothing else. With them in place the service enforces IAM for every caller.
  */
 
@@ -27,14 +27,15 @@ export interface AwsIdentities {
   hosts: Record<GatewayCode, AwsKey>;
 }
 
-const MAY_ASSUME = (role: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: `arn:aws:iam::*:role/${role}` }],
-});
+/** Each identity: its user name and the roles it may assume, in any environment account. */
+const IDENTITIES = [
+  { name: 'tavio-control-plane', mayAssume: roleArn('*', PROVISIONER_ROLE) },
+  ...GATEWAY_CODES.map((gw) => ({ name: `tavio-host-${gw}`, mayAssume: dataplaneRoleArn('*', gw) })),
+];
 
 const identitiesFile = (paths: StackPaths) => join(paths.stackDir, 'aws-identities.json');
 
-export function readAwsIdentities(paths: StackPaths): AwsIdentities | undefined {
+function readAwsIdentities(paths: StackPaths): AwsIdentities | undefined {
   const file = identitiesFile(paths);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AwsIdentities) : undefined;
 }
@@ -51,7 +52,7 @@ async function stillValid(endpoint: string, key: AwsKey): Promise<boolean> {
   }
 }
 
-async function createUser(iam: IAMClient, name: string, role: string): Promise<AwsKey> {
+async function ensureUser(iam: IAMClient, name: string, mayAssume: string, newKey: boolean) {
   await iam.send(new CreateUserCommand({ UserName: name })).catch((error: unknown) => {
     if (!(error instanceof Error && error.name === 'EntityAlreadyExistsException')) throw error;
   });
@@ -59,25 +60,29 @@ async function createUser(iam: IAMClient, name: string, role: string): Promise<A
     new PutUserPolicyCommand({
       UserName: name,
       PolicyName: 'assume-environment-role',
-      PolicyDocument: JSON.stringify(MAY_ASSUME(role)),
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: mayAssume }],
+      }),
     }),
   );
+  if (!newKey) return undefined;
   const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: name }));
   return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
 }
 
-/** Reuses the recorded identities while the service still knows them; otherwise creates them. Leaves enforcement on. */
+/**
+ * Puts the identities and their policies in place (keys are reused while the service still knows
+ * them) in a brief window with enforcement off, and leaves enforcement on.
+ */
 export async function ensureAwsIdentities(
   paths: StackPaths,
   endpoint: string,
   report: Report,
 ): Promise<AwsIdentities> {
   const recorded = readAwsIdentities(paths);
-  if (recorded && (await stillValid(endpoint, recorded.controlPlane))) {
-    await setEmulatorEnforcement(endpoint, true);
-    return recorded;
-  }
-  report('moto: creating the control account identities (control plane, one per worker host)...');
+  const reuse = recorded !== undefined && (await stillValid(endpoint, recorded.controlPlane));
+  if (!reuse) report('moto: creating the control plane and worker host identities...');
   await setEmulatorEnforcement(endpoint, false);
   // With enforcement off, any key signs as the service's default account: the control account.
   const iam = new IAMClient({
@@ -86,13 +91,12 @@ export async function ensureAwsIdentities(
     credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
   });
   try {
+    const keys = await Promise.all(IDENTITIES.map((id) => ensureUser(iam, id.name, id.mayAssume, !reuse)));
+    if (reuse) return recorded;
+    const [controlPlane, ...hosts] = keys as AwsKey[];
     const identities: AwsIdentities = {
-      controlPlane: await createUser(iam, 'tavio-control-plane', PROVISIONER_ROLE),
-      hosts: Object.fromEntries(
-        await Promise.all(
-          GATEWAY_CODES.map(async (gw) => [gw, await createUser(iam, `tavio-host-${gw}`, DATAPLANE_ROLE)]),
-        ),
-      ) as Record<GatewayCode, AwsKey>,
+      controlPlane: controlPlane!,
+      hosts: Object.fromEntries(GATEWAY_CODES.map((gw, i) => [gw, hosts[i]!])) as Record<GatewayCode, AwsKey>,
     };
     writeFileSync(identitiesFile(paths), JSON.stringify(identities, null, 2), { mode: 0o600 });
     report(`moto: identities recorded in ${displayPath(identitiesFile(paths))}; IAM enforcement on`);

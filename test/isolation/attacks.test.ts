@@ -14,7 +14,8 @@ import { inject } from 'vitest';
 import { createCredentialOpener } from '../../activities/credentials.js';
 import { ENVIRONMENT_CREDENTIALS_VAR, ENVIRONMENT_WORKER_SETTINGS_VAR } from '../../common/config.js';
 import { GATEWAY_OF } from '../../common/gateways.js';
-import { DATAPLANE_ROLE, PROVISIONER_ROLE } from '../../common/names.js';
+import { DATAPLANE_ROLE, dataplaneRoleArn, PROVISIONER_ROLE } from '../../common/names.js';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import type { Environment } from '../../control-api/client.js';
 import { clientsAs, refusal, refusalOf } from '../support/aws.js';
@@ -344,6 +345,27 @@ describe('isolation: attacks that must be refused', () => {
         ),
       refusal: { status: 403, code: 'AccessDenied' },
     },
+    // Identities of the control account: each may assume its own kind of role, in its own region.
+    {
+      name: "the us1 host assumes an eu environment's data-plane role",
+      layer: 'IAM',
+      attempt: () =>
+        assumeAs(
+          inject('stack').awsIdentities.hosts.us1,
+          dataplaneRoleArn(bProd.environment.awsAccountId, GATEWAY_OF.eu),
+        ),
+      refusal: { status: 403, code: 'AccessDenied' },
+    },
+    {
+      name: "the control plane assumes prod's data-plane role",
+      layer: 'IAM',
+      attempt: () =>
+        assumeAs(
+          inject('stack').awsIdentities.controlPlane,
+          dataplaneRoleArn(aProd.environment.awsAccountId, GATEWAY_OF.us),
+        ),
+      refusal: { status: 403, code: 'AccessDenied' },
+    },
     // The sealed envelope: an object out of place is refused before any key is asked.
     {
       name: "prod's sealed credentials copied into dev's bucket, opened by dev's worker",
@@ -426,6 +448,19 @@ async function decryptAs(clients: Clients, owner: EnvScenario, sealed: Uint8Arra
   const decrypt = calls.find((call) => call.command === 'DecryptCommand');
   if (!decrypt || decrypt.answer === 'ok') throw new Error('no Decrypt call was refused');
   return decrypt.answer;
+}
+
+/** Assumes a role with one of the control account's identities; answers the refusal. */
+async function assumeAs(
+  key: { accessKeyId: string; secretAccessKey: string },
+  roleArn: string,
+): Promise<Answer> {
+  const sts = new STSClient({ region: 'us-east-1', endpoint: inject('stack').awsEndpoint, credentials: key });
+  try {
+    return await service(sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: 'attacker' })));
+  } finally {
+    sts.destroy();
+  }
 }
 
 /**

@@ -6,7 +6,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { inject } from 'vitest';
 import type { DATAPLANE_ROLE } from '../../common/names.js';
-import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import { dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { GATEWAY_OF } from '../../common/gateways.js';
 import type { Environment } from '../../control-api/client.js';
 
@@ -27,7 +27,10 @@ export async function clientsAs(
   });
   const answer = await sts.send(
     new AssumeRoleCommand({
-      RoleArn: roleArn(environment.awsAccountId, role),
+      RoleArn:
+        role === PROVISIONER_ROLE
+          ? roleArn(environment.awsAccountId, role)
+          : dataplaneRoleArn(environment.awsAccountId, GATEWAY_OF[environment.region]),
       RoleSessionName: 'isolation-test',
     }),
   );
