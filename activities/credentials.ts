@@ -22,9 +22,7 @@ interface VaultLocation extends SealScope {
 }
 
 function failureOf(vault: VaultLocation, connectionId: string, error: unknown): unknown {
-  if (error instanceof SealedObjectError) {
-    return ApplicationFailure.nonRetryable(error.message, FailureType.SealedContextMismatch);
-  }
+  if (error instanceof SealedObjectError) return ApplicationFailure.nonRetryable(error.message, error.type);
   if (error instanceof Error && error.name === 'NoSuchKey') {
     return ApplicationFailure.nonRetryable(
       `no credentials are stored for connection ${connectionId}`,

@@ -87,6 +87,11 @@ const controlApiSchema = sharedSchema.extend({
   namespaceRetentionHours: z.coerce.number().int().min(1),
   /** The AWS account of the control plane and the region hosts' principals. */
   controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
+  /**
+   * Where environment accounts come from: `emulator` vends them on the local S3/KMS/IAM service;
+   * `external` expects them to exist with their provisioner role (AWS Organizations).
+   */
+  accountFactory: z.enum(['emulator', 'external']),
   regions: z.custom<RegionRegistry>(),
 });
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
@@ -109,6 +114,7 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
       namespaceRetentionHours: env.TAVIO_NAMESPACE_RETENTION_HOURS ?? '72',
       controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? '123456789012',
+      accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'emulator' : 'external'),
       regions: regionRegistryFrom(env),
     },
     'control API',

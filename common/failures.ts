@@ -9,6 +9,7 @@ export const FailureType = {
   WrongEnvironment: 'WrongEnvironment',
   EgressRefused: 'EgressRefused',
   SealedContextMismatch: 'SealedContextMismatch',
+  InvalidObjectName: 'InvalidObjectName',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

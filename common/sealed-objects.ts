@@ -91,9 +91,8 @@ class BoundKeyring extends KeyringNode {
     if (wrong.length > 0) {
       throw new SealedObjectError(
         'SealedContextMismatch',
-        `sealed object ${this.expected.object} belongs elsewhere (${wrong
-          .map((name) => `${name}: ${found[name] ?? 'missing'}, expected ${this.expected[name] ?? 'absent'}`)
-          .join('; ')}); it was not decrypted`,
+        // Names the fields only: the header's values come from whoever wrote the object.
+        `sealed object ${this.expected.object} was sealed for another place (${wrong.join(', ')} differ); it was not decrypted`,
       );
     }
     return this.inner.onDecrypt(material, encryptedDataKeys);

@@ -15,6 +15,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     endpointFor: (awsRegion) => regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint,
     credentials: config.aws,
     controlAccountId: config.controlAccountId,
+    vendAccounts: config.accountFactory === 'emulator',
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
   const app = await buildApp({ db: database.db, temporal, accounts, config }, logger);

@@ -23,6 +23,7 @@ export function stackEnv(stack: StackInfo): Record<string, string> {
     TAVIO_TEMPORAL_UI_URL: stack.temporalUiUrl,
     TAVIO_DATABASE_URL: stack.databaseUrl,
     TAVIO_AWS_ENDPOINT: stack.awsEndpoint,
+    TAVIO_ACCOUNT_FACTORY: 'emulator',
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
     TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
     TAVIO_GATEWAY_EU1_URL: stack.gateways.eu1,

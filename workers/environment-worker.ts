@@ -61,9 +61,13 @@ async function main(): Promise<void> {
     maxConcurrentActivityTaskExecutions: 10,
     shutdownGraceTime: '5 seconds',
   });
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => worker.shutdown());
+  // A signal and the host's channel closing may both arrive; shut down once.
+  const stop = () => {
+    if (worker.getState() === 'RUNNING') worker.shutdown();
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stop);
   // A worker never outlives its host: when the host's channel closes, it stops.
-  process.once('disconnect', () => worker.shutdown());
+  process.once('disconnect', stop);
   process.send?.({ ready: true });
   try {
     await worker.run();

@@ -26,6 +26,8 @@ export function createAccountAccess(options: {
   endpointFor: (awsRegion: string) => string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
   controlAccountId: string;
+  /** Whether to vend environment accounts on the local emulator; on AWS they come from AWS Organizations. */
+  vendAccounts: boolean;
 }) {
   const stsByRegion = new Map<string, STSClient>();
   const cache = new Map<string, Cached>();
@@ -50,7 +52,7 @@ export function createAccountAccess(options: {
      */
     async prepareAccount(accountId: string, awsRegion: string): Promise<void> {
       const endpoint = options.endpointFor(awsRegion);
-      if (endpoint === undefined) return;
+      if (!options.vendAccounts || endpoint === undefined) return;
       await vendEmulatorAccount({
         endpoint,
         sts: sts(awsRegion),

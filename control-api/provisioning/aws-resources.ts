@@ -129,6 +129,7 @@ export async function ensureDataplaneRole(
           organization: id.organization,
           environment: id.environment,
           region: id.region,
+          awsRegion: id.awsRegion,
         }),
       ),
     }),

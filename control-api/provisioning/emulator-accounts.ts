@@ -33,8 +33,8 @@ export function vendEmulatorAccount(options: {
 }): Promise<void> {
   const provisionerArn = roleArn(options.accountId, PROVISIONER_ROLE);
   const vend = async () => {
-    await setEmulatorEnforcement(options.endpoint, false);
     try {
+      await setEmulatorEnforcement(options.endpoint, false);
       const answer = await options.sts.send(
         new AssumeRoleCommand({ RoleArn: provisionerArn, RoleSessionName: 'tavio-account-factory' }),
       );

@@ -3,6 +3,18 @@
  * one bucket and one key; the account boundary is the first wall, these documents the second.
  */
 
+export interface PolicyStatement {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+export interface PolicyDocument {
+  Version: '2012-10-17';
+  Statement: PolicyStatement[];
+}
+
 const trustOf = (principalArn: string) => ({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: { AWS: principalArn }, Action: 'sts:AssumeRole' }],
@@ -14,32 +26,36 @@ export const dataplaneTrustPolicy = trustOf;
 /** The provisioner role may be assumed by the control plane only. */
 export const provisionerTrustPolicy = trustOf;
 
-/** What an environment's worker may do: read and write its bucket's objects, and use its key for its own data. */
+/** What an environment's worker may do: use its bucket's objects and its key, for its own data only. */
 export function dataplanePermissions(scope: {
   bucket: string;
   organization: string;
   environment: string;
   region: string;
-}) {
+  awsRegion: string;
+}): PolicyDocument {
+  const bucketArn = `arn:aws:s3:::${scope.bucket}`;
   return {
     Version: '2012-10-17',
     Statement: [
-      {
-        Sid: 'OwnBucket',
-        Effect: 'Allow',
-        Action: ['s3:ListBucket'],
-        Resource: [`arn:aws:s3:::${scope.bucket}`],
-      },
+      { Sid: 'OwnBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [bucketArn] },
       {
         Sid: 'OwnObjects',
         Effect: 'Allow',
         Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
-        Resource: [`arn:aws:s3:::${scope.bucket}/*`],
+        Resource: [`${bucketArn}/*`],
+      },
+      {
+        // Credentials are the control plane's to write: a worker cannot replace or remove them.
+        Sid: 'CredentialsAreReadOnly',
+        Effect: 'Deny',
+        Action: ['s3:PutObject', 's3:DeleteObject'],
+        Resource: [`${bucketArn}/credentials/*`],
       },
       {
         // The account holds this environment's key only. KMS authorizes key use against `*` in the
         // local service, so the key is named by the account, and its use by the encryption context.
-        Sid: 'OwnKey',
+        Sid: 'OwnKeyForSealedObjects',
         Effect: 'Allow',
         Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
         Resource: ['*'],
@@ -51,30 +67,100 @@ export function dataplanePermissions(scope: {
           },
         },
       },
+      {
+        // The bucket's SSE-KMS default: S3 asks KMS on the worker's behalf, with its own context.
+        Sid: 'OwnKeyForBucketEncryption',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: ['*'],
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': `s3.${scope.awsRegion}.amazonaws.com`,
+            'kms:EncryptionContext:aws:s3:arn': bucketArn,
+          },
+        },
+      },
     ],
   };
 }
 
 /**
  * What the control plane may do in an environment's account: build and tear down its bucket, key
- * and data-plane role, and write sealed credentials. It may never read credentials back, decrypt
- * anything, or change its own role or any role's trust.
+ * and data-plane role, and write sealed credentials. No user, access key, grant or key policy; no
+ * object read, no decrypt; no change to its own role or to any role's trust.
  */
-export function provisionerPermissions(accountId: string, provisionerRoleArn: string) {
+export function provisionerPermissions(accountId: string, provisionerRoleArn: string): PolicyDocument {
   return {
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'ManageEnvironment', Effect: 'Allow', Action: ['s3:*', 'kms:*', 'iam:*'], Resource: ['*'] },
       {
-        Sid: 'NeverReadCredentials',
+        Sid: 'Buckets',
+        Effect: 'Allow',
+        Action: [
+          's3:CreateBucket',
+          's3:DeleteBucket',
+          's3:ListBucket',
+          's3:GetBucketLocation',
+          's3:PutEncryptionConfiguration',
+          's3:GetEncryptionConfiguration',
+          's3:PutBucketPublicAccessBlock',
+          's3:GetBucketPublicAccessBlock',
+          's3:PutBucketTagging',
+          's3:DeleteObject',
+        ],
+        Resource: ['arn:aws:s3:::*'],
+      },
+      {
+        Sid: 'WriteCredentials',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: ['arn:aws:s3:::*/credentials/*'],
+      },
+      {
+        Sid: 'Key',
+        Effect: 'Allow',
+        Action: [
+          'kms:CreateKey',
+          'kms:CreateAlias',
+          'kms:DeleteAlias',
+          'kms:DescribeKey',
+          'kms:TagResource',
+          'kms:DisableKey',
+          'kms:ScheduleKeyDeletion',
+          'kms:GenerateDataKey',
+        ],
+        Resource: ['*'],
+      },
+      {
+        // The local service authorizes CreateRole against `*`; on AWS this could name the role path.
+        Sid: 'DataplaneRole',
+        Effect: 'Allow',
+        Action: [
+          'iam:CreateRole',
+          'iam:GetRole',
+          'iam:TagRole',
+          'iam:PutRolePolicy',
+          'iam:DeleteRolePolicy',
+          'iam:DeleteRole',
+        ],
+        Resource: ['*'],
+      },
+      {
+        Sid: 'NeverReadObjects',
         Effect: 'Deny',
         Action: ['s3:GetObject', 's3:GetObjectVersion'],
-        Resource: ['arn:aws:s3:::*/credentials/*'],
+        Resource: ['arn:aws:s3:::*/*'],
       },
       {
         Sid: 'NeverDecrypt',
         Effect: 'Deny',
-        Action: ['kms:Decrypt', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        Action: [
+          'kms:Decrypt',
+          'kms:ReEncryptFrom',
+          'kms:ReEncryptTo',
+          'kms:CreateGrant',
+          'kms:PutKeyPolicy',
+        ],
         Resource: ['*'],
       },
       { Sid: 'NeverChangeItself', Effect: 'Deny', Action: ['iam:*'], Resource: [provisionerRoleArn] },

@@ -155,7 +155,6 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             .set({ credentialsVersion: sql`${connections.credentialsVersion} + 1` })
             .where(eq(connections.id, current.id))
             .returning();
-          await seal(org.slug, active, current.id, current.baseUrl, secrets);
           await audit(tx, {
             actorKeyId: principal.keyId,
             action: 'connection.credentials_rotated',
@@ -164,6 +163,8 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             target: current.id,
             details: { credentialsVersion: rotated!.credentialsVersion },
           });
+          // Sealing is the last step: only the commit can still fail after the new value is live.
+          await seal(org.slug, active, current.id, current.baseUrl, secrets);
           return rotated!;
         });
         return connectionView(row);

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
+  DeleteAccessKeyCommand,
   IAMClient,
+  ListAccessKeysCommand,
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -35,12 +37,18 @@ const IDENTITIES = [
 
 const identitiesFile = (paths: StackPaths) => join(paths.stackDir, 'aws-identities.json');
 
-function readAwsIdentities(paths: StackPaths): AwsIdentities | undefined {
-  const file = identitiesFile(paths);
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as AwsIdentities) : undefined;
+/** What was recorded: the keys, and the identities (with their policies) they were made for. */
+interface Recorded extends AwsIdentities {
+  identities: typeof IDENTITIES;
 }
 
-async function stillValid(endpoint: string, key: AwsKey): Promise<boolean> {
+function readRecorded(paths: StackPaths): Recorded | undefined {
+  const file = identitiesFile(paths);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Recorded) : undefined;
+}
+
+/** Whether the service knows a key; only meaningful with enforcement on, when unknown keys are refused. */
+async function known(endpoint: string, key: AwsKey): Promise<boolean> {
   const sts = new STSClient({ region: 'us-east-1', endpoint, credentials: key });
   try {
     await sts.send(new GetCallerIdentityCommand({}));
@@ -52,7 +60,14 @@ async function stillValid(endpoint: string, key: AwsKey): Promise<boolean> {
   }
 }
 
-async function ensureUser(iam: IAMClient, name: string, mayAssume: string, newKey: boolean) {
+async function stillCurrent(endpoint: string, recorded: Recorded | undefined): Promise<boolean> {
+  if (!recorded || JSON.stringify(recorded.identities) !== JSON.stringify(IDENTITIES)) return false;
+  const keys = [recorded.controlPlane, ...GATEWAY_CODES.map((gw) => recorded.hosts[gw])];
+  return (await Promise.all(keys.map((key) => known(endpoint, key)))).every(Boolean);
+}
+
+/** Creates the user if needed, puts its policy, and gives it one new access key in place of any older ones. */
+async function issueUser(iam: IAMClient, name: string, mayAssume: string): Promise<AwsKey> {
   await iam.send(new CreateUserCommand({ UserName: name })).catch((error: unknown) => {
     if (!(error instanceof Error && error.name === 'EntityAlreadyExistsException')) throw error;
   });
@@ -66,24 +81,27 @@ async function ensureUser(iam: IAMClient, name: string, mayAssume: string, newKe
       }),
     }),
   );
-  if (!newKey) return undefined;
+  const { AccessKeyMetadata } = await iam.send(new ListAccessKeysCommand({ UserName: name }));
+  for (const old of AccessKeyMetadata ?? []) {
+    await iam.send(new DeleteAccessKeyCommand({ UserName: name, AccessKeyId: old.AccessKeyId }));
+  }
   const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: name }));
   return { accessKeyId: AccessKey!.AccessKeyId!, secretAccessKey: AccessKey!.SecretAccessKey! };
 }
 
 /**
- * Puts the identities and their policies in place (keys are reused while the service still knows
- * them) in a brief window with enforcement off, and leaves enforcement on.
+ * Reuses the recorded identities while the service knows every key and the policies are unchanged;
+ * otherwise issues them again in a brief window with enforcement off. Leaves enforcement on.
  */
 export async function ensureAwsIdentities(
   paths: StackPaths,
   endpoint: string,
   report: Report,
 ): Promise<AwsIdentities> {
-  const recorded = readAwsIdentities(paths);
-  const reuse = recorded !== undefined && (await stillValid(endpoint, recorded.controlPlane));
-  if (!reuse) report('moto: creating the control plane and worker host identities...');
-  await setEmulatorEnforcement(endpoint, false);
+  await setEmulatorEnforcement(endpoint, true);
+  const recorded = readRecorded(paths);
+  if (recorded && (await stillCurrent(endpoint, recorded))) return recorded;
+  report('moto: issuing the control plane and worker host identities...');
   // With enforcement off, any key signs as the service's default account: the control account.
   const iam = new IAMClient({
     region: 'us-east-1',
@@ -91,16 +109,17 @@ export async function ensureAwsIdentities(
     credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
   });
   try {
-    const keys = await Promise.all(IDENTITIES.map((id) => ensureUser(iam, id.name, id.mayAssume, !reuse)));
-    if (reuse) return recorded;
-    const [controlPlane, ...hosts] = keys as AwsKey[];
-    const identities: AwsIdentities = {
+    await setEmulatorEnforcement(endpoint, false);
+    const keys = await Promise.all(IDENTITIES.map((id) => issueUser(iam, id.name, id.mayAssume)));
+    const [controlPlane, ...hosts] = keys;
+    const issued: Recorded = {
       controlPlane: controlPlane!,
       hosts: Object.fromEntries(GATEWAY_CODES.map((gw, i) => [gw, hosts[i]!])) as Record<GatewayCode, AwsKey>,
+      identities: IDENTITIES,
     };
-    writeFileSync(identitiesFile(paths), JSON.stringify(identities, null, 2), { mode: 0o600 });
+    writeFileSync(identitiesFile(paths), JSON.stringify(issued, null, 2), { mode: 0o600 });
     report(`moto: identities recorded in ${displayPath(identitiesFile(paths))}; IAM enforcement on`);
-    return identities;
+    return issued;
   } finally {
     iam.destroy();
     await setEmulatorEnforcement(endpoint, true);

@@ -4,7 +4,11 @@ import {
   dataplaneTrustPolicy,
   provisionerPermissions,
 } from '../../control-api/provisioning/policies.js';
+import type { PolicyDocument } from '../../control-api/provisioning/policies.js';
 import { bucketOf, namespaceOf, keyAliasOf } from '../../common/names.js';
+
+const statements = (policy: PolicyDocument) => policy.Statement;
+const bySid = (policy: PolicyDocument, sid: string) => statements(policy).find((s) => s.Sid === sid)!;
 
 describe("an environment's data-plane policy", () => {
   const scope = {
@@ -12,29 +16,49 @@ describe("an environment's data-plane policy", () => {
     organization: 'acme',
     environment: 'production',
     region: 'eu',
+    awsRegion: 'eu-central-1',
   };
   const policy = dataplanePermissions(scope);
+  const bucketArn = `arn:aws:s3:::${scope.bucket}`;
 
-  it('names exactly its own bucket and its objects, and binds key use to its own encryption context', () => {
-    const [bucket, objects, key] = policy.Statement;
-    expect(bucket!.Resource).toEqual([`arn:aws:s3:::${scope.bucket}`]);
-    expect(objects!.Resource).toEqual([`arn:aws:s3:::${scope.bucket}/*`]);
-    expect(key!.Condition).toEqual({
+  it('names exactly its own bucket and its objects', () => {
+    const s3Resources = statements(policy)
+      .filter((s) => s.Action.every((a) => a.startsWith('s3:')))
+      .flatMap((s) => s.Resource);
+    expect([...new Set(s3Resources)].sort()).toEqual(
+      [bucketArn, `${bucketArn}/*`, `${bucketArn}/credentials/*`].sort(),
+    );
+  });
+
+  it('binds key use to its own encryption context, or to S3 acting for its bucket', () => {
+    expect(bySid(policy, 'OwnKeyForSealedObjects').Condition).toEqual({
       StringEquals: {
         'kms:EncryptionContext:organization': 'acme',
         'kms:EncryptionContext:environment': 'production',
         'kms:EncryptionContext:region': 'eu',
       },
     });
-    expect(policy.Statement).toHaveLength(3);
+    expect(bySid(policy, 'OwnKeyForBucketEncryption').Condition).toEqual({
+      StringEquals: {
+        'kms:ViaService': 's3.eu-central-1.amazonaws.com',
+        'kms:EncryptionContext:aws:s3:arn': bucketArn,
+      },
+    });
+    const kms = statements(policy).filter((s) => s.Action.some((a) => a.startsWith('kms:')));
+    expect(kms.every((s) => s.Condition !== undefined)).toBe(true);
   });
 
-  it('allows nothing but data access: no IAM, no key administration, no bucket deletion', () => {
-    const actions = policy.Statement.flatMap((s) => s.Action);
-    expect(actions.every((a) => a.startsWith('s3:') || a.startsWith('kms:'))).toBe(true);
-    expect(actions).not.toContain('kms:ScheduleKeyDeletion');
-    expect(actions).not.toContain('s3:DeleteBucket');
-    expect(policy.Statement.every((s) => s.Effect === 'Allow')).toBe(true);
+  it('cannot replace or remove credentials, administer keys or touch IAM', () => {
+    expect(bySid(policy, 'CredentialsAreReadOnly')).toMatchObject({
+      Effect: 'Deny',
+      Action: ['s3:PutObject', 's3:DeleteObject'],
+    });
+    const allowed = statements(policy)
+      .filter((s) => s.Effect === 'Allow')
+      .flatMap((s) => s.Action);
+    expect(allowed.every((a) => a.startsWith('s3:') || a.startsWith('kms:'))).toBe(true);
+    expect(allowed).not.toContain('kms:ScheduleKeyDeletion');
+    expect(allowed).not.toContain('s3:DeleteBucket');
   });
 
   it("trusts only its region's worker host", () => {
@@ -52,14 +76,36 @@ describe("an environment's data-plane policy", () => {
 describe("the control plane's provisioner policy", () => {
   const provisionerArn = 'arn:aws:iam::210987654321:role/tavio-provisioner';
   const policy = provisionerPermissions('210987654321', provisionerArn);
+  const allowed = statements(policy)
+    .filter((s) => s.Effect === 'Allow')
+    .flatMap((s) => s.Action);
   const denied = (action: string) =>
-    policy.Statement.filter((s) => s.Effect === 'Deny' && s.Action.includes(action)).flatMap(
-      (s) => s.Resource,
-    );
+    statements(policy)
+      .filter((s) => s.Effect === 'Deny' && s.Action.includes(action))
+      .flatMap((s) => s.Resource);
 
-  it('denies reading credentials back and decrypting anything', () => {
-    expect(denied('s3:GetObject')).toEqual(['arn:aws:s3:::*/credentials/*']);
+  it('allows named actions only: no wildcard, no user, access key, grant or key policy', () => {
+    expect(allowed.filter((a) => a.includes('*'))).toEqual([]);
+    for (const forbidden of [
+      'iam:CreateUser',
+      'iam:CreateAccessKey',
+      'iam:AttachRolePolicy',
+      'iam:UpdateAssumeRolePolicy',
+      'kms:Decrypt',
+      'kms:CreateGrant',
+      'kms:PutKeyPolicy',
+      's3:GetObject',
+      's3:PutBucketPolicy',
+    ]) {
+      expect(allowed).not.toContain(forbidden);
+    }
+    expect(bySid(policy, 'WriteCredentials').Resource).toEqual(['arn:aws:s3:::*/credentials/*']);
+  });
+
+  it('denies reading any object and decrypting anything', () => {
+    expect(denied('s3:GetObject')).toEqual(['arn:aws:s3:::*/*']);
     expect(denied('kms:Decrypt')).toEqual(['*']);
+    expect(denied('kms:CreateGrant')).toEqual(['*']);
   });
 
   it('denies changing its own role and rewriting any role trust', () => {
