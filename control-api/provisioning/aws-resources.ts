@@ -9,9 +9,8 @@ import {
 import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { DATAPLANE_ROLE, dataplaneRoleArn, dataplaneRolePath, keyAliasOf } from '../../common/names.js';
 import type { AccountClients } from './account-access.js';
+import { tolerating } from '../../common/aws-errors.js';
 import { dataplanePermissions, dataplaneTrustPolicy } from './policies.js';
-
-const nameOf = (error: unknown) => (error instanceof Error ? error.name : '');
 
 export interface EnvironmentIdentity {
   organization: string;
@@ -30,12 +29,11 @@ const tags = (id: EnvironmentIdentity) => [
 /** The environment's KMS key in its region, found by alias when a previous attempt created it. */
 export async function ensureKey(aws: AccountClients, id: EnvironmentIdentity): Promise<string> {
   const alias = keyAliasOf(id.organization, id.environment);
-  try {
-    const existing = await aws.kms.send(new DescribeKeyCommand({ KeyId: alias }));
-    return existing.KeyMetadata!.Arn!;
-  } catch (error) {
-    if (nameOf(error) !== 'NotFoundException') throw error;
-  }
+  const existing = await tolerating(
+    () => aws.kms.send(new DescribeKeyCommand({ KeyId: alias })),
+    ['NotFoundException'],
+  );
+  if (existing) return existing.KeyMetadata!.Arn!;
   const created = await aws.kms.send(
     new CreateKeyCommand({
       Description: `Tavio ${id.organization}/${id.environment}`,
@@ -54,18 +52,20 @@ export async function ensureBucket(
   bucket: string,
   keyArn: string,
 ): Promise<void> {
-  try {
-    await aws.s3.send(
-      new CreateBucketCommand({
-        Bucket: bucket,
-        ...(id.awsRegion === 'us-east-1'
-          ? {}
-          : { CreateBucketConfiguration: { LocationConstraint: id.awsRegion as BucketLocationConstraint } }),
-      }),
-    );
-  } catch (error) {
-    if (nameOf(error) !== 'BucketAlreadyOwnedByYou') throw error;
-  }
+  await tolerating(
+    () =>
+      aws.s3.send(
+        new CreateBucketCommand({
+          Bucket: bucket,
+          ...(id.awsRegion === 'us-east-1'
+            ? {}
+            : {
+                CreateBucketConfiguration: { LocationConstraint: id.awsRegion as BucketLocationConstraint },
+              }),
+        }),
+      ),
+    ['BucketAlreadyOwnedByYou'],
+  );
   await aws.s3.send(
     new PutPublicAccessBlockCommand({
       Bucket: bucket,
@@ -107,18 +107,18 @@ export async function ensureDataplaneRole(
   gateway: string,
   hostPrincipalArn: string,
 ): Promise<string> {
-  try {
-    await aws.iam.send(
-      new CreateRoleCommand({
-        RoleName: DATAPLANE_ROLE,
-        Path: dataplaneRolePath(gateway),
-        AssumeRolePolicyDocument: JSON.stringify(dataplaneTrustPolicy(hostPrincipalArn)),
-        Tags: tags(id).map((t) => ({ Key: t.TagKey, Value: t.TagValue })),
-      }),
-    );
-  } catch (error) {
-    if (nameOf(error) !== 'EntityAlreadyExistsException') throw error;
-  }
+  await tolerating(
+    () =>
+      aws.iam.send(
+        new CreateRoleCommand({
+          RoleName: DATAPLANE_ROLE,
+          Path: dataplaneRolePath(gateway),
+          AssumeRolePolicyDocument: JSON.stringify(dataplaneTrustPolicy(hostPrincipalArn)),
+          Tags: tags(id).map((t) => ({ Key: t.TagKey, Value: t.TagValue })),
+        }),
+      ),
+    ['EntityAlreadyExistsException'],
+  );
   await aws.iam.send(
     new PutRolePolicyCommand({
       RoleName: DATAPLANE_ROLE,

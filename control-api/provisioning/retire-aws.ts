@@ -3,24 +3,13 @@ import { DeleteAliasCommand, DisableKeyCommand, ScheduleKeyDeletionCommand } fro
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DATAPLANE_ROLE } from '../../common/names.js';
 import type { AccountClients } from './account-access.js';
-
-const nameOf = (error: unknown) => (error instanceof Error ? error.name : '');
-
-/** Runs a destroying step; a resource that is already gone counts as destroyed. */
-async function gone<T>(work: () => Promise<T>, absent: string[]): Promise<T | null> {
-  try {
-    return await work();
-  } catch (error) {
-    if (absent.includes(nameOf(error))) return null;
-    throw error;
-  }
-}
+import { tolerating } from '../../common/aws-errors.js';
 
 /** Deletes every object of the bucket, then the bucket; answers how many objects it deleted. */
 export async function destroyBucket(aws: AccountClients, bucket: string): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const page = await gone(
+    const page = await tolerating(
       () => aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 })),
       ['NoSuchBucket'],
     );
@@ -29,7 +18,7 @@ export async function destroyBucket(aws: AccountClients, bucket: string): Promis
     await aws.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
     deleted += keys.length;
   }
-  await gone(() => aws.s3.send(new DeleteBucketCommand({ Bucket: bucket })), ['NoSuchBucket']);
+  await tolerating(() => aws.s3.send(new DeleteBucketCommand({ Bucket: bucket })), ['NoSuchBucket']);
   return deleted;
 }
 
@@ -37,12 +26,12 @@ export async function destroyBucket(aws: AccountClients, bucket: string): Promis
 export async function destroyKey(aws: AccountClients, keyArn: string, alias: string): Promise<string | null> {
   // The key id, not the ARN: both name the key on AWS, and the local KMS resolves only the id here.
   const keyId = keyArn.slice(keyArn.lastIndexOf('/') + 1);
-  await gone(() => aws.kms.send(new DeleteAliasCommand({ AliasName: alias })), ['NotFoundException']);
-  await gone(
+  await tolerating(() => aws.kms.send(new DeleteAliasCommand({ AliasName: alias })), ['NotFoundException']);
+  await tolerating(
     () => aws.kms.send(new DisableKeyCommand({ KeyId: keyId })),
     ['NotFoundException', 'KMSInvalidStateException'],
   );
-  const scheduled = await gone(
+  const scheduled = await tolerating(
     () => aws.kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })),
     ['NotFoundException', 'KMSInvalidStateException'],
   );
@@ -50,12 +39,12 @@ export async function destroyKey(aws: AccountClients, keyArn: string, alias: str
 }
 
 export async function destroyDataplaneRole(aws: AccountClients): Promise<void> {
-  await gone(
+  await tolerating(
     () =>
       aws.iam.send(new DeleteRolePolicyCommand({ RoleName: DATAPLANE_ROLE, PolicyName: 'environment-data' })),
     ['NoSuchEntityException'],
   );
-  await gone(
+  await tolerating(
     () => aws.iam.send(new DeleteRoleCommand({ RoleName: DATAPLANE_ROLE })),
     ['NoSuchEntityException'],
   );

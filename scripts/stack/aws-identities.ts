@@ -9,7 +9,8 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { setEmulatorEnforcement } from '../../control-api/provisioning/emulator-accounts.js';
+import { enforceEmulatorIam, withEnforcementOff } from '../../control-api/provisioning/emulator-accounts.js';
+import { tolerating } from '../../common/aws-errors.js';
 import { dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { GATEWAY_CODES, displayPath, type GatewayCode, type Report, type StackPaths } from './config.js';
 
@@ -68,9 +69,10 @@ async function stillCurrent(endpoint: string, recorded: Recorded | undefined): P
 
 /** Creates the user if needed, puts its policy, and gives it one new access key in place of any older ones. */
 async function issueUser(iam: IAMClient, name: string, mayAssume: string): Promise<AwsKey> {
-  await iam.send(new CreateUserCommand({ UserName: name })).catch((error: unknown) => {
-    if (!(error instanceof Error && error.name === 'EntityAlreadyExistsException')) throw error;
-  });
+  await tolerating(
+    () => iam.send(new CreateUserCommand({ UserName: name })),
+    ['EntityAlreadyExistsException'],
+  );
   await iam.send(
     new PutUserPolicyCommand({
       UserName: name,
@@ -98,7 +100,7 @@ export async function ensureAwsIdentities(
   endpoint: string,
   report: Report,
 ): Promise<AwsIdentities> {
-  await setEmulatorEnforcement(endpoint, true);
+  await enforceEmulatorIam(endpoint);
   const recorded = readRecorded(paths);
   if (recorded && (await stillCurrent(endpoint, recorded))) return recorded;
   report('moto: issuing the control plane and worker host identities...');
@@ -109,9 +111,9 @@ export async function ensureAwsIdentities(
     credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
   });
   try {
-    await setEmulatorEnforcement(endpoint, false);
-    const keys = await Promise.all(IDENTITIES.map((id) => issueUser(iam, id.name, id.mayAssume)));
-    const [controlPlane, ...hosts] = keys;
+    const [controlPlane, ...hosts] = await withEnforcementOff(endpoint, () =>
+      Promise.all(IDENTITIES.map((id) => issueUser(iam, id.name, id.mayAssume))),
+    );
     const issued: Recorded = {
       controlPlane: controlPlane!,
       hosts: Object.fromEntries(GATEWAY_CODES.map((gw, i) => [gw, hosts[i]!])) as Record<GatewayCode, AwsKey>,
@@ -122,6 +124,5 @@ export async function ensureAwsIdentities(
     return issued;
   } finally {
     iam.destroy();
-    await setEmulatorEnforcement(endpoint, true);
   }
 }
