@@ -18,9 +18,12 @@ export async function sealCredentials(
   accounts: AccountAccess,
   target: SealTarget,
   connectionId: string,
-  sealedConnection: SealedConnection,
+  baseUrl: string,
+  secrets: Record<string, string>,
 ): Promise<string> {
   const aws = await accounts.clients(target.awsAccountId, target.awsRegion);
   const store = createSealedStore({ s3: aws.s3, kms: aws.kms, bucket: target.bucket, scope: target });
-  return store.put('credentials', connectionId, Buffer.from(JSON.stringify(sealedConnection), 'utf8'));
+  // The host is sealed with the secrets: a worker reaches only the host its connection was made for.
+  const sealed: SealedConnection = { host: new URL(baseUrl).host, secrets };
+  return store.put('credentials', connectionId, Buffer.from(JSON.stringify(sealed), 'utf8'));
 }

@@ -78,7 +78,6 @@ export const connections = pgTable(
     kind: text('kind').notNull(),
     baseUrl: text('base_url').notNull(),
     /** Where the sealed credentials live in the environment's bucket; never the credentials. */
-    credentialsObjectKey: text('credentials_object_key').notNull(),
     credentialsVersion: integer('credentials_version').notNull().default(1),
     createdAt: createdAt(),
   },

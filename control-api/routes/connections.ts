@@ -11,7 +11,7 @@ import type { ApiDeps } from '../deps.js';
 import { conflict, notFound, unprocessable } from '../problems.js';
 import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
-import { objectKeyOf } from '../../common/sealed-objects.js';
+import type { SealTarget } from '../vault.js';
 import { assertConnectionHostAllowed } from '../connection-hosts.js';
 
 type Connection = typeof connections.$inferSelect;
@@ -46,38 +46,25 @@ function checkedCredentials(kind: ConnectionKind, credentials: Record<string, st
   return shape.data;
 }
 
-function activeEnvironment(orgSlug: string, env: EnvironmentRow) {
+/** Where the environment keeps credentials; it takes them only while active, with its key. */
+function vaultOf(orgSlug: string, env: EnvironmentRow): SealTarget {
   if (env.status !== 'active' || !env.keyArn)
     throw conflict(
       'environment-not-active',
       `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
     );
-  return { ...env, keyArn: env.keyArn };
+  return {
+    organization: orgSlug,
+    environment: env.slug,
+    region: env.region,
+    awsAccountId: env.awsAccountId,
+    awsRegion: env.awsRegion,
+    bucket: env.bucket,
+    keyArn: env.keyArn,
+  };
 }
 
 export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
-  const seal = (
-    orgSlug: string,
-    env: EnvironmentRow & { keyArn: string },
-    id: string,
-    baseUrl: string,
-    secrets: Record<string, string>,
-  ) =>
-    sealCredentials(
-      deps.accounts,
-      {
-        organization: orgSlug,
-        environment: env.slug,
-        region: env.region,
-        awsAccountId: env.awsAccountId,
-        awsRegion: env.awsRegion,
-        bucket: env.bucket,
-        keyArn: env.keyArn,
-      },
-      id,
-      { host: new URL(baseUrl).host, secrets },
-    );
-
   return async (app) => {
     app.post(
       '/v1/organizations/:org/environments/:env/connections',
@@ -92,7 +79,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const active = activeEnvironment(org.slug, env);
+        const vault = vaultOf(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
         assertConnectionHostAllowed(deps.config, baseUrl);
         const secrets = checkedCredentials(kind, credentials);
@@ -106,7 +93,6 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               name,
               kind,
               baseUrl,
-              credentialsObjectKey: objectKeyOf('credentials', id),
             })
             .onConflictDoNothing()
             .returning();
@@ -115,7 +101,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               'duplicate-connection',
               `connection ${name} already exists in ${org.slug}/${env.slug}`,
             );
-          await seal(org.slug, active, id, baseUrl, secrets);
+          await sealCredentials(deps.accounts, vault, id, baseUrl, secrets);
           await audit(tx, {
             actorKeyId: principal.keyId,
             action: 'connection.created',
@@ -142,7 +128,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const active = activeEnvironment(org.slug, env);
+        const vault = vaultOf(org.slug, env);
         const [current] = await deps.db
           .select()
           .from(connections)
@@ -164,7 +150,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             details: { credentialsVersion: rotated!.credentialsVersion },
           });
           // Sealing is the last step: only the commit can still fail after the new value is live.
-          await seal(org.slug, active, current.id, current.baseUrl, secrets);
+          await sealCredentials(deps.accounts, vault, current.id, current.baseUrl, secrets);
           return rotated!;
         });
         return connectionView(row);
