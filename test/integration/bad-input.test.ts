@@ -30,6 +30,13 @@ describe('bad input', () => {
   });
 
   const envPath = (s: EnvScenario) => `/v1/organizations/${s.org}/environments/${s.env}`;
+  /** A run request in environment a, with the given connections in place of its own. */
+  const runWithConnections = (connections: { source: string; destination: string }) => ({
+    method: 'POST',
+    path: `${envPath(a)}/runs`,
+    key: a.envKey,
+    body: { ...runRequest(a), connections },
+  });
   const operatorKey = () => inject('operatorKey');
 
   const cases: Array<
@@ -109,60 +116,30 @@ describe('bad input', () => {
     ],
     [
       'unknown connection',
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/runs`,
-        key: a.envKey,
-        body: {
-          ...runRequest(a),
-          connections: {
-            source: '00000000-0000-4000-8000-000000000000',
-            destination: a.destinationConnectionId,
-          },
-        },
-      }),
+      () =>
+        runWithConnections({
+          source: '00000000-0000-4000-8000-000000000000',
+          destination: a.destinationConnectionId,
+        }),
       422,
       'unknown-connection',
     ],
     [
       "a sibling environment's connection",
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/runs`,
-        key: a.envKey,
-        body: {
-          ...runRequest(a),
-          connections: { source: sibling.sourceConnectionId, destination: a.destinationConnectionId },
-        },
-      }),
+      () =>
+        runWithConnections({ source: sibling.sourceConnectionId, destination: a.destinationConnectionId }),
       422,
       'unknown-connection',
     ],
     [
       "another organization's connection",
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/runs`,
-        key: a.envKey,
-        body: {
-          ...runRequest(a),
-          connections: { source: b.sourceConnectionId, destination: a.destinationConnectionId },
-        },
-      }),
+      () => runWithConnections({ source: b.sourceConnectionId, destination: a.destinationConnectionId }),
       422,
       'unknown-connection',
     ],
     [
       'connection of the wrong kind',
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/runs`,
-        key: a.envKey,
-        body: {
-          ...runRequest(a),
-          connections: { source: a.destinationConnectionId, destination: a.destinationConnectionId },
-        },
-      }),
+      () => runWithConnections({ source: a.destinationConnectionId, destination: a.destinationConnectionId }),
       422,
       'wrong-connection-kind',
     ],
