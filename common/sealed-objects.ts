@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
  * Everything Tavio stores in an environment's bucket is a sealed object: an AWS Encryption SDK
  * message whose data key is wrapped by the environment's KMS key. The message header records the
  * wrapping key's ARN and an encryption context binding organization, environment, region and the
- * object's own key, so a sealed object can be checked, and later re-wrapped, without opening it.
+ * object's own key, so a sealed object can be checked without opening it.
  * The bucket's SSE-KMS default encrypts it a second time at rest.
  */
 
