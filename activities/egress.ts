@@ -1,24 +1,84 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { FailureType, RetryableType } from '../common/failures.js';
 
 /** Requests an activity sent through the gateway, by host (`host:port`). */
 export type EgressTally = Record<string, number>;
 
-const current = new AsyncLocalStorage<Map<string, number>>();
+/** What every request of one activity attempt shares: its tally, and the signal that ends it. */
+interface EgressScope {
+  tally: Map<string, number>;
+  signal: AbortSignal | undefined;
+}
 
-/** Runs `work` with a fresh tally that every outbound request made inside it is counted in. */
+const current = new AsyncLocalStorage<EgressScope>();
+
+/**
+ * Runs `work` with a fresh tally that every outbound request made inside it is counted in; when
+ * `signal` is given, every request made inside it is aborted when it fires.
+ */
 export async function withEgressTally<T>(
   work: () => Promise<T>,
+  signal?: AbortSignal,
 ): Promise<{ result: T; egress: EgressTally }> {
   const tally = new Map<string, number>();
-  const result = await current.run(tally, work);
+  const result = await current.run({ tally, signal }, work);
   return { result, egress: Object.fromEntries(tally) };
 }
 
 export function countRequest(host: string): void {
-  const tally = current.getStore();
+  const tally = current.getStore()?.tally;
   tally?.set(host, (tally.get(host) ?? 0) + 1);
+}
+
+/** The signal that ends the current attempt's requests, if `work` runs inside an attempt. */
+export function attemptSignal(): AbortSignal | undefined {
+  return current.getStore()?.signal;
+}
+
+/** Heartbeats without a heartbeat timeout only need to be frequent enough to deliver a cancellation. */
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+
+/**
+ * Runs one activity attempt's egress. Its requests end when the activity is cancelled (which
+ * includes Temporal giving up on the attempt: the heartbeat after a timeout is answered "not
+ * found") or when the attempt's start-to-close time is up, whichever comes first, so that a slow
+ * upstream cannot hold a connection and an activity slot while Temporal runs the next attempt.
+ * Cancellation reaches an activity only through heartbeats, hence the ticker.
+ */
+export async function withActivityEgress<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; egress: EgressTally }> {
+  const ctx = Context.current();
+  const { startToCloseTimeoutMs, heartbeatTimeoutMs } = ctx.info;
+  // Started locally a little after the server started the attempt: end a little before it does.
+  const budget = startToCloseTimeoutMs - Math.min(1000, startToCloseTimeoutMs / 10);
+  const signal = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, budget))]);
+  const interval = heartbeatTimeoutMs ? heartbeatTimeoutMs / 3 : DEFAULT_HEARTBEAT_INTERVAL_MS;
+  const ticker = setInterval(() => ctx.heartbeat(), interval);
+  try {
+    ctx.heartbeat();
+    return await withEgressTally(work, signal);
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/**
+ * What an aborted request, or the read of its body, becomes: the activity's cancellation as is,
+ * so that Temporal records the attempt as cancelled; the attempt's deadline as a retryable failure
+ * that says so; anything else unchanged.
+ */
+export function abortFailure(error: unknown, what: string): unknown {
+  if (error instanceof TemporalFailure) return error;
+  if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
+    return ApplicationFailure.retryable(
+      `request to ${what} abandoned: the attempt's start-to-close time ran out`,
+      RetryableType.RequestTimedOut,
+    );
+  }
+  return error;
 }
 
 /**
@@ -28,10 +88,18 @@ export function countRequest(host: string): void {
 export function assertAllowed(allowedHosts: ReadonlySet<string>, url: URL): void {
   if (!allowedHosts.has(url.host)) {
     throw ApplicationFailure.nonRetryable(
-      `egress to ${url.host} refused: it is not the host of one of this environment's connections`,
+      `egress to ${namedHost(url)} refused: it is not the host of one of this environment's connections`,
       FailureType.EgressRefused,
     );
   }
+}
+
+/** A DNS name has at most 253 characters; a redirect may name anything, and failures enter histories. */
+const MAX_NAMED_HOST = 253;
+
+/** A host as failure messages may name it: an upstream-chosen host longer than a DNS name is not quoted. */
+export function namedHost(url: URL): string {
+  return url.host.length <= MAX_NAMED_HOST ? url.host : `a host of ${url.host.length} characters`;
 }
 
 const CONNECTION_ERRORS = new Set([

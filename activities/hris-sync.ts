@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
 import { FailureType, RetryableType } from '../common/failures.js';
 import type { ConnectionRef, SyncPageInput, SyncPageResult } from '../common/hris-sync-types.js';
 import type { SealedConnection } from '../common/names.js';
-import { withEgressTally } from './egress.js';
+import { readJsonLimited } from './bounded-body.js';
+import { withActivityEgress } from './egress.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
 import type { GatewayHttp } from './http.js';
+import { retryAfterSeconds } from './retry-after.js';
 import type { Response } from 'undici';
 
 const sourcePageSchema = z.object({ data: z.array(z.unknown()), next_cursor: z.string().nullable() });
@@ -16,17 +19,18 @@ const sourcePageSchema = z.object({ data: z.array(z.unknown()), next_cursor: z.s
 type Side = 'Source' | 'Destination';
 
 /**
- * Classifies an unsuccessful answer. Messages carry the status and the host, never a body: a body
- * may hold customer data.
+ * Classifies an unsuccessful answer, whose body is left unread and its connection closed. Messages
+ * carry the status and the host, never a body: a body may hold customer data.
  */
-function failureFor(side: Side, response: Response, url: string): Error {
+async function failureFor(side: Side, response: Response, url: string): Promise<Error> {
+  await response.body?.cancel().catch(() => undefined);
   const where = `${side.toLowerCase()} ${new URL(url).host} answered ${response.status}`;
   if (response.status === 429) {
-    const seconds = Number(response.headers.get('retry-after'));
+    const seconds = retryAfterSeconds(response.headers.get('retry-after'));
     return ApplicationFailure.create({
       type: RetryableType.RateLimited,
       message: `${where} (rate limited)`,
-      nextRetryDelay: Number.isFinite(seconds) && seconds > 0 ? `${seconds} seconds` : undefined,
+      nextRetryDelay: seconds === undefined ? undefined : `${seconds} seconds`,
     });
   }
   if (response.status === 401 || response.status === 403) {
@@ -67,8 +71,41 @@ function assertSealedHost(role: string, ref: ConnectionRef, sealed: SealedConnec
   }
 }
 
+/** Cursors are opaque tokens of a few dozen characters; a longer one is a page of data in disguise. */
+export const MAX_CURSOR_LENGTH = 512;
+const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
+
+/**
+ * A cursor enters the run's history (activity result, workflow state) and the next request's URL
+ * (gateway logs), so only a short, printable-ASCII one is accepted. The failure describes it
+ * without quoting it.
+ */
+function boundedCursor(cursor: string | null, host: string): string | null {
+  if (cursor === null) return null;
+  const problem =
+    cursor.length > MAX_CURSOR_LENGTH
+      ? `of ${cursor.length} characters, over the limit of ${MAX_CURSOR_LENGTH}`
+      : !PRINTABLE_ASCII.test(cursor)
+        ? 'that is empty or not printable ASCII'
+        : undefined;
+  if (problem === undefined) return cursor;
+  throw ApplicationFailure.nonRetryable(
+    `source ${host} sent a next-page cursor ${problem}`,
+    FailureType.UpstreamValueRefused,
+  );
+}
+
+export interface HrisSyncDeps {
+  http: GatewayHttp;
+  credentials: CredentialOpener;
+  /** The largest source or destination answer read; `DEFAULT_RESPONSE_LIMIT_BYTES` when absent. */
+  responseLimitBytes?: number;
+}
+
 /** Activities of hris-employee-sync, bound to one environment's gateway and credentials. */
-export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials: CredentialOpener }) {
+export function createHrisSyncActivities(deps: HrisSyncDeps) {
+  const responseLimit = deps.responseLimitBytes ?? DEFAULT_RESPONSE_LIMIT_BYTES;
+
   async function open(input: SyncPageInput): Promise<Opened> {
     const [source, destination] = await Promise.all([
       deps.credentials.open(input.source.id),
@@ -88,15 +125,17 @@ export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials:
       { headers: { 'x-api-key': opened.source.secrets.apiKey ?? '', accept: 'application/json' } },
       opened.allowed,
     );
-    if (!response.ok) throw failureFor('Source', response, url.href);
-    const page = sourcePageSchema.safeParse(await response.json());
+    if (!response.ok) throw await failureFor('Source', response, url.href);
+    const page = sourcePageSchema.safeParse(
+      await readJsonLimited(response, responseLimit, `source ${url.host}`),
+    );
     if (!page.success) {
       throw ApplicationFailure.nonRetryable(
         `source ${url.host} sent a page of an unexpected shape`,
         FailureType.SourceRequestRejected,
       );
     }
-    return page.data;
+    return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host) };
   }
 
   async function load(input: SyncPageInput, opened: Opened, records: CanonicalEmployee[]): Promise<number> {
@@ -114,18 +153,19 @@ export function createHrisSyncActivities(deps: { http: GatewayHttp; credentials:
       },
       opened.allowed,
     );
-    if (!response.ok) throw failureFor('Destination', response, url);
-    const answer = z.object({ upserted: z.number().int() }).safeParse(await response.json());
+    if (!response.ok) throw await failureFor('Destination', response, url);
+    const body = await readJsonLimited(response, responseLimit, `destination ${new URL(url).host}`);
+    const answer = z.object({ upserted: z.number().int() }).safeParse(body);
     return answer.success ? answer.data.upserted : records.length;
   }
 
   return {
     /**
      * Extracts one page, maps it in memory, loads it; returns counts, the next cursor, and the
-     * requests it sent through the gateway, by host.
+     * requests it sent through the gateway, by host. Its requests end with the attempt.
      */
     async syncEmployeePage(input: SyncPageInput): Promise<SyncPageResult> {
-      const { result, egress } = await withEgressTally(async () => {
+      const { result, egress } = await withActivityEgress(async () => {
         const opened = await open(input);
         const page = await extract(input, opened);
         const mapped = page.data

@@ -1,18 +1,99 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { ProxyAgent, fetch } from 'undici';
+import { Headers, ProxyAgent, fetch } from 'undici';
 import type { Dispatcher, RequestInit, Response } from 'undici';
 import { FailureType } from '../common/failures.js';
-import { assertAllowed, countRequest, gatewayFailure } from './egress.js';
+import {
+  abortFailure,
+  assertAllowed,
+  attemptSignal,
+  countRequest,
+  gatewayFailure,
+  namedHost,
+} from './egress.js';
 
 /** HTTP for activities, bound to the region's egress gateway. There is no other path out. */
 export interface GatewayHttp {
-  /** Sends a request (following redirects) to hosts in `allowedHosts` only. */
+  /**
+   * Sends a request (following a few redirects) to hosts in `allowedHosts` only. It is aborted by
+   * `init.signal` and, inside an activity attempt, when the attempt is cancelled or out of time.
+   */
   fetch(url: string, init: RequestInit, allowedHosts: ReadonlySet<string>): Promise<Response>;
   close(): Promise<void>;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
+/** APIs redirect once or twice (a moved path, a regional host); more is a loop or a probe. */
+export const MAX_REDIRECTS = 3;
+
+/**
+ * Headers that may follow a redirect to another origin. Everything else is dropped: besides
+ * `authorization`, `cookie` and `proxy-authorization`, APIs put credentials in headers of their
+ * own naming (`x-api-key`, `x-auth-token`, signatures), so a list of what to drop would leak the
+ * next one.
+ */
+const CROSS_ORIGIN_HEADERS = new Set(['accept', 'accept-encoding', 'accept-language', 'user-agent']);
+/** Headers that describe a body, dropped with it when a redirect turns the request into a GET. */
+const BODY_HEADERS = [
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+];
+
+function refused(message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, FailureType.EgressRefused);
+}
+
+/**
+ * The request to send to `next` after `status` from `from`, or a refusal:
+ * - https never becomes http (the credentials and data would cross the network in clear);
+ * - a 303 of anything but GET and HEAD, and a 301/302 of a POST, become a GET without a body (as
+ *   the Fetch standard and browsers do);
+ * - to another origin, only the headers in `CROSS_ORIGIN_HEADERS` follow;
+ * - a 307/308 to another origin of a request with a body is refused rather than followed: 307 and
+ *   308 promise the same method and body, so following would either re-send the body (customer
+ *   records) to a host that the caller never chose, or send a body-less request that the caller
+ *   did not mean.
+ */
+function redirected(init: RequestInit, status: number, from: URL, next: URL): RequestInit {
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw refused(`redirect from ${from.host} to a URL that is neither http nor https refused`);
+  }
+  if (from.protocol === 'https:' && next.protocol !== 'https:') {
+    throw refused(
+      `redirect from https://${from.host} to http://${namedHost(next)} refused: it downgrades to plain HTTP`,
+    );
+  }
+  const method = (init.method ?? 'GET').toUpperCase();
+  const headers = new Headers(init.headers);
+  let request: RequestInit = { ...init, headers };
+  if (
+    status === 303
+      ? method !== 'GET' && method !== 'HEAD'
+      : (status === 301 || status === 302) && method === 'POST'
+  ) {
+    for (const name of BODY_HEADERS) headers.delete(name);
+    request = { ...request, method: 'GET', body: undefined };
+  }
+  if (next.origin === from.origin) return request;
+  if (request.body !== undefined && request.body !== null) {
+    throw refused(
+      `redirect ${status} from ${from.host} to ${namedHost(next)} refused: it would re-send the request body to another origin`,
+    );
+  }
+  for (const name of [...headers.keys()]) {
+    if (!CROSS_ORIGIN_HEADERS.has(name)) headers.delete(name);
+  }
+  return request;
+}
+
+function signalOf(init: RequestInit): AbortSignal | undefined {
+  const signals = [init.signal ?? undefined, attemptSignal()].filter(
+    (s): s is AbortSignal => s !== undefined,
+  );
+  return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+}
 
 /**
  * Every request, each redirect hop included, is checked against the environment's allowlist,
@@ -28,25 +109,26 @@ export function createEgressHttp(dispatcher: Dispatcher, gateway = 'direct'): Ga
   return {
     async fetch(url, init, allowedHosts) {
       let target = new URL(url);
-      let request = init;
+      const signal = signalOf(init);
+      let request: RequestInit = { ...init, signal };
       for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
         assertAllowed(allowedHosts, target);
         countRequest(target.host);
+        const host = target.host;
         const response = await fetch(target, { ...request, dispatcher, redirect: 'manual' }).catch(
           (error: unknown) => {
-            throw gatewayFailure(gateway, error);
+            throw signal?.aborted ? abortFailure(signal.reason, host) : gatewayFailure(gateway, error);
           },
         );
         const location = response.headers.get('location');
         if (!REDIRECTS.has(response.status) || !location) return response;
         await response.body?.cancel();
-        target = new URL(location, target);
-        if (response.status === 303) request = { ...request, method: 'GET', body: undefined };
+        const next = URL.parse(location, target.href);
+        if (!next) throw refused(`redirect from ${target.host} to an invalid location refused`);
+        request = redirected(request, response.status, target, next);
+        target = next;
       }
-      throw ApplicationFailure.nonRetryable(
-        `more than ${MAX_REDIRECTS} redirects from ${new URL(url).host}`,
-        FailureType.EgressRefused,
-      );
+      throw refused(`more than ${MAX_REDIRECTS} redirects from ${new URL(url).host}`);
     },
     close: () => dispatcher.close(),
   };

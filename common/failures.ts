@@ -10,6 +10,10 @@ export const FailureType = {
   EgressRefused: 'EgressRefused',
   SealedContextMismatch: 'SealedContextMismatch',
   InvalidObjectName: 'InvalidObjectName',
+  /** A source or destination answer larger than the response limit: the same request would be as large again. */
+  ResponseTooLarge: 'ResponseTooLarge',
+  /** An upstream string bound for a history (a cursor) that is too long or outside printable ASCII. */
+  UpstreamValueRefused: 'UpstreamValueRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 
@@ -18,4 +22,6 @@ export const RetryableType = {
   RateLimited: 'RateLimited',
   UpstreamUnavailable: 'UpstreamUnavailable',
   GatewayUnavailable: 'GatewayUnavailable',
+  /** A request abandoned because its attempt's start-to-close time ran out; the next attempt starts afresh. */
+  RequestTimedOut: 'RequestTimedOut',
 } as const;

@@ -5,6 +5,9 @@ import { FailureType } from '../common/failures.js';
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
   startToCloseTimeout: '15 seconds',
+  // The activity heartbeats while it waits on upstreams: a heartbeat is what delivers a
+  // cancellation to it, and a worker that died is noticed after this, not after 15 seconds.
+  heartbeatTimeout: '5 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,

@@ -15,6 +15,7 @@ const settings: EnvironmentWorkerSettings = {
   gatewayUrl: 'http://127.0.0.1:8883',
   temporalAddress: '127.0.0.1:7233',
   payloadLimitBytes: 16384,
+  responseLimitBytes: 65536,
   logLevel: 'warn',
   workflowBundlePath: '/nonexistent/workflows.js',
   hostId: 'eu-host',
