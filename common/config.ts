@@ -50,6 +50,14 @@ function awsEndpointFrom(env: Env): string | undefined {
   return env.TAVIO_AWS_ENDPOINT === '' ? undefined : (env.TAVIO_AWS_ENDPOINT ?? 'http://127.0.0.1:5055');
 }
 
+/** The largest source or destination answer an activity reads; beyond it, `ResponseTooLarge`. */
+export const DEFAULT_RESPONSE_LIMIT_BYTES = 4 * 1024 * 1024;
+const responseLimitBytesSchema = z.coerce
+  .number()
+  .int()
+  .min(1024)
+  .max(256 * 1024 * 1024);
+
 const awsCredentialsSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) });
 
 const shared = (env: Env) => ({
@@ -93,6 +101,10 @@ const controlApiSchema = sharedSchema.extend({
    */
   accountFactory: z.enum(['emulator', 'external']),
   regions: z.custom<RegionRegistry>(),
+  /** Lifetime of the tokens Temporal authorizes calls with; holders refresh them at half-life. */
+  temporalTokenTtlSeconds: z.coerce.number().int().min(30).max(3600),
+  /** How long a new signing key is published before it signs; above Temporal's JWKS refresh interval. */
+  temporalKeyPublishLeadSeconds: z.coerce.number().int().min(1).max(3600),
 });
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
 
@@ -116,6 +128,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? '123456789012',
       accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'emulator' : 'external'),
       regions: regionRegistryFrom(env),
+      temporalTokenTtlSeconds: env.TAVIO_TEMPORAL_TOKEN_TTL_SECONDS ?? '600',
+      temporalKeyPublishLeadSeconds: env.TAVIO_TEMPORAL_KEY_PUBLISH_LEAD_SECONDS ?? '10',
     },
     'control API',
   );
@@ -127,6 +141,7 @@ const regionHostSchema = sharedSchema.extend({
   hostKey: z.string().regex(/^tav_host_/, 'a region host key (tav_host_...)'),
   pollIntervalMs: z.coerce.number().int().min(100),
   hostId: z.string().min(1),
+  responseLimitBytes: responseLimitBytesSchema,
   regions: z.custom<RegionRegistry>(),
 });
 export type RegionHostConfig = z.infer<typeof regionHostSchema>;
@@ -141,6 +156,7 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
       hostKey: env.TAVIO_HOST_KEY,
       pollIntervalMs: env.TAVIO_HOST_POLL_MS ?? '1000',
       hostId: env.TAVIO_HOST_ID ?? `${env.TAVIO_REGION ?? 'unknown'}-host-${process.pid}`,
+      responseLimitBytes: env.TAVIO_RESPONSE_LIMIT_BYTES ?? String(DEFAULT_RESPONSE_LIMIT_BYTES),
       regions: regionRegistryFrom(env),
     },
     'region host',
@@ -161,6 +177,7 @@ export const environmentWorkerSettingsSchema = z.object({
   gatewayUrl: z.url(),
   temporalAddress: z.string(),
   payloadLimitBytes: z.number().int(),
+  responseLimitBytes: responseLimitBytesSchema,
   logLevel: sharedSchema.shape.logLevel,
   workflowBundlePath: z.string(),
   hostId: z.string(),
@@ -176,26 +193,4 @@ export function loadEnvironmentWorkerSettings(env: Env = process.env): Environme
       `${ENVIRONMENT_WORKER_SETTINGS_VAR} is not set: environment workers are started by a region host`,
     );
   return parseOrExit(environmentWorkerSettingsSchema, JSON.parse(raw), 'environment worker');
-}
-
-/** The environment variable through which a region host hands a worker its short-lived credentials. */
-export const ENVIRONMENT_CREDENTIALS_VAR = 'TAVIO_ENVIRONMENT_CREDENTIALS';
-
-export const dataplaneCredentialsSchema = z.object({
-  accessKeyId: z.string().min(1),
-  secretAccessKey: z.string().min(1),
-  sessionToken: z.string().min(1),
-  expiration: z.iso.datetime(),
-});
-export type DataplaneCredentials = z.infer<typeof dataplaneCredentialsSchema>;
-
-/** Reads the worker's first credentials once and removes them from the process environment. */
-export function takeEnvironmentWorkerCredentials(env: Env = process.env): DataplaneCredentials {
-  const raw = env[ENVIRONMENT_CREDENTIALS_VAR];
-  if (!raw)
-    throw new Error(
-      `${ENVIRONMENT_CREDENTIALS_VAR} is not set: environment workers are started by a region host`,
-    );
-  delete env[ENVIRONMENT_CREDENTIALS_VAR];
-  return parseOrExit(dataplaneCredentialsSchema, JSON.parse(raw), 'environment worker credentials');
 }

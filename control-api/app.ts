@@ -12,6 +12,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { regionRoutes } from './routes/regions.js';
 import { runRoutes } from './routes/runs.js';
+import { temporalAuthRoutes } from './routes/temporal-auth.js';
 
 /** Builds the control API. The OpenAPI document is generated from the routes' zod schemas. */
 export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logger'] = false) {
@@ -37,6 +38,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   await app.register(connectionRoutes(deps));
   await app.register(runRoutes(deps));
   await app.register(regionRoutes(deps));
+  await app.register(temporalAuthRoutes(deps));
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

@@ -22,7 +22,41 @@ declare module 'fastify' {
   }
 }
 
-/** Resolves the bearer key of every /v1 request; unknown, malformed and revoked keys get 401. */
+/** Resolves an API key to its principal; unknown, malformed, revoked and expired keys get 401. */
+export async function principalOfKey(db: Database, key: string): Promise<Principal> {
+  const parsed = parseKey(key);
+  if (!parsed) throw unauthorized('the API key is malformed');
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, parsed.prefix));
+  if (!row || !matchesHash(key, row.secretHash)) throw unauthorized('the API key is not valid');
+  return liveKey(db, row);
+}
+
+/** The principal of a key already proven once (a Web UI session's), as long as the key still works. */
+export async function principalOfKeyId(db: Database, keyId: string): Promise<Principal> {
+  const [row] = await db.select().from(apiKeys).where(eq(apiKeys.id, keyId));
+  if (!row) throw unauthorized('the API key is not valid');
+  return liveKey(db, row);
+}
+
+async function liveKey(db: Database, row: typeof apiKeys.$inferSelect): Promise<Principal> {
+  // Only a caller who holds the key learns why it no longer works.
+  if (row.revokedAt) throw unauthorized('the API key was revoked');
+  if (row.expiresAt && row.expiresAt <= new Date()) throw unauthorized('the API key has expired');
+  // Last use is kept to the minute: a client polling a run does not write a row per request.
+  const now = new Date();
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+    await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
+  }
+  return {
+    keyId: row.id,
+    kind: row.kind,
+    organizationId: row.organizationId,
+    environmentId: row.environmentId,
+    region: row.region,
+  };
+}
+
+/** Resolves the bearer key of every /v1 request. */
 export function installAuth(app: FastifyInstance, db: Database): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
@@ -30,25 +64,7 @@ export function installAuth(app: FastifyInstance, db: Database): void {
     const header = request.headers.authorization ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     if (!key) throw unauthorized('send an API key as `Authorization: Bearer <key>`');
-    const parsed = parseKey(key);
-    if (!parsed) throw unauthorized('the API key is malformed');
-    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, parsed.prefix));
-    if (!row || !matchesHash(key, row.secretHash)) throw unauthorized('the API key is not valid');
-    // Only a caller who holds the key learns why it no longer works.
-    if (row.revokedAt) throw unauthorized('the API key was revoked');
-    if (row.expiresAt && row.expiresAt <= new Date()) throw unauthorized('the API key has expired');
-    // Last use is kept to the minute: a client polling a run does not write a row per request.
-    const now = new Date();
-    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      await db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id));
-    }
-    request.principal = {
-      keyId: row.id,
-      kind: row.kind,
-      organizationId: row.organizationId,
-      environmentId: row.environmentId,
-      region: row.region,
-    };
+    request.principal = await principalOfKey(db, key);
   });
 }
 

@@ -98,6 +98,14 @@ export interface Connection {
   createdAt: string;
 }
 
+/** A token for the standard Temporal CLI and SDKs (`--api-key`), limited to the caller's namespaces. */
+export interface TemporalToken {
+  token: string;
+  expiresAt: string;
+  role: 'read' | 'admin';
+  namespaces: string[];
+}
+
 export interface CreateRunRequest {
   integration: string;
   connections: Record<string, string>;
@@ -180,6 +188,15 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<Residency>('GET', `${env(org, environment)}/runs/${runId}/residency`),
     cancelRun: (org: string, environment: string, runId: string) =>
       call<Run>('POST', `${env(org, environment)}/runs/${runId}/cancel`),
+    createTemporalToken: (
+      org: string,
+      request: { environment?: string; role?: 'read' | 'admin'; ttlSeconds?: number } = {},
+    ) => call<TemporalToken>('POST', `/v1/organizations/${org}/temporal-tokens`, request),
+    rotateTemporalSigningKey: () =>
+      call<{ kid: string; activatesAt: string; previousKeysRetireAt: string }>(
+        'POST',
+        '/v1/temporal-signing-keys/rotate',
+      ),
 
     /** Polls until the run ends (or the timeout passes) and returns it. */
     async waitForRun(

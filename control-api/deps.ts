@@ -1,6 +1,7 @@
 import type { ControlApiConfig } from '../common/config.js';
 import type { Database } from '../db/client.js';
 import type { AccountAccess } from './provisioning/account-access.js';
+import type { SigningKeys } from './temporal-auth/signing-keys.js';
 import type { TemporalClients } from './temporal-clients.js';
 
 /** What the routes work with; built once by the server (or a test) and passed in. */
@@ -9,4 +10,5 @@ export interface ApiDeps {
   temporal: TemporalClients;
   accounts: AccountAccess;
   config: ControlApiConfig;
+  signingKeys: SigningKeys;
 }

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
@@ -132,9 +133,8 @@ export async function startRun(
           createdByKeyId: actorKeyId,
         })
         .returning();
-      const handle = await deps.temporal
-        .forNamespace(env.namespace)
-        .workflow.start(integration.workflowType, {
+      const handle = await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+        client.workflow.start(integration.workflowType, {
           taskQueue: deps.regions[env.region].taskQueue,
           workflowId,
           args: [input],
@@ -145,7 +145,8 @@ export async function startRun(
             { key: SA.integration, value: request.integration },
           ],
           memo: { tavioRunId: id, connections: Object.values(refs).map((ref) => ref.id) },
-        });
+        }),
+      );
       const [started] = await tx
         .update(runs)
         .set({ temporalRunId: handle.firstExecutionRunId })
@@ -198,19 +199,11 @@ function failureName(error: WorkflowFailedError): string {
 /** Brings a run's status and summary up to date from Temporal; only counts and failure names are kept. */
 export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<RunRow> {
   if (row.status !== 'running') return row;
-  const handle = deps.temporal.forNamespace(env.namespace).workflow.getHandle(row.workflowId);
-  const description = await handle.describe();
-  const status = TERMINAL[description.status.name];
-  if (!status) return row;
-  let summary: HrisSyncSummary | null = null;
-  let failure: string | null = null;
-  try {
-    summary = (await handle.result()) as HrisSyncSummary;
-  } catch (error) {
-    failure = error instanceof WorkflowFailedError ? failureName(error) : status;
-  }
-  const client = deps.temporal.forNamespace(env.namespace);
-  const residency = await buildResidency(client, deps.regions, env, { ...row, summary }, true);
+  const closed = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
+    closedRun(client, deps.regions, env, row),
+  );
+  if (!closed) return row;
+  const { status, summary, failure, residency, closedAt } = closed;
   const [updated] = await deps.db
     .update(runs)
     .set({
@@ -218,18 +211,37 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
       summary,
       residency,
       failure: failure?.slice(0, 500) ?? null,
-      closedAt: description.closeTime ?? new Date(),
+      closedAt,
     })
     .where(eq(runs.id, row.id))
     .returning();
   return updated!;
 }
 
+/** A closed run's status, summary, failure name and residency; undefined while it runs. */
+async function closedRun(client: Client, regions: RegionRegistry, env: Env, row: RunRow) {
+  const handle = client.workflow.getHandle(row.workflowId);
+  const description = await handle.describe();
+  const status = TERMINAL[description.status.name];
+  if (!status) return undefined;
+  let summary: HrisSyncSummary | null = null;
+  let failure: string | null = null;
+  try {
+    summary = (await handle.result()) as HrisSyncSummary;
+  } catch (error) {
+    failure = error instanceof WorkflowFailedError ? failureName(error) : status;
+  }
+  const residency = await buildResidency(client, regions, env, { ...row, summary }, true);
+  return { status, summary, failure, residency, closedAt: description.closeTime ?? new Date() };
+}
+
 /** Why a running run makes no progress, when no worker of its region serves its environment. */
 export async function waitingReason(deps: RunDeps, env: Env, row: RunRow): Promise<string | null> {
   if (row.status !== 'running') return null;
   const taskQueue = deps.regions[env.region].taskQueue;
-  const polling = await workerPolling(deps.temporal.forNamespace(env.namespace), env.namespace, taskQueue);
+  const polling = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
+    workerPolling(client, env.namespace, taskQueue),
+  );
   return polling
     ? null
     : `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace}; the run waits for it and runs nowhere else`;

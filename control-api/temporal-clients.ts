@@ -1,23 +1,65 @@
 import { Client, Connection } from '@temporalio/client';
 import { guardedDataConverter } from '../common/payload-guard.js';
+import type { ControlPlaneTokens, TemporalRole } from './temporal-auth/tokens.js';
 
-/** One connection to Temporal, one client per environment namespace, all behind the metadata guard. */
-export async function createTemporalClients(address: string, payloadLimitBytes: number) {
+/** Not a namespace slugs can spell (no underscore in a slug): its token grants nothing, it only proves the signature is trusted. */
+const SYSTEM_PROBE = '_tavio_probe';
+
+/**
+ * One connection to Temporal, one client per environment namespace, all behind the metadata guard.
+ * Every call carries a token for the namespace it concerns and the role that call path needs, so
+ * Temporal itself refuses the control plane anything else.
+ */
+export async function createTemporalClients(
+  address: string,
+  payloadLimitBytes: number,
+  tokenFor: ControlPlaneTokens,
+) {
   const connection = await Connection.connect({ address });
   const clients = new Map<string, Client>();
+  function clientOf(namespace: string): Client {
+    let client = clients.get(namespace);
+    if (!client) {
+      client = new Client({ connection, namespace, dataConverter: guardedDataConverter(payloadLimitBytes) });
+      clients.set(namespace, client);
+    }
+    return client;
+  }
+  async function as<T>(namespace: string, role: TemporalRole, work: () => Promise<T>): Promise<T> {
+    const token = await tokenFor(namespace, role);
+    return connection.withApiKey(token, work);
+  }
   return {
-    connection,
-    forNamespace(namespace: string): Client {
-      let client = clients.get(namespace);
-      if (!client) {
-        client = new Client({
-          connection,
-          namespace,
-          dataConverter: guardedDataConverter(payloadLimitBytes),
-        });
-        clients.set(namespace, client);
+    /** Runs `work` with the namespace's client, its calls authorized for that namespace and role only. */
+    inNamespace<T>(
+      namespace: string,
+      role: 'read' | 'write',
+      work: (client: Client) => Promise<T>,
+    ): Promise<T> {
+      return as(namespace, role, () => work(clientOf(namespace)));
+    },
+    /** Namespace administration (register, search attributes, delete) with an admin token of that namespace only. */
+    administer<T>(namespace: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+      return as(namespace, 'admin', () => work(connection));
+    },
+    /**
+     * Waits until Temporal accepts this API's tokens: it loads the signing keys from the JWKS this
+     * API serves, so the first start waits one refresh of Temporal's key cache.
+     */
+    async waitUntilTrusted(timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          await as(SYSTEM_PROBE, 'read', () => connection.workflowService.getSystemInfo({}));
+          return;
+        } catch (error) {
+          if (Date.now() > deadline)
+            throw new Error(`Temporal did not accept the control API's tokens within ${timeoutMs} ms`, {
+              cause: error,
+            });
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
       }
-      return client;
     },
     close: () => connection.close(),
   };

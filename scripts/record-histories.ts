@@ -52,7 +52,11 @@ try {
   say(`recording ${run.workflowId} in ${run.namespace}`);
   const done = await client.waitForRun(org, 'recording', run.id);
   if (done.status !== 'completed') throw new Error(`the recorded run ended ${done.status}`);
-  const connection = await Connection.connect({ address: stack.temporalAddress });
+  const { token } = await client.createTemporalToken(org, { environment: 'recording' });
+  const connection = await Connection.connect({
+    address: stack.temporalAddress,
+    metadata: { authorization: `Bearer ${token}` },
+  });
   const temporal = new Client({ connection, namespace: run.namespace });
   await mkdir(OUT, { recursive: true });
   let index = 0;

@@ -1,6 +1,6 @@
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 
-import type { DataplaneCredentials } from '../common/config.js';
+import type { DataplaneCredentials } from '../common/worker-secrets.js';
 
 /** Issues short-lived credentials of one environment's data-plane role: what its worker holds, and nothing else. */
 export function createDataplaneCredentialIssuer(options: {

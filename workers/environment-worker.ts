@@ -1,6 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { loadEnvironmentWorkerSettings, takeEnvironmentWorkerCredentials } from '../common/config.js';
-import type { DataplaneCredentials } from '../common/config.js';
+import { loadEnvironmentWorkerSettings } from '../common/config.js';
+import type { DataplaneCredentials } from '../common/worker-secrets.js';
 import { GATEWAY_OF } from '../common/gateways.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
@@ -9,6 +9,8 @@ import { createGatewayHttp } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
 import { activityFailureScrubber, activityPayloadGuard } from './activity-guard.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
+import { receiveSecrets } from './secrets-inbox.js';
+import { createTokenWatch } from './token-watch.js';
 
 /** Environment worker: one OS process per environment, started by its region's host. */
 
@@ -25,30 +27,51 @@ const TEMPORAL_LOG_LEVEL = {
 async function main(): Promise<void> {
   const settings = loadEnvironmentWorkerSettings();
   assertOwnNamespace(settings);
-  let current = takeEnvironmentWorkerCredentials();
-  // The host sends fresh credentials before the current ones expire.
-  process.on('message', (message: { credentials?: DataplaneCredentials }) => {
-    if (message.credentials) current = message.credentials;
+  // Without a valid token Temporal refuses every poll: stop, and tell the host why.
+  let stop = (): void => process.exit(3);
+  const tokenWatch = createTokenWatch((reason) => {
+    process.send?.({ stopping: reason });
+    console.error(`environment worker stopping: ${reason}`);
+    process.exitCode = 3;
+    stop();
   });
+  // The host sends fresh credentials and tokens before the current ones expire.
+  let current: DataplaneCredentials | undefined;
+  const initial = await receiveSecrets(process, (update) => {
+    if (update.credentials) current = update.credentials;
+    if (update.temporal) tokenWatch.renew(update.temporal);
+  });
+  current ??= initial.credentials;
 
   Runtime.install({ logger: new DefaultLogger(TEMPORAL_LOG_LEVEL[settings.logLevel]) });
   const aws = createEnvironmentAws({
     awsRegion: settings.awsRegion,
     endpoint: settings.awsEndpoint,
     gatewayUrl: settings.gatewayUrl,
-    credentials: async () => ({ ...current, expiration: new Date(current.expiration) }),
+    credentials: async () => {
+      const now = current ?? initial.credentials;
+      return { ...now, expiration: new Date(now.expiration) };
+    },
   });
   const gateway = GATEWAY_OF[settings.region];
   const http = createGatewayHttp(settings.gatewayUrl, gateway);
   const credentials = createCredentialOpener({ aws, ...settings, gateway });
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const connection = await NativeConnection.connect({
+    address: settings.temporalAddress,
+    metadata: tokenWatch.renew(initial.temporal),
+  });
+  tokenWatch.attach(connection);
   const worker = await Worker.create({
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     identity: `${settings.hostId}/${settings.namespace}/${process.pid}`,
     workflowBundle: { codePath: settings.workflowBundlePath },
-    activities: createHrisSyncActivities({ http, credentials }),
+    activities: createHrisSyncActivities({
+      http,
+      credentials,
+      responseLimitBytes: settings.responseLimitBytes,
+    }),
     interceptors: {
       activity: [
         activityFailureScrubber(),
@@ -62,7 +85,7 @@ async function main(): Promise<void> {
     shutdownGraceTime: '5 seconds',
   });
   // A signal and the host's channel closing may both arrive; shut down once.
-  const stop = () => {
+  stop = () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stop);
@@ -72,6 +95,7 @@ async function main(): Promise<void> {
   try {
     await worker.run();
   } finally {
+    tokenWatch.stop();
     await connection.close();
     await http.close();
     aws.destroy();

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { z } from 'zod';
-import {
-  ENVIRONMENT_CREDENTIALS_VAR,
-  ENVIRONMENT_WORKER_SETTINGS_VAR,
-  loadRegionHostConfig,
-} from '../common/config.js';
+import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common/config.js';
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
+import { temporalTokenSchema } from '../common/worker-secrets.js';
+import type { TemporalToken } from '../common/worker-secrets.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createSupervisor } from './supervisor.js';
+import { createWorkerSecrets } from './worker-secrets.js';
 import { writeWorkflowBundle } from './workflow-bundle.js';
 
 /** What the control API tells a region host about an active environment: identifiers, no secrets. */
@@ -39,6 +38,19 @@ async function fetchAssignments(config: RegionHostConfig): Promise<Assignment[]>
   return z.object({ environments: z.array(assignmentSchema) }).parse(await response.json()).environments;
 }
 
+/** A token for the environment's namespace only, which the control API issues to this region's host alone. */
+async function fetchWorkerToken(config: RegionHostConfig, environmentId: string): Promise<TemporalToken> {
+  const response = await fetch(
+    `${config.controlApiUrl}/v1/regions/${config.region}/environments/${environmentId}/temporal-token`,
+    { method: 'POST', headers: { authorization: `Bearer ${config.hostKey}` } },
+  );
+  if (!response.ok)
+    throw new Error(
+      `control API answered ${response.status} for environment ${environmentId}'s Temporal token`,
+    );
+  return temporalTokenSchema.parse(await response.json());
+}
+
 async function main(): Promise<void> {
   const config = loadRegionHostConfig();
   const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
@@ -53,22 +65,7 @@ async function main(): Promise<void> {
     hostId: config.hostId,
   });
   const supervisor = createSupervisor(log);
-  const refreshTimers = new Map<string, NodeJS.Timeout>();
-
-  function scheduleRefresh(assignment: Assignment): void {
-    clearInterval(refreshTimers.get(assignment.id));
-    const timer = setInterval(
-      () => {
-        issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS).then(
-          (credentials) => supervisor.send(assignment.id, { credentials }),
-          (error: Error) =>
-            log.error({ environment: assignment.namespace, err: error.message }, 'credential refresh failed'),
-        );
-      },
-      (CREDENTIAL_SECONDS * 1000 * 3) / 4,
-    );
-    refreshTimers.set(assignment.id, timer);
-  }
+  const secrets = createWorkerSecrets(log, (key, update) => supervisor.sendSecrets(key, update));
 
   function settingsFor(assignment: Assignment): EnvironmentWorkerSettings {
     return {
@@ -84,6 +81,7 @@ async function main(): Promise<void> {
       gatewayUrl: region.gatewayUrl,
       temporalAddress: config.temporalAddress,
       payloadLimitBytes: config.payloadLimitBytes,
+      responseLimitBytes: config.responseLimitBytes,
       logLevel: config.logLevel,
       workflowBundlePath: bundlePath,
       hostId: config.hostId,
@@ -105,20 +103,17 @@ async function main(): Promise<void> {
       wanted.add(assignment.id);
       supervisor.ensure({
         key: assignment.id,
-        env: async () => {
-          const credentials = await issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS);
-          scheduleRefresh(assignment);
-          return {
-            [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)),
-            [ENVIRONMENT_CREDENTIALS_VAR]: JSON.stringify(credentials),
-          };
-        },
+        env: () => ({ [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)) }),
+        secrets: () =>
+          secrets.issue(assignment.id, {
+            credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
+            temporal: () => fetchWorkerToken(config, assignment.id),
+          }),
       });
     }
     for (const key of supervisor.keys()) {
       if (!wanted.has(key)) {
-        clearInterval(refreshTimers.get(key));
-        refreshTimers.delete(key);
+        secrets.forget(key);
         await supervisor.stop(key);
       }
     }
@@ -129,7 +124,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('stopping all environment workers');
-    for (const timer of refreshTimers.values()) clearInterval(timer);
+    secrets.forgetAll();
     await supervisor.stopAll();
     issuer.destroy();
     await rm(bundleDir, { recursive: true, force: true });

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { WorkerSecrets } from '../common/worker-secrets.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./environment-worker.ts', import.meta.url));
 const MAX_BACKOFF_MS = 30_000;
@@ -9,8 +10,10 @@ const STABLE_AFTER_MS = 60_000;
 
 export interface SupervisedWorker {
   key: string;
-  /** Environment variables of the child: that environment's settings and credentials only. */
-  env: () => Promise<Record<string, string>>;
+  /** Environment variables of the child: that environment's settings, no secret. */
+  env: () => Record<string, string>;
+  /** The child's first secrets, sent over its IPC channel as soon as it exists. */
+  secrets: () => Promise<WorkerSecrets>;
 }
 
 interface Slot {
@@ -30,16 +33,21 @@ export function createSupervisor(log: Logger) {
   const slots = new Map<string, Slot>();
 
   async function launch(slot: Slot): Promise<void> {
-    const env = await slot.spec.env();
+    const secrets = await slot.spec.secrets();
     if (slot.stopping) return;
     const child = fork(WORKER_ENTRY, [], {
       // Nothing is inherited from the host: the child gets its own environment's settings only.
-      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...slot.spec.env() },
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     slot.child = child;
     slot.startedAt = Date.now();
+    child.send({ secrets });
+    child.on('message', (message: { stopping?: string }) => {
+      if (message.stopping)
+        log.error({ worker: slot.spec.key, reason: message.stopping }, 'environment worker stopping');
+    });
     log.info({ worker: slot.spec.key, pid: child.pid }, 'environment worker started');
     child.once('exit', (code, signal) => {
       slot.child = undefined;
@@ -95,9 +103,9 @@ export function createSupervisor(log: Logger) {
       void start(slot);
     },
     stop,
-    /** Sends a message (fresh credentials) to a running worker. */
-    send(key: string, message: unknown): void {
-      slots.get(key)?.child?.send(message as object);
+    /** Sends renewed secrets to a running worker. */
+    sendSecrets(key: string, secrets: WorkerSecrets): void {
+      slots.get(key)?.child?.send({ secrets });
     },
     keys: () => [...slots.keys()],
     stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),

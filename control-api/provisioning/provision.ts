@@ -1,19 +1,19 @@
-import type { Connection } from '@temporalio/client';
 import { eq } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { environments } from '../../db/schema.js';
 import { hostRoleArn } from '../../common/names.js';
 import type { RegionRegistry } from '../../common/regions.js';
 import { audit } from '../audit.js';
+import type { TemporalClients } from '../temporal-clients.js';
 import type { AccountAccess } from './account-access.js';
 import { ensureBucket, ensureDataplaneRole, ensureKey } from './aws-resources.js';
-import { ensureNamespace } from './temporal-namespace.js';
+import { ensureSearchAttributes, registerOwnNamespace } from './temporal-namespace.js';
 
 type EnvironmentRow = typeof environments.$inferSelect;
 
 export interface ProvisioningDeps {
   db: Database;
-  temporal: Connection;
+  temporal: TemporalClients;
   accounts: AccountAccess;
   regions: RegionRegistry;
   controlAccountId: string;
@@ -67,8 +67,18 @@ export async function provisionEnvironment(
   };
   await save({ status: 'provisioning', statusReason: null });
   try {
-    await step('temporal namespace', () =>
-      ensureNamespace(deps.temporal, env.namespace, deps.retentionHours),
+    if (!env.namespaceRegisteredAt) {
+      const registeredAt = await step('temporal namespace', () =>
+        deps.temporal.administer(env.namespace, (connection) =>
+          registerOwnNamespace(connection, env.namespace, env.id, deps.retentionHours),
+        ),
+      );
+      await save({ namespaceRegisteredAt: registeredAt });
+    }
+    await step('temporal search attributes', () =>
+      deps.temporal.administer(env.namespace, (connection) =>
+        ensureSearchAttributes(connection, env.namespace),
+      ),
     );
     await step('account', () => deps.accounts.prepareAccount(env.awsAccountId, env.awsRegion));
     const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));

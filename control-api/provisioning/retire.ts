@@ -1,4 +1,3 @@
-import { Client } from '@temporalio/client';
 import { and, eq, isNull } from 'drizzle-orm';
 import { apiKeys, environments, runs } from '../../db/schema.js';
 import { keyAliasOf } from '../../common/names.js';
@@ -45,15 +44,13 @@ export async function retireEnvironment(
     .set({ revokedAt: new Date() })
     .where(and(eq(apiKeys.environmentId, env.id), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
-  const client = new Client({ connection: deps.temporal, namespace: env.namespace });
   const running = await deps.db
     .select()
     .from(runs)
     .where(and(eq(runs.environmentId, env.id), eq(runs.status, 'running')));
   for (const run of running) {
-    await client.workflow
-      .getHandle(run.workflowId)
-      .cancel()
+    await deps.temporal
+      .inNamespace(env.namespace, 'write', (client) => client.workflow.getHandle(run.workflowId).cancel())
       .catch(() => undefined);
     await deps.db
       .update(runs)
@@ -66,8 +63,10 @@ export async function retireEnvironment(
     ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug))
     : null;
   await destroyDataplaneRole(aws);
-  await deps.temporal.operatorService
-    .deleteNamespace({ namespace: env.namespace })
+  await deps.temporal
+    .administer(env.namespace, (connection) =>
+      connection.operatorService.deleteNamespace({ namespace: env.namespace }),
+    )
     .catch((error: { code?: number }) => {
       if (error.code !== NOT_FOUND) throw error;
     });

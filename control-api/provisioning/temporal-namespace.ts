@@ -4,6 +4,8 @@ import Long from 'long';
 import { SA } from '../../common/search-attributes.js';
 
 const ALREADY_EXISTS = 6;
+/** Namespace data entry naming the environment a namespace was registered for. */
+export const OWNER_DATA_KEY = 'tavio.environment';
 
 function grpcCode(error: unknown): number | undefined {
   return typeof error === 'object' && error !== null && 'code' in error
@@ -11,21 +13,45 @@ function grpcCode(error: unknown): number | undefined {
     : undefined;
 }
 
-/** Registers the environment's namespace and its search attributes; safe to call again. */
-export async function ensureNamespace(
+/** A namespace of that name exists and was not registered for this environment: it is never adopted. */
+export class NamespaceNotOwned extends Error {
+  override readonly name = 'NamespaceNotOwned';
+}
+
+/**
+ * Registers the environment's namespace, tagged with the environment's id. A namespace that already
+ * exists counts as this environment's only when it carries that tag (an earlier attempt that
+ * registered it and failed before recording it); anyone else's is refused. Answers when it was
+ * registered.
+ */
+export async function registerOwnNamespace(
   connection: Connection,
   namespace: string,
+  environmentId: string,
   retentionHours: number,
-): Promise<void> {
+): Promise<Date> {
   try {
     await connection.workflowService.registerNamespace({
       namespace,
       description: 'Tavio environment',
+      data: { [OWNER_DATA_KEY]: environmentId },
       workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(retentionHours * 3600) },
     });
   } catch (error) {
     if (grpcCode(error) !== ALREADY_EXISTS) throw error;
+    const existing = await connection.workflowService.describeNamespace({ namespace });
+    if (existing.namespaceInfo?.data?.[OWNER_DATA_KEY] !== environmentId) {
+      throw new NamespaceNotOwned(
+        `namespace ${namespace} already exists and was not registered for this environment; it is not adopted`,
+      );
+    }
   }
+  await waitUntilUsable(connection, namespace, async () => true);
+  return new Date();
+}
+
+/** Adds Tavio's search attributes to the namespace where missing; safe to call again. */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = Object.values(SA)
     .map((key) => key.name)
@@ -41,21 +67,29 @@ export async function ensureNamespace(
       ),
     });
   }
-  await waitUntilUsable(connection, namespace);
+  await waitUntilUsable(connection, namespace, async () => {
+    const attrs = await connection.operatorService.listSearchAttributes({ namespace });
+    await connection.workflowService.listWorkflowExecutions({
+      namespace,
+      pageSize: 1,
+      query: `${SA.organization.name} = 'probe'`,
+    });
+    return Object.values(SA).every((key) => key.name in (attrs.customAttributes ?? {}));
+  });
 }
 
-/** A new namespace takes a moment to reach every service's cache; wait until it answers. */
-async function waitUntilUsable(connection: Connection, namespace: string, timeoutMs = 30_000): Promise<void> {
+/** A new namespace or attribute takes a moment to reach every service's cache; wait until it answers. */
+async function waitUntilUsable(
+  connection: Connection,
+  namespace: string,
+  ready: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      const attrs = await connection.operatorService.listSearchAttributes({ namespace });
-      await connection.workflowService.listWorkflowExecutions({
-        namespace,
-        pageSize: 1,
-        query: `${SA.organization.name} = 'probe'`,
-      });
-      if (Object.values(SA).every((key) => key.name in (attrs.customAttributes ?? {}))) return;
+      await connection.workflowService.describeNamespace({ namespace });
+      if (await ready()) return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
     }

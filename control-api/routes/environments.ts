@@ -39,7 +39,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const { db, config } = deps;
   const provisioning: ProvisioningDeps = {
     db,
-    temporal: deps.temporal.connection,
+    temporal: deps.temporal,
     accounts: deps.accounts,
     regions: config.regions,
     controlAccountId: config.controlAccountId,

@@ -103,7 +103,9 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const current = await refreshRun(runDeps, env, row);
         return (
           current.residency ??
-          buildResidency(deps.temporal.forNamespace(env.namespace), deps.config.regions, env, current, false)
+          deps.temporal.inNamespace(env.namespace, 'read', (client) =>
+            buildResidency(client, deps.config.regions, env, current, false),
+          )
         );
       },
     );
@@ -116,7 +118,9 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { env, row } = await loadRun(principal, request.params);
         const current = await refreshRun(runDeps, env, row);
         if (current.status === 'running') {
-          await deps.temporal.forNamespace(env.namespace).workflow.getHandle(row.workflowId).cancel();
+          await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+            client.workflow.getHandle(row.workflowId).cancel(),
+          );
           await audit(deps.db, {
             actorKeyId: principal.keyId,
             action: 'run.cancel_requested',

@@ -2,7 +2,18 @@ import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const TEMPORAL_CLI_VERSION = '1.5.1';
+/**
+ * The project's own Temporal service (`scripts/temporal-dev`, built with Go): the Temporal dev
+ * server (server v1.29.1, from CLI v1.5.1) with per-namespace JWT authorization, and the Web UI
+ * as a separate process. A stock Temporal CLI (`TEMPORAL_CLI`, `temporal` on PATH) is no longer
+ * used: it would not enforce authorization. A server this script does not manage can still be
+ * named with TEMPORAL_ADDRESS.
+ */
+export const TEMPORAL_DEV_SOURCE = 'scripts/temporal-dev';
+export const TEMPORAL_DEV_BINARY = 'tavio-temporal';
+/** Where the control API publishes the keys that sign Temporal tokens; TAVIO_TEMPORAL_JWKS_URL overrides. */
+export const temporalJwksUrl = (ports: StackPorts): string =>
+  process.env.TAVIO_TEMPORAL_JWKS_URL || `http://127.0.0.1:${ports.controlApi}/.well-known/jwks.json`;
 export const MOTO_VERSION = '5.2.5';
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
 export const PG_USER = 'tavio';
@@ -28,7 +39,14 @@ export interface StackPaths {
 
 export interface StackPorts {
   temporal: number;
+  /** The frontend's HTTP API; it runs the same authorization as gRPC. */
+  temporalHttp: number;
+  /** The Temporal Web UI server; people reach it only through the control API's sign-in on `webUi`. */
   temporalUi: number;
+  /** Where the control API serves the Web UI gateway (not a stack service: the platform listens there). */
+  webUi: number;
+  /** Where the platform's control API listens; Temporal reads its token keys (JWKS) there. */
+  controlApi: number;
   postgres: number;
   moto: number;
   gateways: Record<GatewayCode, number>;
@@ -67,7 +85,10 @@ export const GATEWAY_PORT_ENV: Record<GatewayCode, string> = {
 export function stackPorts(): StackPorts {
   return {
     temporal: portFromEnv('TAVIO_TEMPORAL_PORT', 7233),
-    temporalUi: portFromEnv('TAVIO_TEMPORAL_UI_PORT', 8233),
+    temporalHttp: portFromEnv('TAVIO_TEMPORAL_HTTP_PORT', 7243),
+    temporalUi: portFromEnv('TAVIO_TEMPORAL_UI_PORT', 8234),
+    webUi: portFromEnv('TAVIO_WEB_UI_PORT', 8233),
+    controlApi: portFromEnv('TAVIO_API_PORT', 8080),
     postgres: portFromEnv('TAVIO_PG_PORT', 55432),
     moto: portFromEnv('TAVIO_MOTO_PORT', 5055),
     gateways: {

@@ -17,15 +17,27 @@ import type { Outcome } from './managed.js';
 import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
 import { ensureAwsIdentities } from './aws-identities.js';
 import type { AwsIdentities } from './aws-identities.js';
+import { ensureBrowser } from './browser.js';
 import { databaseUrl, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { livePid } from './process.js';
-import { ensureTemporal, stopTemporal, temporalEndpoints, temporalHealthy } from './temporal.js';
+import {
+  ensureTemporal,
+  stopTemporal,
+  temporalEndpoints,
+  temporalHealthy,
+  temporalUiHealthy,
+} from './temporal.js';
 
 export { StackError } from './config.js';
 
 export interface StackInfo {
   temporalAddress: string;
+  /** The Temporal Web UI server, behind the gateway. */
   temporalUiUrl: string;
+  /** The Web UI as people open it: the control API's sign-in gateway in front of the Temporal Web UI. */
+  webUiUrl: string;
+  /** Where the platform's control API listens: Temporal reads its JWKS there. */
+  controlApiUrl: string;
   databaseUrl: string;
   awsEndpoint: string;
   gateways: Record<GatewayCode, string>;
@@ -59,6 +71,8 @@ function stackInfo(ports: StackPorts, awsIdentities: AwsIdentities): StackInfo {
   return {
     temporalAddress: temporal.address,
     temporalUiUrl: temporal.uiUrl,
+    webUiUrl: `http://127.0.0.1:${ports.webUi}`,
+    controlApiUrl: `http://127.0.0.1:${ports.controlApi}`,
     databaseUrl: databaseUrl(ports),
     awsEndpoint: motoUrl(ports),
     gateways: { us1: gatewayUrl(ports, 'us1'), ca1: gatewayUrl(ports, 'ca1'), eu1: gatewayUrl(ports, 'eu1') },
@@ -74,9 +88,10 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
   mkdirSync(paths.logsDir, { recursive: true });
   report(`stack: runtime data in ${displayPath(paths.stackDir)}, tools cached in ${paths.cacheDir}`);
   const outcomes = await settleAll([
-    named('temporal', ensureTemporal(paths, ports, report)),
+    ensureTemporal(paths, ports, report),
     named('postgres', ensurePostgres(paths, ports, report)),
     ensureMotoThenGateways(paths, ports, report),
+    named('chromium', ensureBrowser(report)),
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
@@ -125,11 +140,8 @@ export async function stackStatus(): Promise<ServiceStatus[]> {
     pid: livePid(paths, name),
   });
   return Promise.all([
-    entry(
-      'temporal',
-      temporal.uiUrl === '' ? temporal.address : `${temporal.address} (UI ${temporal.uiUrl})`,
-      temporalHealthy(temporal),
-    ),
+    entry('temporal', temporal.address, temporalHealthy(temporal)),
+    ...(temporal.uiUrl === '' ? [] : [entry('temporal-ui', temporal.uiUrl, temporalUiHealthy(temporal))]),
     entry('postgres', databaseUrl(ports), pgReady(ports.postgres)),
     entry('moto', motoUrl(ports), motoHealthy(ports)),
     ...GATEWAY_CODES.map((code) =>

@@ -5,13 +5,12 @@ import {
   GetObjectCommand,
   GetPublicAccessBlockCommand,
 } from '@aws-sdk/client-s3';
-import { Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment } from '../support/scenario.js';
 import { clientsAs } from '../support/aws.js';
+import { systemConnection } from '../support/temporal.js';
 
 describe("an environment's own resources, in its region", () => {
   let eu: EnvScenario;
@@ -62,7 +61,7 @@ describe("an environment's own resources, in its region", () => {
   });
 
   it('has its namespace with the Tavio search attributes', async () => {
-    const connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    const connection = await systemConnection();
     try {
       const attributes = await connection.operatorService.listSearchAttributes({
         namespace: eu.environment.namespace,

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { stackUp } from '../../scripts/stack/services.js';
 import { waitFor } from '../../scripts/processes.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, runRequest } from '../support/scenario.js';
 import { gatewayMarks, gatewayRequests } from '../support/gateways.js';
+import { systemConnection } from '../support/temporal.js';
 
 const gatewayPid = () =>
   Number(readFileSync(join(process.cwd(), '.stack', 'pids', 'gateway-eu1.pid'), 'utf8').trim());
@@ -25,7 +26,7 @@ describe("a region's gateway down", () => {
   let connection: Connection;
   beforeAll(async () => {
     s = await newEnvironment('eu', { employees: 40, rateLimitEvery: 0 });
-    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    connection = await systemConnection();
   });
   afterAll(async () => {
     await stackUp({ quiet: true });

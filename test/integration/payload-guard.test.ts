@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import type { Connection} from '@temporalio/client';
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
 import { generateEmployees } from '../../fixtures/employees.js';
+import { systemConnection } from '../support/temporal.js';
 
 /** The data converter every Tavio client and worker uses refuses data-sized payloads before they reach Temporal. */
 describe('metadata guard on a real Temporal server', () => {
   let connection: Connection;
   let client: Client;
   beforeAll(async () => {
-    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    connection = await systemConnection();
     client = new Client({
       connection,
       namespace: 'default',

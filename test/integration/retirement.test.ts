@@ -1,14 +1,13 @@
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { Connection } from '@temporalio/client';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
 import { clientsAs, refusal } from '../support/aws.js';
 import { tableCounts, testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
+import { systemConnection } from '../support/temporal.js';
 
 describe('retiring an environment', () => {
   const database = testDatabase();
@@ -85,7 +84,7 @@ describe('retiring an environment', () => {
     });
     const key = await kms.send(new DescribeKeyCommand({ KeyId: s.environment.keyArn! }));
     expect(key.KeyMetadata).toMatchObject({ KeyState: 'PendingDeletion', Enabled: false });
-    const connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    const connection = await systemConnection();
     try {
       const described = await connection.workflowService
         .describeNamespace({ namespace: `${s.org}-${s.env}` })

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { Connection} from '@temporalio/client';
+import { Client, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
 import { SA } from '../../common/search-attributes.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, runRequest } from '../support/scenario.js';
+import { systemConnection } from '../support/temporal.js';
 
 /** An environment's worker refuses, before running any workflow code, an execution of another environment or region. */
 describe('an environment worker given a task that is not its own', () => {
@@ -14,7 +15,7 @@ describe('an environment worker given a task that is not its own', () => {
   let client: Client;
   beforeAll(async () => {
     s = await newEnvironment('us', { employees: 10 });
-    connection = await Connection.connect({ address: inject('stack').temporalAddress });
+    connection = await systemConnection();
     client = new Client({
       connection,
       namespace: `${s.org}-${s.env}`,

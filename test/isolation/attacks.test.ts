@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { createCredentialOpener } from '../../activities/credentials.js';
-import { ENVIRONMENT_CREDENTIALS_VAR, ENVIRONMENT_WORKER_SETTINGS_VAR } from '../../common/config.js';
+import { ENVIRONMENT_WORKER_SETTINGS_VAR } from '../../common/config.js';
 import { GATEWAY_OF } from '../../common/gateways.js';
 import { DATAPLANE_ROLE, dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -561,6 +561,7 @@ async function startMisconfiguredWorker(s: EnvScenario, namespace: string): Prom
     gatewayUrl: inject('stack').gateways.us1,
     temporalAddress: inject('stack').temporalAddress,
     payloadLimitBytes: 16384,
+    responseLimitBytes: 4194304,
     logLevel: 'error',
     workflowBundlePath: '/nonexistent',
     hostId: 'attacker',
@@ -569,12 +570,6 @@ async function startMisconfiguredWorker(s: EnvScenario, namespace: string): Prom
     env: {
       PATH: process.env.PATH ?? '',
       [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settings),
-      [ENVIRONMENT_CREDENTIALS_VAR]: JSON.stringify({
-        accessKeyId: 'unused',
-        secretAccessKey: 'unused',
-        sessionToken: 'unused',
-        expiration: new Date(Date.now() + 60_000).toISOString(),
-      }),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Connection, Client } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { sql } from 'drizzle-orm';
 import { inject } from 'vitest';
@@ -11,6 +11,7 @@ import { startHrisSource } from '../../fixtures/hris-source.js';
 import type { HrisSource } from '../../fixtures/hris-source.js';
 import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
 import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
+import { systemConnection } from './temporal.js';
 
 /**
  * Takes a test's environment out of service so that region hosts stop its worker. This sets the
@@ -151,7 +152,7 @@ export async function histories(
   namespace: string,
   workflowId: string,
 ): Promise<temporal.api.history.v1.IHistory[]> {
-  const connection = await Connection.connect({ address: inject('stack').temporalAddress });
+  const connection = await systemConnection();
   try {
     const client = new Client({ connection, namespace });
     const result: temporal.api.history.v1.IHistory[] = [];

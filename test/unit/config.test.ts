@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  loadControlApiConfig,
-  loadRegionHostConfig,
-  takeEnvironmentWorkerCredentials,
-} from '../../common/config.js';
+import { loadControlApiConfig, loadRegionHostConfig } from '../../common/config.js';
+import { initialWorkerSecretsSchema, workerSecretsSchema } from '../../common/worker-secrets.js';
 import { assertRegistryConsistent } from '../../common/regions.js';
 
 describe('configuration', () => {
@@ -68,24 +65,27 @@ describe('configuration', () => {
   });
 });
 
-describe('environment worker credentials', () => {
-  it('are read once, validated, and removed from the environment', () => {
-    const env: Record<string, string | undefined> = {
-      TAVIO_ENVIRONMENT_CREDENTIALS: JSON.stringify({
-        accessKeyId: 'AKIA',
-        secretAccessKey: 's',
-        sessionToken: 't',
-        expiration: '2026-11-29T03:00:00.000Z',
-      }),
-    };
-    expect(takeEnvironmentWorkerCredentials(env)).toMatchObject({
-      accessKeyId: 'AKIA',
-      expiration: '2026-11-29T03:00:00.000Z',
-    });
-    expect(env.TAVIO_ENVIRONMENT_CREDENTIALS).toBeUndefined();
-    expect(() => takeEnvironmentWorkerCredentials(env)).toThrow(/TAVIO_ENVIRONMENT_CREDENTIALS is not set/);
-    expect(() =>
-      takeEnvironmentWorkerCredentials({ TAVIO_ENVIRONMENT_CREDENTIALS: '{"accessKeyId":"x"}' }),
-    ).toThrow(/secretAccessKey/);
+describe('environment worker secrets', () => {
+  const credentials = {
+    accessKeyId: 'AKIA',
+    secretAccessKey: 's',
+    sessionToken: 't',
+    expiration: '2026-11-29T03:00:00.000Z',
+  };
+  const temporal = { token: 'eyJ.x.y', expiresAt: '2026-11-29T03:00:00.000Z' };
+
+  it('start with both credentials and a Temporal token', () => {
+    expect(initialWorkerSecretsSchema.parse({ credentials, temporal })).toEqual({ credentials, temporal });
+    expect(() => initialWorkerSecretsSchema.parse({ credentials })).toThrow(/temporal/);
+    expect(() => initialWorkerSecretsSchema.parse({ temporal })).toThrow(/credentials/);
+  });
+
+  it('renew either one, and refuse anything else', () => {
+    expect(workerSecretsSchema.parse({ temporal })).toEqual({ temporal });
+    expect(() => workerSecretsSchema.parse({ temporal, extra: 1 })).toThrow(/extra/);
+    expect(() => workerSecretsSchema.parse({ credentials: { accessKeyId: 'x' } })).toThrow(/secretAccessKey/);
+    expect(() => workerSecretsSchema.parse({ temporal: { token: 't', expiresAt: 'soon' } })).toThrow(
+      /expiresAt/,
+    );
   });
 });

@@ -1,0 +1,139 @@
+import { and, eq } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { environments } from '../../db/schema.js';
+import { audit } from '../audit.js';
+import { principalOf, requireOperator, visibleOrganization } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import { forbidden, notFound } from '../problems.js';
+import { orgParams, regionParams, slug } from '../schemas.js';
+import { activeNamespaces } from '../temporal-auth/people.js';
+import { permission } from '../temporal-auth/tokens.js';
+
+const PEOPLE_TOKEN_DEFAULT_SECONDS = 900;
+
+/**
+ * Temporal authorizes every call by a token this API signs: the JWKS Temporal verifies them with,
+ * key rotation, worker tokens for region hosts, and read (or, for operators, admin) tokens for people.
+ */
+export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const { db, signingKeys, config } = deps;
+  const maxSeconds = config.temporalTokenTtlSeconds;
+  return async (app) => {
+    app.get('/.well-known/jwks.json', { schema: { hide: true } }, async (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      return signingKeys.jwks();
+    });
+
+    app.post(
+      '/v1/temporal-signing-keys/rotate',
+      {
+        schema: {
+          summary: 'Publish a new Temporal token signing key; it signs after the publish lead (operator key)',
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        requireOperator(principal);
+        const rotated = await signingKeys.rotate();
+        await audit(db, {
+          actorKeyId: principal.keyId,
+          action: 'temporal_signing_key.rotated',
+          target: rotated.kid,
+          details: {
+            activatesAt: rotated.activatesAt.toISOString(),
+            previousRetireAt: rotated.previousRetireAt.toISOString(),
+          },
+        });
+        return reply.code(201).send({
+          kid: rotated.kid,
+          activatesAt: rotated.activatesAt.toISOString(),
+          previousKeysRetireAt: rotated.previousRetireAt.toISOString(),
+        });
+      },
+    );
+
+    app.post(
+      '/v1/regions/:region/environments/:environment/temporal-token',
+      {
+        schema: {
+          summary:
+            "A worker token for one active environment of the region: its namespace, write role (that region's host key)",
+          params: regionParams.extend({ environment: z.uuid() }),
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { region, environment } = request.params;
+        if (!(principal.kind === 'host' && principal.region === region)) throw notFound(`region ${region}`);
+        const [env] = await db
+          .select()
+          .from(environments)
+          .where(
+            and(
+              eq(environments.id, environment),
+              eq(environments.region, region),
+              eq(environments.status, 'active'),
+            ),
+          );
+        if (!env) throw notFound(`environment ${environment} in region ${region}`);
+        const signed = await signingKeys.sign(
+          `worker:${env.namespace}`,
+          [permission(env.namespace, 'write')],
+          maxSeconds * 1000,
+        );
+        return { token: signed.token, expiresAt: signed.expiresAt.toISOString() };
+      },
+    );
+
+    app.post(
+      '/v1/organizations/:org/temporal-tokens',
+      {
+        schema: {
+          summary:
+            "A token for the standard Temporal CLI and SDKs on the caller's environments' namespaces: read, or admin for operators",
+          params: orgParams,
+          body: z
+            .object({
+              environment: slug.optional(),
+              role: z.enum(['read', 'admin']).default('read'),
+              ttlSeconds: z.number().int().min(60).max(maxSeconds).optional(),
+            })
+            .strict(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const org = await visibleOrganization(db, principal, request.params.org, 'member');
+        const { environment, role } = request.body;
+        if (role === 'admin') requireOperator(principal);
+        const namespaces = await activeNamespaces(db, {
+          organizationId: org.id,
+          environmentId: principal.environmentId,
+          environmentSlug: environment,
+        });
+        if (environment && namespaces.length === 0) throw notFound(`environment ${org.slug}/${environment}`);
+        if (namespaces.length === 0) throw forbidden(`organization ${org.slug} has no active environment`);
+        const ttlSeconds = request.body.ttlSeconds ?? Math.min(PEOPLE_TOKEN_DEFAULT_SECONDS, maxSeconds);
+        const signed = await signingKeys.sign(
+          `key:${principal.keyId}`,
+          namespaces.map((namespace) => permission(namespace, role)),
+          ttlSeconds * 1000,
+        );
+        await audit(db, {
+          actorKeyId: principal.keyId,
+          action: 'temporal_token.issued',
+          organizationId: org.id,
+          target: signed.kid,
+          details: { namespaces, role, expiresAt: signed.expiresAt.toISOString() },
+        });
+        return reply.code(201).send({
+          token: signed.token,
+          expiresAt: signed.expiresAt.toISOString(),
+          role,
+          namespaces,
+        });
+      },
+    );
+  };
+}
