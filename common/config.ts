@@ -105,6 +105,10 @@ const controlApiSchema = sharedSchema.extend({
   temporalTokenTtlSeconds: z.coerce.number().int().min(30).max(3600),
   /** How long a new signing key is published before it signs; above Temporal's JWKS refresh interval. */
   temporalKeyPublishLeadSeconds: z.coerce.number().int().min(1).max(3600),
+  /** Where the Web UI gateway (sign-in in front of the Temporal Web UI) listens; none when unset. */
+  webUiPort: z.coerce.number().int().min(0).max(65535).optional(),
+  /** The Temporal Web UI server behind the gateway; people never reach it directly. */
+  temporalUiUpstream: z.url(),
 });
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
 
@@ -130,6 +134,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       regions: regionRegistryFrom(env),
       temporalTokenTtlSeconds: env.TAVIO_TEMPORAL_TOKEN_TTL_SECONDS ?? '600',
       temporalKeyPublishLeadSeconds: env.TAVIO_TEMPORAL_KEY_PUBLISH_LEAD_SECONDS ?? '10',
+      webUiPort: env.TAVIO_WEB_UI_PORT === '' ? undefined : env.TAVIO_WEB_UI_PORT,
+      temporalUiUpstream: env.TAVIO_TEMPORAL_UI_UPSTREAM ?? 'http://127.0.0.1:8234',
     },
     'control API',
   );

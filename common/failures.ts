@@ -14,6 +14,10 @@ export const FailureType = {
   ResponseTooLarge: 'ResponseTooLarge',
   /** An upstream string bound for a history (a cursor) that is too long or outside printable ASCII. */
   UpstreamValueRefused: 'UpstreamValueRefused',
+  /** A Temporal payload sealed under a data key this process does not hold (another environment's, or destroyed). */
+  PayloadKeyUnknown: 'PayloadKeyUnknown',
+  /** A Temporal payload whose ciphertext does not authenticate: altered, or moved from another namespace. */
+  PayloadTampered: 'PayloadTampered',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -47,6 +47,10 @@ export class MetadataGuardCodec implements PayloadCodec {
   }
 }
 
-export function guardedDataConverter(limit: number) {
-  return { payloadCodecs: [new MetadataGuardCodec(limit)] };
+/**
+ * Every client and worker: payloads are bounded first, then sealed under the environment's payload
+ * key (codecs encode in this order and decode in the reverse one).
+ */
+export function guardedDataConverter(limit: number, encryption: PayloadCodec) {
+  return { payloadCodecs: [new MetadataGuardCodec(limit), encryption] };
 }

@@ -3,8 +3,8 @@ import { z } from 'zod';
 /**
  * What a region host hands an environment worker over its IPC channel, never through the
  * environment, argv or a file: short-lived AWS credentials of the environment's data-plane role and
- * a Temporal token for the environment's namespace. The first message carries both; refreshes
- * carry whichever was renewed.
+ * a Temporal token for the environment's namespace, and the environment's payload data key. The
+ * first message carries all three; refreshes carry whichever was renewed.
  */
 export const dataplaneCredentialsSchema = z.object({
   accessKeyId: z.string().min(1),
@@ -18,8 +18,16 @@ export type DataplaneCredentials = z.infer<typeof dataplaneCredentialsSchema>;
 export const temporalTokenSchema = z.object({ token: z.string().min(1), expiresAt: z.iso.datetime() });
 export type TemporalToken = z.infer<typeof temporalTokenSchema>;
 
+/** The environment's Temporal payload data key (AES-256, base64), as the control API hands it to the host. */
+export const payloadKeySchema = z.object({ id: z.uuid(), key: z.base64() });
+export type PayloadKeyMessage = z.infer<typeof payloadKeySchema>;
+
 export const workerSecretsSchema = z
-  .object({ credentials: dataplaneCredentialsSchema.optional(), temporal: temporalTokenSchema.optional() })
+  .object({
+    credentials: dataplaneCredentialsSchema.optional(),
+    temporal: temporalTokenSchema.optional(),
+    payloadKey: payloadKeySchema.optional(),
+  })
   .strict();
 export type WorkerSecrets = z.infer<typeof workerSecretsSchema>;
 

@@ -15,6 +15,7 @@ export function assertConnectionHostAllowed(config: ControlApiConfig, baseUrl: s
       new URL(config.databaseUrl).host,
       `${config.host}:${config.port}`,
       new URL(config.temporalUiUrl).host,
+      new URL(config.temporalUiUpstream).host,
       ...Object.values(config.regions).flatMap((region) => [
         new URL(region.gatewayUrl).host,
         region.awsEndpoint ? new URL(region.awsEndpoint).host : '',

@@ -1,6 +1,7 @@
 import type { ControlApiConfig } from '../common/config.js';
 import type { Database } from '../db/client.js';
 import type { AccountAccess } from './provisioning/account-access.js';
+import type { PayloadKeys } from './payload-keys.js';
 import type { SigningKeys } from './temporal-auth/signing-keys.js';
 import type { TemporalClients } from './temporal-clients.js';
 
@@ -11,4 +12,5 @@ export interface ApiDeps {
   accounts: AccountAccess;
   config: ControlApiConfig;
   signingKeys: SigningKeys;
+  payloadKeys: PayloadKeys;
 }

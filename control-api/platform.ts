@@ -1,11 +1,17 @@
+import type { AddressInfo } from 'node:net';
 import type { ControlApiConfig } from '../common/config.js';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
 import { ensureOperatorKey } from './operator-key.js';
+import { createPayloadKeys } from './payload-keys.js';
 import { createAccountAccess } from './provisioning/account-access.js';
 import { createSigningKeys } from './temporal-auth/signing-keys.js';
 import { createControlPlaneTokens } from './temporal-auth/tokens.js';
 import { createTemporalClients } from './temporal-clients.js';
+import { buildWebUiGateway } from './web-ui/gateway.js';
+
+const urlOf = (address: AddressInfo | string | null, host: string): string =>
+  typeof address === 'object' && address ? `http://${host}:${address.port}` : String(address);
 
 /** Opens everything the control API needs, migrates the database, and builds the app. */
 export async function startControlApi(config: ControlApiConfig, logger: boolean | object = false) {
@@ -17,30 +23,57 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     maxTokenTtlMs: tokenTtlMs,
   });
   const tokenFor = createControlPlaneTokens(signingKeys, tokenTtlMs);
-  const temporal = await createTemporalClients(config.temporalAddress, config.payloadLimitBytes, tokenFor);
   const regions = Object.values(config.regions);
+  const endpointFor = (awsRegion: string) =>
+    regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint;
+  const payloadKeys = createPayloadKeys({ db: database.db, endpointFor, credentials: config.aws });
+  const temporal = await createTemporalClients(
+    config.temporalAddress,
+    config.payloadLimitBytes,
+    tokenFor,
+    payloadKeys,
+  );
   const accounts = createAccountAccess({
-    endpointFor: (awsRegion) => regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint,
+    endpointFor,
     credentials: config.aws,
     controlAccountId: config.controlAccountId,
     vendAccounts: config.accountFactory === 'emulator',
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
-  const app = await buildApp({ db: database.db, temporal, accounts, config, signingKeys }, logger);
+  const app = await buildApp(
+    { db: database.db, temporal, accounts, config, signingKeys, payloadKeys },
+    logger,
+  );
   await app.listen({ host: config.host, port: config.port });
-  // Temporal reads the signing keys from this API's JWKS: serve it first, then wait until it is trusted.
-  await temporal.waitUntilTrusted();
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
+  const trusted = temporal.waitUntilTrusted();
+  trusted.catch(() => undefined);
+  const webUi =
+    config.webUiPort === undefined
+      ? undefined
+      : await buildWebUiGateway({
+          db: database.db,
+          signingKeys,
+          payloadKeys,
+          upstream: config.temporalUiUpstream,
+          tokenTtlMs,
+        });
+  await webUi?.listen({ host: config.host, port: config.webUiPort });
   return {
     app,
     db: database.db,
-    url: `http://${config.host}:${port}`,
+    url: urlOf(app.server.address(), config.host),
     generatedOperatorKey,
+    payloadKeys,
+    /** Settles once Temporal accepts this API's tokens (it reads them from this API's JWKS). */
+    trusted,
+    webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
+      await webUi?.close();
       await app.close();
       await temporal.close();
       accounts.destroy();
+      payloadKeys.close();
       await database.close();
     },
   };

@@ -1,5 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
+import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
+import type { PayloadKeys } from './payload-keys.js';
 import type { ControlPlaneTokens, TemporalRole } from './temporal-auth/tokens.js';
 
 /** Not a namespace slugs can spell (no underscore in a slug): its token grants nothing, it only proves the signature is trusted. */
@@ -14,13 +16,19 @@ export async function createTemporalClients(
   address: string,
   payloadLimitBytes: number,
   tokenFor: ControlPlaneTokens,
+  payloadKeys: PayloadKeys,
 ) {
   const connection = await Connection.connect({ address });
   const clients = new Map<string, Client>();
   function clientOf(namespace: string): Client {
     let client = clients.get(namespace);
     if (!client) {
-      client = new Client({ connection, namespace, dataConverter: guardedDataConverter(payloadLimitBytes) });
+      const encryption = new PayloadEncryptionCodec(namespace, payloadKeys.ringOf(namespace));
+      client = new Client({
+        connection,
+        namespace,
+        dataConverter: guardedDataConverter(payloadLimitBytes, encryption),
+      });
       clients.set(namespace, client);
     }
     return client;

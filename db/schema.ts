@@ -56,6 +56,8 @@ export const environments = pgTable(
     bucket: text('bucket').notNull().unique(),
     keyArn: text('key_arn'),
     dataplaneRoleArn: text('dataplane_role_arn'),
+    /** When Tavio registered the namespace itself; a namespace it did not create is never adopted. */
+    namespaceRegisteredAt: timestamp('namespace_registered_at', { withTimezone: true }),
     status: environmentStatusEnum('status').notNull().default('provisioning'),
     statusReason: text('status_reason'),
     createdAt: createdAt(),
@@ -149,3 +151,48 @@ export const auditLog = pgTable(
   },
   (t) => [index('audit_log_org').on(t.organizationId, t.at)],
 );
+
+/**
+ * Keys that sign the tokens Temporal authorizes calls with (ES256). The public halves are served as
+ * the JWKS Temporal reads; a key is published before it signs and stays published until every token
+ * it signed has expired, so rotation needs no restart.
+ */
+export const temporalSigningKeys = pgTable('temporal_signing_keys', {
+  kid: text('kid').primaryKey(),
+  /** PKCS#8 PEM of the private key: a platform secret, never a customer's. */
+  privateKey: text('private_key').notNull(),
+  publicJwk: jsonb('public_jwk').notNull(),
+  createdAt: createdAt(),
+  /** Tokens are signed with the newest key whose activation has come. */
+  activatesAt: timestamp('activates_at', { withTimezone: true }).notNull(),
+  /** Unpublished from then on; set when a newer key activates. */
+  retiresAt: timestamp('retires_at', { withTimezone: true }),
+});
+
+/** Signed-in Web UI sessions: the cookie carries the id and a secret whose hash is kept here. */
+export const webUiSessions = pgTable('web_ui_sessions', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  secretHash: text('secret_hash').notNull(),
+  keyId: uuid('key_id')
+    .notNull()
+    .references(() => apiKeys.id),
+  createdAt: createdAt(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
+
+/**
+ * Each environment's Temporal payload data key, wrapped by the control plane's payload key in the
+ * environment's AWS region and bound to the environment by encryption context. Deleting the row at
+ * retirement leaves the environment's Temporal histories unreadable.
+ */
+export const payloadKeys = pgTable('payload_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  environmentId: uuid('environment_id')
+    .notNull()
+    .unique()
+    .references(() => environments.id),
+  kmsKeyArn: text('kms_key_arn').notNull(),
+  /** The KMS ciphertext of the data key; the plaintext is never stored. */
+  wrappedKey: text('wrapped_key').notNull(),
+  createdAt: createdAt(),
+});

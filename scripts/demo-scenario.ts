@@ -31,7 +31,7 @@ export async function runDemo(
   platform: Platform,
   regions: readonly RegionCode[],
   employees = 2000,
-): Promise<{ runs: DemoRun[]; close(): Promise<void> }> {
+): Promise<{ organization: string; adminKey: string; runs: DemoRun[]; close(): Promise<void> }> {
   const org = `demo-${randomBytes(3).toString('hex')}`;
   say(`demo: creating organization ${org}`);
   const { apiKey } = await platform.operator.createOrganization(org, 'Demo Partner');
@@ -102,5 +102,10 @@ export async function runDemo(
       };
     }),
   );
-  return { runs, close: () => Promise.all(fixtures.map((f) => f.close())).then(() => undefined) };
+  return {
+    organization: org,
+    adminKey: apiKey.key,
+    runs,
+    close: () => Promise.all(fixtures.map((f) => f.close())).then(() => undefined),
+  };
 }

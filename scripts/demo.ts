@@ -15,9 +15,7 @@ try {
   await demo.close();
   exitCode = demo.runs.every((run) => run.status === 'completed') ? 0 : 1;
   const runs = demo.runs.map(({ webUiUrl: _url, durationMs: _ms, ...run }) => run);
-  process.stdout.write(
-    `${JSON.stringify({ controlApi: platform.api.url, temporalUi: stack.temporalUiUrl, runs })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ controlApi: platform.api.url, webUi: stack.webUiUrl, runs })}\n`);
 } finally {
   await platform.stop();
 }

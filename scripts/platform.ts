@@ -20,7 +20,8 @@ const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.met
 export function stackEnv(stack: StackInfo): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.temporalAddress,
-    TAVIO_TEMPORAL_UI_URL: stack.temporalUiUrl,
+    TAVIO_TEMPORAL_UI_URL: stack.webUiUrl,
+    TAVIO_TEMPORAL_UI_UPSTREAM: stack.temporalUiUrl,
     TAVIO_DATABASE_URL: stack.databaseUrl,
     TAVIO_AWS_ENDPOINT: stack.awsEndpoint,
     TAVIO_ACCOUNT_FACTORY: 'emulator',
@@ -93,16 +94,25 @@ export interface Platform {
 /** The control API (in this process) and one worker host per region (each its own process). */
 export async function startPlatform(
   stack: StackInfo,
-  options: { port?: number; regions?: readonly RegionCode[]; hostEnv?: Record<string, string> } = {},
+  options: {
+    /** The control API's port; the stack's, where Temporal reads the token keys, by default. */
+    port?: number;
+    /** The Web UI gateway's port; the stack's published UI port by default. */
+    webUiPort?: number;
+    regions?: readonly RegionCode[];
+    hostEnv?: Record<string, string>;
+  } = {},
 ): Promise<Platform> {
   const operatorKey = generateKey('operator').key;
   const config = loadControlApiConfig({
     ...stackEnv(stack),
-    TAVIO_API_PORT: String(options.port ?? 0),
+    TAVIO_API_PORT: String(options.port ?? new URL(stack.controlApiUrl).port),
+    TAVIO_WEB_UI_PORT: String(options.webUiPort ?? new URL(stack.webUiUrl).port),
     TAVIO_OPERATOR_KEY: operatorKey,
     TAVIO_LOG_LEVEL: 'warn',
   });
   const api = await startControlApi(config);
+  await api.trusted;
   const operator = createTavioClient({ baseUrl: api.url, apiKey: operatorKey });
   const hosts: RegionHostProcess[] = [];
   const hostKeyPrefixes: string[] = [];

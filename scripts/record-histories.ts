@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
@@ -57,7 +58,16 @@ try {
     address: stack.temporalAddress,
     metadata: { authorization: `Bearer ${token}` },
   });
-  const temporal = new Client({ connection, namespace: run.namespace });
+  // The memo of each listed execution is sealed: open it as the control API does.
+  const temporal = new Client({
+    connection,
+    namespace: run.namespace,
+    dataConverter: {
+      payloadCodecs: [
+        new PayloadEncryptionCodec(run.namespace, platform.api.payloadKeys.ringOf(run.namespace)),
+      ],
+    },
+  });
   await mkdir(OUT, { recursive: true });
   let index = 0;
   const executions = [];
@@ -72,6 +82,16 @@ try {
     say(`wrote ${file} (${history.events?.length ?? 0} events)`);
   }
   await connection.close();
+  // Histories are sealed under the recording environment's payload key; the replay test needs it.
+  // The environment is retired right after, so the key opens nothing but these fixture histories.
+  const environment = await client.getEnvironment(org, 'recording');
+  const key = await platform.api.payloadKeys.ofEnvironment(environment.id);
+  if (!key) throw new Error('the recording environment has no payload key');
+  const keyFile = `${OUT}hris-employee-sync-${LABEL}.payload-key.json`;
+  const fixture = { namespace: run.namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
+  await writeFile(keyFile, `${JSON.stringify(fixture, null, 2)}\n`);
+  say(`wrote ${keyFile}`);
+  await client.retireEnvironment(org, 'recording');
 } finally {
   await source.close();
   await destination.close();

@@ -1,6 +1,6 @@
-import { loadControlApiConfig } from '../common/config.js';
 import { stackUp } from './stack/services.js';
 import { startPlatform } from './platform.js';
+import { createTavioClient } from '../control-api/client.js';
 import { runDemo } from './demo-scenario.js';
 
 /**
@@ -9,10 +9,10 @@ import { runDemo } from './demo-scenario.js';
  * Stays up until Ctrl-C.
  */
 const stack = await stackUp();
-const platform = await startPlatform(stack, { port: loadControlApiConfig().port });
+const platform = await startPlatform(stack);
 console.log(`\ncontrol API  ${platform.api.url}  (OpenAPI: ${platform.api.url}/openapi.json)`);
 console.log(`operator key ${platform.operatorKey}  (revoked when this process stops)`);
-console.log(`Temporal UI  ${stack.temporalUiUrl}\n`);
+console.log(`Web UI       ${stack.webUiUrl}  (sign in with an API key)\n`);
 const demo = await runDemo(platform, ['us', 'eu']);
 console.log('\nrun summary');
 for (const run of demo.runs) {
@@ -20,6 +20,18 @@ for (const run of demo.runs) {
     `  ${run.namespace.padEnd(36)} ${run.taskQueue}  ${run.status.padEnd(9)} ${run.recordsRead} read, ${run.recordsWritten} written  ${run.webUiUrl}`,
   );
 }
+const admin = createTavioClient({ baseUrl: platform.api.url, apiKey: demo.adminKey });
+const [first] = demo.runs;
+const cliToken = await admin.createTemporalToken(demo.organization);
+console.log(`
+Temporal Web UI: open ${stack.webUiUrl}/login and sign in with the demo organization's admin key
+  ${demo.adminKey}
+  It shows ${demo.organization}'s namespaces only; the operator key above shows every organization's.
+Temporal CLI: tokens come from POST /v1/organizations/{org}/temporal-tokens (read-only, ${Math.round(
+  (Date.parse(cliToken.expiresAt) - Date.now()) / 60_000,
+)} minutes), e.g.
+  temporal workflow list --address ${stack.temporalAddress} --tls=false --namespace ${first?.namespace ?? '<namespace>'} \\
+    --api-key ${cliToken.token}`);
 console.log('\nTavio is up. Ctrl-C stops the platform (the stack stays up: npm run stack -- down).');
 
 let stopping = false;

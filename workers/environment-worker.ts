@@ -2,6 +2,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { loadEnvironmentWorkerSettings } from '../common/config.js';
 import type { DataplaneCredentials } from '../common/worker-secrets.js';
 import { GATEWAY_OF } from '../common/gateways.js';
+import { PayloadEncryptionCodec, fixedKeyRing } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
 import { createCredentialOpener } from '../activities/credentials.js';
@@ -79,7 +80,13 @@ async function main(): Promise<void> {
         activityPayloadGuard(settings.payloadLimitBytes),
       ],
     },
-    dataConverter: guardedDataConverter(settings.payloadLimitBytes),
+    dataConverter: guardedDataConverter(
+      settings.payloadLimitBytes,
+      new PayloadEncryptionCodec(
+        settings.namespace,
+        fixedKeyRing([{ id: initial.payloadKey.id, key: Buffer.from(initial.payloadKey.key, 'base64') }]),
+      ),
+    ),
     maxCachedWorkflows: 20,
     maxConcurrentActivityTaskExecutions: 10,
     shutdownGraceTime: '5 seconds',

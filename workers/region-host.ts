@@ -5,8 +5,7 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common/config.js';
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
-import { temporalTokenSchema } from '../common/worker-secrets.js';
-import type { TemporalToken } from '../common/worker-secrets.js';
+import { payloadKeySchema, temporalTokenSchema } from '../common/worker-secrets.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerSecrets } from './worker-secrets.js';
@@ -38,17 +37,20 @@ async function fetchAssignments(config: RegionHostConfig): Promise<Assignment[]>
   return z.object({ environments: z.array(assignmentSchema) }).parse(await response.json()).environments;
 }
 
-/** A token for the environment's namespace only, which the control API issues to this region's host alone. */
-async function fetchWorkerToken(config: RegionHostConfig, environmentId: string): Promise<TemporalToken> {
+/** What the control API hands this region's host alone for one of its environments' workers. */
+async function fetchForWorker<T>(
+  config: RegionHostConfig,
+  environmentId: string,
+  what: 'temporal-token' | 'payload-key',
+  schema: z.ZodType<T>,
+): Promise<T> {
   const response = await fetch(
-    `${config.controlApiUrl}/v1/regions/${config.region}/environments/${environmentId}/temporal-token`,
+    `${config.controlApiUrl}/v1/regions/${config.region}/environments/${environmentId}/${what}`,
     { method: 'POST', headers: { authorization: `Bearer ${config.hostKey}` } },
   );
   if (!response.ok)
-    throw new Error(
-      `control API answered ${response.status} for environment ${environmentId}'s Temporal token`,
-    );
-  return temporalTokenSchema.parse(await response.json());
+    throw new Error(`control API answered ${response.status} for environment ${environmentId}'s ${what}`);
+  return schema.parse(await response.json());
 }
 
 async function main(): Promise<void> {
@@ -107,7 +109,8 @@ async function main(): Promise<void> {
         secrets: () =>
           secrets.issue(assignment.id, {
             credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
-            temporal: () => fetchWorkerToken(config, assignment.id),
+            temporal: () => fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
+            payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
           }),
       });
     }

@@ -5,7 +5,8 @@ const RETRY_MS = 5_000;
 
 /** Where a worker's secrets come from: its host's STS session and the control API. */
 export type SecretSources = { [K in keyof InitialWorkerSecrets]: () => Promise<InitialWorkerSecrets[K]> };
-type Renewable = keyof InitialWorkerSecrets;
+/** Secrets that expire; the payload key does not, and is sent once per worker start. */
+type Renewable = 'credentials' | 'temporal';
 
 const EXPIRY: { [K in Renewable]: (value: InitialWorkerSecrets[K]) => number } = {
   credentials: (value) => Date.parse(value.expiration),
@@ -55,11 +56,15 @@ export function createWorkerSecrets(log: Logger, deliver: (key: string, update: 
   return {
     /** A worker's first secrets; renewals follow until `forget`. */
     async issue(key: string, sources: SecretSources): Promise<InitialWorkerSecrets> {
-      const [credentials, temporal] = await Promise.all([sources.credentials(), sources.temporal()]);
+      const [credentials, temporal, payloadKey] = await Promise.all([
+        sources.credentials(),
+        sources.temporal(),
+        sources.payloadKey(),
+      ]);
       if (!timers.has(key)) timers.set(key, new Map());
       schedule(key, 'credentials', sources.credentials, halfLifeLeft('credentials', credentials));
       schedule(key, 'temporal', sources.temporal, halfLifeLeft('temporal', temporal));
-      return { credentials, temporal };
+      return { credentials, temporal, payloadKey };
     },
     forget,
     forgetAll: () => [...timers.keys()].forEach(forget),

@@ -4,6 +4,7 @@ import { environments } from '../../db/schema.js';
 import { hostRoleArn } from '../../common/names.js';
 import type { RegionRegistry } from '../../common/regions.js';
 import { audit } from '../audit.js';
+import type { PayloadKeys } from '../payload-keys.js';
 import type { TemporalClients } from '../temporal-clients.js';
 import type { AccountAccess } from './account-access.js';
 import { ensureBucket, ensureDataplaneRole, ensureKey } from './aws-resources.js';
@@ -14,6 +15,7 @@ type EnvironmentRow = typeof environments.$inferSelect;
 export interface ProvisioningDeps {
   db: Database;
   temporal: TemporalClients;
+  payloadKeys: PayloadKeys;
   accounts: AccountAccess;
   regions: RegionRegistry;
   controlAccountId: string;
@@ -80,6 +82,7 @@ export async function provisionEnvironment(
         ensureSearchAttributes(connection, env.namespace),
       ),
     );
+    await step('payload key', () => deps.payloadKeys.ensure(env));
     await step('account', () => deps.accounts.prepareAccount(env.awsAccountId, env.awsRegion));
     const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
     const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));

@@ -18,6 +18,8 @@ export interface RetirementReceipt {
   keyDisabled: boolean;
   keyDeletionDate: string | null;
   dataplaneRoleDeleted: boolean;
+  /** Its Temporal payload data key was destroyed: what Temporal still holds of it cannot be read. */
+  payloadKeyDestroyed: boolean;
   apiKeysRevoked: number;
   runsCanceled: number;
   retiredAt: string;
@@ -26,7 +28,7 @@ export interface RetirementReceipt {
 /**
  * Retires an environment: its keys stop working, its worker stops (hosts run active environments
  * only), its running runs are canceled, its objects and bucket are deleted, its KMS key is disabled
- * and scheduled for deletion, its data-plane role and namespace are deleted. Each step tolerates
+ * and scheduled for deletion, its data-plane role, namespace and payload data key are deleted. Each step tolerates
  * what an earlier attempt already destroyed, so repeating the request resumes it.
  */
 export async function retireEnvironment(
@@ -70,6 +72,7 @@ export async function retireEnvironment(
     .catch((error: { code?: number }) => {
       if (error.code !== NOT_FOUND) throw error;
     });
+  await deps.payloadKeys.destroy(env.id);
   const receipt: RetirementReceipt = {
     namespace: env.namespace,
     bucket: env.bucket,
@@ -78,6 +81,7 @@ export async function retireEnvironment(
     keyDisabled: env.keyArn !== null,
     keyDeletionDate,
     dataplaneRoleDeleted: true,
+    payloadKeyDestroyed: true,
     apiKeysRevoked: revoked.length,
     runsCanceled: running.length,
     retiredAt: new Date().toISOString(),

@@ -40,6 +40,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const provisioning: ProvisioningDeps = {
     db,
     temporal: deps.temporal,
+    payloadKeys: deps.payloadKeys,
     accounts: deps.accounts,
     regions: config.regions,
     controlAccountId: config.controlAccountId,

@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { environments } from '../../db/schema.js';
 import { audit } from '../audit.js';
 import { principalOf, requireOperator, visibleOrganization } from '../auth.js';
+import type { Principal } from '../auth.js';
+import type { RegionCode } from '../../common/regions.js';
 import type { ApiDeps } from '../deps.js';
 import { forbidden, notFound } from '../problems.js';
 import { orgParams, regionParams, slug } from '../schemas.js';
@@ -19,6 +21,26 @@ const PEOPLE_TOKEN_DEFAULT_SECONDS = 900;
 export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const { db, signingKeys, config } = deps;
   const maxSeconds = config.temporalTokenTtlSeconds;
+  /** An active environment of the region, for that region's host only; 404 for anyone else. */
+  async function hostedEnvironment(
+    principal: Principal,
+    { region, environment }: { region: RegionCode; environment: string },
+  ) {
+    if (!(principal.kind === 'host' && principal.region === region)) throw notFound(`region ${region}`);
+    const [env] = await db
+      .select()
+      .from(environments)
+      .where(
+        and(
+          eq(environments.id, environment),
+          eq(environments.region, region),
+          eq(environments.status, 'active'),
+        ),
+      );
+    if (!env) throw notFound(`environment ${environment} in region ${region}`);
+    return env;
+  }
+
   return async (app) => {
     app.get('/.well-known/jwks.json', { schema: { hide: true } }, async (_request, reply) => {
       void reply.header('cache-control', 'no-store');
@@ -63,26 +85,30 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const principal = principalOf(request);
-        const { region, environment } = request.params;
-        if (!(principal.kind === 'host' && principal.region === region)) throw notFound(`region ${region}`);
-        const [env] = await db
-          .select()
-          .from(environments)
-          .where(
-            and(
-              eq(environments.id, environment),
-              eq(environments.region, region),
-              eq(environments.status, 'active'),
-            ),
-          );
-        if (!env) throw notFound(`environment ${environment} in region ${region}`);
+        const env = await hostedEnvironment(principalOf(request), request.params);
         const signed = await signingKeys.sign(
           `worker:${env.namespace}`,
           [permission(env.namespace, 'write')],
           maxSeconds * 1000,
         );
         return { token: signed.token, expiresAt: signed.expiresAt.toISOString() };
+      },
+    );
+
+    app.post(
+      '/v1/regions/:region/environments/:environment/payload-key',
+      {
+        schema: {
+          summary:
+            "The Temporal payload data key of one active environment of the region, for its worker (that region's host key)",
+          params: regionParams.extend({ environment: z.uuid() }),
+        },
+      },
+      async (request) => {
+        const env = await hostedEnvironment(principalOf(request), request.params);
+        const key = await deps.payloadKeys.ofEnvironment(env.id);
+        if (!key) throw notFound(`the payload key of environment ${env.id}`);
+        return { id: key.id, key: Buffer.from(key.key).toString('base64') };
       },
     );
 

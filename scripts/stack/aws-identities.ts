@@ -30,10 +30,30 @@ export interface AwsIdentities {
   hosts: Record<GatewayCode, AwsKey>;
 }
 
-/** Each identity: its user name and the roles it may assume, in any environment account. */
+/**
+ * The control plane's own KMS use, in the control account only: the keys that wrap Temporal payload
+ * data keys. Environment accounts stay out of reach: KMS refuses another account's principals.
+ */
+const PAYLOAD_KEY_ACTIONS = [
+  'kms:CreateKey',
+  'kms:CreateAlias',
+  'kms:DescribeKey',
+  'kms:GenerateDataKey',
+  'kms:Decrypt',
+];
+
+/** Each identity: its user name, the roles it may assume in any environment account, and what else it may do. */
 const IDENTITIES = [
-  { name: 'tavio-control-plane', mayAssume: roleArn('*', PROVISIONER_ROLE) },
-  ...GATEWAY_CODES.map((gw) => ({ name: `tavio-host-${gw}`, mayAssume: dataplaneRoleArn('*', gw) })),
+  {
+    name: 'tavio-control-plane',
+    mayAssume: roleArn('*', PROVISIONER_ROLE),
+    mayAlso: [{ Effect: 'Allow', Action: PAYLOAD_KEY_ACTIONS, Resource: '*' }],
+  },
+  ...GATEWAY_CODES.map((gw) => ({
+    name: `tavio-host-${gw}`,
+    mayAssume: dataplaneRoleArn('*', gw),
+    mayAlso: [],
+  })),
 ];
 
 const identitiesFile = (paths: StackPaths) => join(paths.stackDir, 'aws-identities.json');
@@ -68,7 +88,10 @@ async function stillCurrent(endpoint: string, recorded: Recorded | undefined): P
 }
 
 /** Creates the user if needed, puts its policy, and gives it one new access key in place of any older ones. */
-async function issueUser(iam: IAMClient, name: string, mayAssume: string): Promise<AwsKey> {
+async function issueUser(
+  iam: IAMClient,
+  { name, mayAssume, mayAlso }: (typeof IDENTITIES)[number],
+): Promise<AwsKey> {
   await tolerating(
     () => iam.send(new CreateUserCommand({ UserName: name })),
     ['EntityAlreadyExistsException'],
@@ -79,7 +102,7 @@ async function issueUser(iam: IAMClient, name: string, mayAssume: string): Promi
       PolicyName: 'assume-environment-role',
       PolicyDocument: JSON.stringify({
         Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: mayAssume }],
+        Statement: [{ Effect: 'Allow', Action: 'sts:AssumeRole', Resource: mayAssume }, ...mayAlso],
       }),
     }),
   );
@@ -112,7 +135,7 @@ export async function ensureAwsIdentities(
   });
   try {
     const [controlPlane, ...hosts] = await withEnforcementOff(endpoint, () =>
-      Promise.all(IDENTITIES.map((id) => issueUser(iam, id.name, id.mayAssume))),
+      Promise.all(IDENTITIES.map((identity) => issueUser(iam, identity))),
     );
     const issued: Recorded = {
       controlPlane: controlPlane!,

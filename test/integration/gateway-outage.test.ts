@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from '@temporalio/client';
-import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stackUp } from '../../scripts/stack/services.js';
 import { waitFor } from '../../scripts/processes.js';
@@ -41,12 +40,15 @@ describe("a region's gateway down", () => {
     await waitFor('the eu1 gateway to stop', () => (alive(pid) ? undefined : true), 15_000);
 
     const run = await s.client.createRun(s.org, s.env, runRequest(s));
-    const handle = new Client({ connection, namespace: `${s.org}-${s.env}` }).workflow.getHandle(
-      run.workflowId,
-    );
+    // Described raw: the pending activity's failure is metadata, and this client holds no payload key.
+    const describe = () =>
+      connection.workflowService.describeWorkflowExecution({
+        namespace: `${s.org}-${s.env}`,
+        execution: { workflowId: run.workflowId },
+      });
     const reason = await waitFor(
       'a pending activity that names the gateway',
-      async () => (await handle.describe()).raw.pendingActivities?.[0]?.lastFailure?.message ?? undefined,
+      async () => (await describe()).pendingActivities?.[0]?.lastFailure?.message ?? undefined,
       // The environment's worker may still be starting when the gateway goes down.
       90_000,
     );

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { Connection} from '@temporalio/client';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { PayloadEncryptionCodec, fixedKeyRing } from '../../common/payload-encryption.js';
+import type { Connection } from '@temporalio/client';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
@@ -15,7 +16,11 @@ describe('metadata guard on a real Temporal server', () => {
     client = new Client({
       connection,
       namespace: 'default',
-      dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES),
+      // A key of this test's own: the guard refuses before anything is sealed or sent.
+      dataConverter: guardedDataConverter(
+        DEFAULT_PAYLOAD_LIMIT_BYTES,
+        new PayloadEncryptionCodec('default', fixedKeyRing([{ id: randomUUID(), key: randomBytes(32) }])),
+      ),
     });
   });
   afterAll(async () => {

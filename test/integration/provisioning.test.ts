@@ -41,7 +41,8 @@ describe('provisioning', () => {
     });
     const failed = await admin.getEnvironment(org, 'staging');
     expect(failed.status).toBe('failed');
-    expect(failed.statusReason).toMatch(/^account failed: /);
+    // The first step that needs the S3/KMS service: the payload data key, under the control plane's KMS key.
+    expect(failed.statusReason).toMatch(/^payload key failed: /);
     expect(failed.keyArn).toBeNull();
 
     const resumed = await admin.createEnvironment(org, 'staging', 'ca');

@@ -46,9 +46,17 @@ describe('retiring an environment', () => {
       keyDisabled: true,
       keyDeletionDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       dataplaneRoleDeleted: true,
+      payloadKeyDestroyed: true,
       apiKeysRevoked: 1,
       runsCanceled: 1,
     });
+  });
+
+  it('destroys its Temporal payload data key, so what Temporal still holds of it opens for nobody', async () => {
+    const rows = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from payload_keys where environment_id = ${s.environment.id}`,
+    );
+    expect(rows[0]!.n).toBe(0);
   });
 
   it('writes the receipt into the audit log', async () => {

@@ -5,7 +5,7 @@ import Long from 'long';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTavioClient } from '../../control-api/client.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { newEnvironment, operatorClient, rawRequest, runRequest } from '../support/scenario.js';
+import { completedRun, newEnvironment, operatorClient, rawRequest, runRequest } from '../support/scenario.js';
 import { signTemporalToken, systemConnection, temporalConnection } from '../support/temporal.js';
 
 const PERMISSION_DENIED = 7;
@@ -37,41 +37,58 @@ async function workerToken(s: EnvScenario): Promise<string> {
   return answer.body.token as string;
 }
 
+/**
+ * A task token as Temporal's frontend reads it before authorizing (namespace id and workflow id of
+ * its protobuf), so that the refusal comes from authorization, not from a malformed token.
+ */
+function taskTokenFor(namespaceId: string, workflowId: string): Uint8Array {
+  const field = (tag: number, value: string) => {
+    const bytes = Buffer.from(value, 'utf8');
+    return Buffer.concat([Buffer.from([tag, bytes.length]), bytes]);
+  };
+  return Buffer.concat([field(0x0a, namespaceId), field(0x12, workflowId)]);
+}
+
 /** Calls that read, start, signal, stop and serve work in a namespace, as a stranger would try them. */
-function callsOn(connection: Connection, namespace: string, workflowId: string) {
+function callsOn(connection: Connection, namespace: string, workflowId: string, namespaceId = '') {
   const execution = { workflowId };
   return {
-    list: connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 }),
-    describe: connection.workflowService.describeNamespace({ namespace }),
-    history: connection.workflowService.getWorkflowExecutionHistory({ namespace, execution }),
-    start: connection.workflowService.startWorkflowExecution({
-      namespace,
-      workflowId: `intruder-${randomUUID()}`,
-      workflowType: { name: 'hrisEmployeeSync' },
-      taskQueue: { name: 'us1' },
-      requestId: randomUUID(),
-    }),
-    signal: connection.workflowService.signalWorkflowExecution({
-      namespace,
-      workflowExecution: execution,
-      signalName: 'intrude',
-      requestId: randomUUID(),
-    }),
-    terminate: connection.workflowService.terminateWorkflowExecution({
-      namespace,
-      workflowExecution: execution,
-      reason: 'intruder',
-    }),
-    poll: connection.workflowService.pollActivityTaskQueue({
-      namespace,
-      taskQueue: { name: 'us1' },
-      identity: 'intruder',
-    }),
-    respond: connection.workflowService.respondActivityTaskCompleted({
-      namespace,
-      taskToken: new Uint8Array([1, 2, 3]),
-      identity: 'intruder',
-    }),
+    list: () => connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 }),
+    describe: () => connection.workflowService.describeNamespace({ namespace }),
+    history: () => connection.workflowService.getWorkflowExecutionHistory({ namespace, execution }),
+    start: () =>
+      connection.workflowService.startWorkflowExecution({
+        namespace,
+        workflowId: `intruder-${randomUUID()}`,
+        workflowType: { name: 'hrisEmployeeSync' },
+        taskQueue: { name: 'us1' },
+        requestId: randomUUID(),
+      }),
+    signal: () =>
+      connection.workflowService.signalWorkflowExecution({
+        namespace,
+        workflowExecution: execution,
+        signalName: 'intrude',
+        requestId: randomUUID(),
+      }),
+    terminate: () =>
+      connection.workflowService.terminateWorkflowExecution({
+        namespace,
+        workflowExecution: execution,
+        reason: 'intruder',
+      }),
+    poll: () =>
+      connection.workflowService.pollActivityTaskQueue({
+        namespace,
+        taskQueue: { name: 'us1' },
+        identity: 'intruder',
+      }),
+    respond: () =>
+      connection.workflowService.respondActivityTaskCompleted({
+        namespace,
+        taskToken: taskTokenFor(namespaceId, workflowId),
+        identity: 'intruder',
+      }),
   };
 }
 
@@ -79,15 +96,18 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
   let a: EnvScenario;
   let b: EnvScenario;
   let bWorkflowId: string;
+  let bNamespaceId: string;
 
   beforeAll(async () => {
     [a, b] = await Promise.all([
       newEnvironment('us', { employees: 20 }),
       newEnvironment('us', { employees: 20 }),
     ]);
-    const run = await b.client.createRun(b.org, b.env, runRequest(b));
-    bWorkflowId = run.workflowId;
-    expect((await b.client.waitForRun(b.org, b.env, run.id)).status).toBe('completed');
+    bWorkflowId = (await completedRun(b)).workflowId;
+    const system = await systemConnection();
+    bNamespaceId = (await system.workflowService.describeNamespace({ namespace: nsOf(b) })).namespaceInfo!
+      .id!;
+    await system.close();
   });
   afterAll(async () => {
     await Promise.all([a.close(), b.close()]);
@@ -97,9 +117,9 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
     const anonymous = await temporalConnection();
     try {
       expect(await status(anonymous.workflowService.listNamespaces({}))).toBe(PERMISSION_DENIED);
-      const calls = callsOn(anonymous, nsOf(b), bWorkflowId);
+      const calls = callsOn(anonymous, nsOf(b), bWorkflowId, bNamespaceId);
       const answers = Object.fromEntries(
-        await Promise.all(Object.entries(calls).map(async ([name, call]) => [name, await status(call)])),
+        await Promise.all(Object.entries(calls).map(async ([name, call]) => [name, await status(call())])),
       );
       expect(answers).toEqual(
         Object.fromEntries(Object.keys(calls).map((name) => [name, PERMISSION_DENIED])),
@@ -113,9 +133,9 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
     const token = await workerToken(a);
     const connection = await temporalConnection(token);
     try {
-      const calls = callsOn(connection, nsOf(b), bWorkflowId);
+      const calls = callsOn(connection, nsOf(b), bWorkflowId, bNamespaceId);
       const answers = Object.fromEntries(
-        await Promise.all(Object.entries(calls).map(async ([name, call]) => [name, await status(call)])),
+        await Promise.all(Object.entries(calls).map(async ([name, call]) => [name, await status(call())])),
       );
       expect(answers).toEqual(
         Object.fromEntries(Object.keys(calls).map((name) => [name, PERMISSION_DENIED])),
@@ -176,7 +196,7 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
         PERMISSION_DENIED,
       );
       // Read means read: the same person cannot start work in their own namespace with it.
-      expect(await status(callsOn(connection, nsOf(a), 'none').start)).toBe(PERMISSION_DENIED);
+      expect(await status(callsOn(connection, nsOf(a), 'none').start())).toBe(PERMISSION_DENIED);
     } finally {
       await connection.close();
     }

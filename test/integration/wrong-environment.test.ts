@@ -1,29 +1,32 @@
 import { randomUUID } from 'node:crypto';
-import type { Connection} from '@temporalio/client';
+import type { Connection } from '@temporalio/client';
 import { Client, WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES, guardedDataConverter } from '../../common/payload-guard.js';
 import { SA } from '../../common/search-attributes.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, runRequest } from '../support/scenario.js';
-import { systemConnection } from '../support/temporal.js';
+import { payloadCodecOf, systemConnection } from '../support/temporal.js';
 
 /** An environment's worker refuses, before running any workflow code, an execution of another environment or region. */
 describe('an environment worker given a task that is not its own', () => {
   let s: EnvScenario;
   let connection: Connection;
   let client: Client;
+  let payloads: ReturnType<typeof payloadCodecOf>;
   beforeAll(async () => {
     s = await newEnvironment('us', { employees: 10 });
     connection = await systemConnection();
+    payloads = payloadCodecOf(`${s.org}-${s.env}`);
     client = new Client({
       connection,
       namespace: `${s.org}-${s.env}`,
-      dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES),
+      dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES, payloads.codec),
     });
   });
   afterAll(async () => {
     await connection.close();
+    await payloads.close();
     await s.close();
   });
 

@@ -9,6 +9,8 @@ declare module 'vitest' {
     stack: StackInfo;
     controlApiUrl: string;
     operatorKey: string;
+    /** The Web UI gateway: sign-in in front of the Temporal Web UI. */
+    webUiUrl: string;
   }
 }
 
@@ -22,6 +24,7 @@ export default async function setup(project: TestProject) {
   project.provide('stack', stack);
   project.provide('controlApiUrl', platform.api.url);
   project.provide('operatorKey', platform.operatorKey);
+  project.provide('webUiUrl', platform.api.webUiUrl ?? '');
   return async () => {
     await platform.stop();
   };

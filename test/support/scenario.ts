@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { sql } from 'drizzle-orm';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { testDatabase } from './database.js';
 import { createTavioClient } from '../../control-api/client.js';
-import type { Environment, TavioClient } from '../../control-api/client.js';
+import type { Environment, Run, TavioClient } from '../../control-api/client.js';
 import type { RegionCode } from '../../common/regions.js';
 import { startHrisSource } from '../../fixtures/hris-source.js';
 import type { HrisSource } from '../../fixtures/hris-source.js';
 import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
 import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
-import { systemConnection } from './temporal.js';
+import { openPayloads, systemConnection, withPayloadCodec } from './temporal.js';
 
 /**
  * Takes a test's environment out of service so that region hosts stop its worker. This sets the
@@ -147,17 +147,39 @@ export function runRequest(
   };
 }
 
-/** Every execution (continue-as-new included) of a workflow, as histories. */
+/** Starts a run through the API with the environment's key and waits for it to complete. */
+export async function completedRun(s: EnvScenario): Promise<Run> {
+  const run = await s.client.createRun(s.org, s.env, runRequest(s));
+  const done = await s.client.waitForRun(s.org, s.env, run.id);
+  expect(done.status).toBe('completed');
+  return done;
+}
+
+/** Every execution (continue-as-new included) of a workflow, as histories, with their payloads opened. */
 export async function histories(
+  namespace: string,
+  workflowId: string,
+): Promise<temporal.api.history.v1.IHistory[]> {
+  const sealed = await rawHistories(namespace, workflowId);
+  return withPayloadCodec(namespace, (codec) => openPayloads(sealed, codec));
+}
+
+/** Every execution of a workflow, as Temporal's database holds it: payloads sealed. */
+export async function rawHistories(
   namespace: string,
   workflowId: string,
 ): Promise<temporal.api.history.v1.IHistory[]> {
   const connection = await systemConnection();
   try {
     const client = new Client({ connection, namespace });
+    // Listed raw: the client would open each execution's memo, and it holds no payload key.
+    const { executions } = await connection.workflowService.listWorkflowExecutions({
+      namespace,
+      query: `WorkflowId = '${workflowId}'`,
+    });
     const result: temporal.api.history.v1.IHistory[] = [];
-    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
-      result.push(await client.workflow.getHandle(workflowId, execution.runId).fetchHistory());
+    for (const execution of executions ?? []) {
+      result.push(await client.workflow.getHandle(workflowId, execution.execution!.runId!).fetchHistory());
     }
     return result;
   } finally {

@@ -1,4 +1,8 @@
 import { Connection } from '@temporalio/client';
+import Long from 'long';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { PayloadEncryptionCodec, isEncrypted } from '../../common/payload-encryption.js';
+import { createPayloadKeys } from '../../control-api/payload-keys.js';
 import { inject } from 'vitest';
 import { createSigningKeys } from '../../control-api/temporal-auth/signing-keys.js';
 import { SYSTEM_NAMESPACE, permission } from '../../control-api/temporal-auth/tokens.js';
@@ -30,4 +34,49 @@ export function temporalConnection(token?: string): Promise<Connection> {
 /** A connection with cluster-wide admin rights, for tests that inspect Temporal behind Tavio's back. */
 export async function systemConnection(): Promise<Connection> {
   return temporalConnection(await signTemporalToken([permission(SYSTEM_NAMESPACE, 'admin')]));
+}
+
+/** The payload codec of a namespace, opened with the control plane's payload keys, as the control API would. */
+export function payloadCodecOf(namespace: string): { codec: PayloadEncryptionCodec; close(): Promise<void> } {
+  const stack = inject('stack');
+  const database = testDatabase();
+  const keys = createPayloadKeys({
+    db: database.db,
+    endpointFor: () => stack.awsEndpoint,
+    credentials: stack.awsIdentities.controlPlane,
+  });
+  return {
+    codec: new PayloadEncryptionCodec(namespace, keys.ringOf(namespace)),
+    close: async () => {
+      keys.close();
+      await database.close();
+    },
+  };
+}
+
+export async function withPayloadCodec<T>(
+  namespace: string,
+  work: (codec: PayloadEncryptionCodec) => Promise<T>,
+): Promise<T> {
+  const { codec, close } = payloadCodecOf(namespace);
+  try {
+    return await work(codec);
+  } finally {
+    await close();
+  }
+}
+
+/** Opens, in place, every sealed payload inside `value` (a history, or any part of one); answers `value`. */
+export async function openPayloads<T>(value: T, codec: PayloadCodec): Promise<T> {
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Long.isLong(value))
+    return value;
+  const container = value as Record<string, unknown>;
+  for (const [key, item] of Object.entries(container)) {
+    if (typeof item === 'object' && item !== null && isEncrypted(item as Payload)) {
+      container[key] = (await codec.decode([item as Payload]))[0];
+    } else {
+      await openPayloads(item, codec);
+    }
+  }
+  return value;
 }

@@ -73,11 +73,17 @@ describe('environment worker secrets', () => {
     expiration: '2026-11-29T03:00:00.000Z',
   };
   const temporal = { token: 'eyJ.x.y', expiresAt: '2026-11-29T03:00:00.000Z' };
+  const payloadKey = {
+    id: '0b7c9a2e-51a4-4d2b-9d65-1f3f0f5a7a11',
+    key: Buffer.alloc(32, 7).toString('base64'),
+  };
 
-  it('start with both credentials and a Temporal token', () => {
-    expect(initialWorkerSecretsSchema.parse({ credentials, temporal })).toEqual({ credentials, temporal });
-    expect(() => initialWorkerSecretsSchema.parse({ credentials })).toThrow(/temporal/);
-    expect(() => initialWorkerSecretsSchema.parse({ temporal })).toThrow(/credentials/);
+  it('start with credentials, a Temporal token and the payload key, all three', () => {
+    const all = { credentials, temporal, payloadKey };
+    expect(initialWorkerSecretsSchema.parse(all)).toEqual(all);
+    expect(() => initialWorkerSecretsSchema.parse({ credentials, temporal })).toThrow(/payloadKey/);
+    expect(() => initialWorkerSecretsSchema.parse({ credentials, payloadKey })).toThrow(/temporal/);
+    expect(() => initialWorkerSecretsSchema.parse({ temporal, payloadKey })).toThrow(/credentials/);
   });
 
   it('renew either one, and refuse anything else', () => {
