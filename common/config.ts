@@ -11,7 +11,8 @@ import { DEFAULT_PAYLOAD_LIMIT_BYTES } from './payload-guard.js';
 
 /**
  * All configuration is parsed here, once, at process start. Nothing else reads process.env.
- * Defaults match the local stack started by `npm run stack -- up`.
+ * Defaults match the local stack started by `npm run stack -- up`, except the database URLs: the
+ * stack's passwords are generated (`.stack/postgres-credentials.json`), so those are always given.
  */
 
 type Env = Record<string, string | undefined>;
@@ -83,8 +84,19 @@ const sharedSchema = z.object({
   aws: awsCredentialsSchema.optional(),
 });
 
-const controlApiSchema = sharedSchema.extend({
-  databaseUrl: z.url(),
+const controlApiFields = sharedSchema.extend({
+  /** The application role: everything the API does at run time. It should own nothing and not be a superuser. */
+  databaseUrl: z.url({
+    error: (issue) =>
+      issue.input === undefined
+        ? 'TAVIO_DATABASE_URL is required: the control database as the application role, for example postgres://tavio_app:<password>@127.0.0.1:55432/tavio (the local stack keeps its passwords in .stack/postgres-credentials.json)'
+        : 'TAVIO_DATABASE_URL is not a URL',
+  }),
+  /**
+   * The owner of the schema: migrations only, on a connection of their own. Without
+   * TAVIO_DATABASE_MIGRATION_URL it is TAVIO_DATABASE_URL, for a deployment with one role.
+   */
+  databaseMigrationUrl: z.url({ error: 'TAVIO_DATABASE_MIGRATION_URL is not a URL' }).optional(),
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
   operatorKey: z
@@ -110,6 +122,11 @@ const controlApiSchema = sharedSchema.extend({
   /** The Temporal Web UI server behind the gateway; people never reach it directly. */
   temporalUiUpstream: z.url(),
 });
+/** Without a migration URL of their own, migrations use the application's. */
+const controlApiSchema = controlApiFields.transform((config) => ({
+  ...config,
+  databaseMigrationUrl: config.databaseMigrationUrl ?? config.databaseUrl,
+}));
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
 
 function parseOrExit<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
@@ -123,7 +140,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
     controlApiSchema,
     {
       ...shared(env),
-      databaseUrl: env.TAVIO_DATABASE_URL ?? 'postgres://tavio@127.0.0.1:55432/tavio',
+      databaseUrl: env.TAVIO_DATABASE_URL,
+      databaseMigrationUrl: env.TAVIO_DATABASE_MIGRATION_URL || undefined,
       host: env.TAVIO_API_HOST ?? '127.0.0.1',
       port: env.TAVIO_API_PORT ?? '8080',
       operatorKey: env.TAVIO_OPERATOR_KEY,

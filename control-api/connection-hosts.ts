@@ -13,6 +13,7 @@ export function assertConnectionHostAllowed(config: ControlApiConfig, baseUrl: s
     [
       config.temporalAddress,
       new URL(config.databaseUrl).host,
+      new URL(config.databaseMigrationUrl).host,
       `${config.host}:${config.port}`,
       new URL(config.temporalUiUrl).host,
       new URL(config.temporalUiUpstream).host,

@@ -13,9 +13,12 @@ import { buildWebUiGateway } from './web-ui/gateway.js';
 const urlOf = (address: AddressInfo | string | null, host: string): string =>
   typeof address === 'object' && address ? `http://${host}:${address.port}` : String(address);
 
-/** Opens everything the control API needs, migrates the database, and builds the app. */
+/**
+ * Opens everything the control API needs, migrates the database, and builds the app. Migrations run
+ * as the schema's owner; everything else as the application role, which cannot change the schema.
+ */
 export async function startControlApi(config: ControlApiConfig, logger: boolean | object = false) {
-  await migrateDatabase(config.databaseUrl);
+  await migrateDatabase(config.databaseMigrationUrl);
   const database = openDatabase(config.databaseUrl);
   const tokenTtlMs = config.temporalTokenTtlSeconds * 1000;
   const signingKeys = createSigningKeys(database.db, {

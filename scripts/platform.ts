@@ -16,13 +16,21 @@ import type { StackInfo } from './stack/services.js';
 
 const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.meta.url));
 
-/** The environment variables that point Tavio's processes at a running stack. */
+/** The environment variables that point the control API at a running stack. */
 export function stackEnv(stack: StackInfo): Record<string, string> {
+  return {
+    ...servicesEnv(stack),
+    TAVIO_DATABASE_URL: stack.databaseUrl,
+    TAVIO_DATABASE_MIGRATION_URL: stack.databaseMigrationUrl,
+  };
+}
+
+/** What every Tavio process needs from the stack; the data plane never gets the control database. */
+function servicesEnv(stack: StackInfo): Record<string, string> {
   return {
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TAVIO_TEMPORAL_UI_URL: stack.webUiUrl,
     TAVIO_TEMPORAL_UI_UPSTREAM: stack.temporalUiUrl,
-    TAVIO_DATABASE_URL: stack.databaseUrl,
     TAVIO_AWS_ENDPOINT: stack.awsEndpoint,
     TAVIO_ACCOUNT_FACTORY: 'emulator',
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
@@ -37,7 +45,7 @@ export function stackEnv(stack: StackInfo): Record<string, string> {
 function hostEnv(stack: StackInfo, region: RegionCode): Record<string, string> {
   const key = stack.awsIdentities.hosts[GATEWAY_OF[region]];
   return {
-    ...stackEnv(stack),
+    ...servicesEnv(stack),
     AWS_ACCESS_KEY_ID: key.accessKeyId,
     AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
   };

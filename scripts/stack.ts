@@ -6,14 +6,18 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...flags] = argv;
   switch (command) {
     case 'up': {
-      // Secret keys stay in .stack/aws-identities.json; the summary names only their access key ids.
-      const { awsIdentities, ...info } = await stackUp();
+      // Secret keys and passwords stay in .stack/aws-identities.json and .stack/postgres-credentials.json:
+      // the summary names access key ids and database roles only.
+      const { awsIdentities, databaseUrl, databaseMigrationUrl, databaseAdminUrl, ...info } = await stackUp();
       const hosts = Object.fromEntries(
         Object.entries(awsIdentities.hosts).map(([gw, key]) => [gw, key.accessKeyId]),
       );
       console.log(
         JSON.stringify({
           ...info,
+          databaseUrl: withoutPassword(databaseUrl),
+          databaseMigrationUrl: withoutPassword(databaseMigrationUrl),
+          databaseAdminUrl: withoutPassword(databaseAdminUrl),
           awsAccessKeyIds: { controlPlane: awsIdentities.controlPlane.accessKeyId, hosts },
         }),
       );
@@ -31,6 +35,12 @@ async function main(argv: readonly string[]): Promise<number> {
       console.error(USAGE);
       return 2;
   }
+}
+
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  parsed.password = '';
+  return parsed.toString();
 }
 
 function printStatus(statuses: readonly ServiceStatus[]): void {

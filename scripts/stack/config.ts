@@ -16,7 +16,14 @@ export const temporalJwksUrl = (ports: StackPorts): string =>
   process.env.TAVIO_TEMPORAL_JWKS_URL || `http://127.0.0.1:${ports.controlApi}/.well-known/jwks.json`;
 export const MOTO_VERSION = '5.2.5';
 export const PG_BIN_DIR = '/usr/lib/postgresql/15/bin';
-export const PG_USER = 'tavio';
+/** The OS user that initdb and postgres run as when the stack runs as root (both refuse root). */
+export const PG_OS_USER = 'postgres';
+/** The cluster's bootstrap superuser: only the stack script signs in as it (databases, roles). */
+export const PG_ADMIN_ROLE = 'tavio_admin';
+/** Owns the databases and everything migrations create; migrations run as it. */
+export const PG_OWNER_ROLE = 'tavio_owner';
+/** What the control API runs as: no superuser, owns nothing; its grants come from migration 0007. */
+export const PG_APP_ROLE = 'tavio_app';
 export const PG_DATABASE = 'tavio';
 export const PG_TEMPLATE_DATABASE = 'tavio_template';
 export const GATEWAY_CODES = ['us1', 'ca1', 'eu1'] as const;

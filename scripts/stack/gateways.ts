@@ -66,7 +66,7 @@ const gatewaysDir = (paths: StackPaths): string => join(paths.stackDir, 'gateway
 
 function writeConfig(paths: StackPaths, ports: StackPorts, code: GatewayCode): string {
   const dir = gatewaysDir(paths);
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, `${code}.conf`);
   const lines = [
     `Port ${ports.gateways[code]}`,
@@ -78,7 +78,7 @@ function writeConfig(paths: StackPaths, ports: StackPorts, code: GatewayCode): s
     'Allow 127.0.0.1',
     'MaxClients 100',
   ];
-  writeFileSync(file, `${lines.join('\n')}\n`);
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
   return file;
 }
 

@@ -86,8 +86,8 @@ export function isRoot(): boolean {
 }
 
 function openLog(file: string): number {
-  mkdirSync(dirname(file), { recursive: true });
-  return openSync(file, 'a');
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  return openSync(file, 'a', 0o600);
 }
 
 export interface DetachedSpec {
@@ -99,12 +99,17 @@ export interface DetachedSpec {
   cwd?: string;
 }
 
-/** Starts a process that outlives this script, logging to its own file, and records its pid. */
+/**
+ * Starts a process that outlives this script, logging to its own file, and records its pid. It runs
+ * with umask 077 (through `sh`, which execs it under the same pid): what it writes under .stack is private.
+ */
 export async function spawnDetached(paths: StackPaths, spec: DetachedSpec): Promise<number> {
-  mkdirSync(dirname(spec.logFile), { recursive: true });
-  appendFileSync(spec.logFile, `--- ${new Date().toISOString()} ${spec.command} ${spec.args.join(' ')}\n`);
+  mkdirSync(dirname(spec.logFile), { recursive: true, mode: 0o700 });
+  appendFileSync(spec.logFile, `--- ${new Date().toISOString()} ${spec.command} ${spec.args.join(' ')}\n`, {
+    mode: 0o600,
+  });
   const logFd = openLog(spec.logFile);
-  const child = spawn(spec.command, spec.args, {
+  const child = spawn('/bin/sh', ['-c', 'umask 077 && exec "$0" "$@"', spec.command, ...spec.args], {
     env: spec.env ?? process.env,
     cwd: spec.cwd,
     detached: true,
@@ -128,8 +133,8 @@ function pidFile(paths: StackPaths, name: string): string {
 }
 
 export function writePid(paths: StackPaths, name: string, pid: number): void {
-  mkdirSync(paths.pidsDir, { recursive: true });
-  writeFileSync(pidFile(paths, name), `${pid}\n`);
+  mkdirSync(paths.pidsDir, { recursive: true, mode: 0o700 });
+  writeFileSync(pidFile(paths, name), `${pid}\n`, { mode: 0o600 });
 }
 
 export function readPid(paths: StackPaths, name: string): number | undefined {

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { relative } from 'node:path';
 import {
@@ -18,7 +18,8 @@ import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
 import { ensureAwsIdentities } from './aws-identities.js';
 import type { AwsIdentities } from './aws-identities.js';
 import { ensureBrowser } from './browser.js';
-import { databaseUrl, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
+import { databaseDisplayUrl, databaseUrls, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
+import { secureStackDir } from './private-files.js';
 import { livePid } from './process.js';
 import {
   ensureTemporal,
@@ -38,7 +39,12 @@ export interface StackInfo {
   webUiUrl: string;
   /** Where the platform's control API listens: Temporal reads its JWKS there. */
   controlApiUrl: string;
+  /** The control database as the application role (not a superuser, owns nothing); password included. */
   databaseUrl: string;
+  /** The same database as its owner: only migrations use it. */
+  databaseMigrationUrl: string;
+  /** The cluster's bootstrap superuser on the `postgres` database: for tests that create databases of their own. */
+  databaseAdminUrl: string;
   awsEndpoint: string;
   gateways: Record<GatewayCode, string>;
   /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
@@ -66,14 +72,17 @@ const reporter = (quiet: boolean | undefined): Report =>
   quiet === true ? () => undefined : (line) => console.log(line);
 
 /** Where the running services are, and the identities to use them with. */
-function stackInfo(ports: StackPorts, awsIdentities: AwsIdentities): StackInfo {
+function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdentities): StackInfo {
   const temporal = temporalEndpoints(ports);
+  const database = databaseUrls(paths, ports);
   return {
     temporalAddress: temporal.address,
     temporalUiUrl: temporal.uiUrl,
     webUiUrl: `http://127.0.0.1:${ports.webUi}`,
     controlApiUrl: `http://127.0.0.1:${ports.controlApi}`,
-    databaseUrl: databaseUrl(ports),
+    databaseUrl: database.app,
+    databaseMigrationUrl: database.owner,
+    databaseAdminUrl: database.admin,
     awsEndpoint: motoUrl(ports),
     gateways: { us1: gatewayUrl(ports, 'us1'), ca1: gatewayUrl(ports, 'ca1'), eu1: gatewayUrl(ports, 'eu1') },
     awsIdentities,
@@ -85,7 +94,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
   const report = reporter(options.quiet);
   const paths = stackPaths();
   const ports = stackPorts();
-  mkdirSync(paths.logsDir, { recursive: true });
+  await secureStackDir(paths);
   report(`stack: runtime data in ${displayPath(paths.stackDir)}, tools cached in ${paths.cacheDir}`);
   const outcomes = await settleAll([
     ensureTemporal(paths, ports, report),
@@ -95,7 +104,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
-  return stackInfo(ports, awsIdentities);
+  return stackInfo(paths, ports, awsIdentities);
 }
 
 type NamedOutcome = [string, Outcome];
@@ -142,7 +151,7 @@ export async function stackStatus(): Promise<ServiceStatus[]> {
   return Promise.all([
     entry('temporal', temporal.address, temporalHealthy(temporal)),
     ...(temporal.uiUrl === '' ? [] : [entry('temporal-ui', temporal.uiUrl, temporalUiHealthy(temporal))]),
-    entry('postgres', databaseUrl(ports), pgReady(ports.postgres)),
+    entry('postgres', databaseDisplayUrl(ports), pgReady(ports.postgres)),
     entry('moto', motoUrl(ports), motoHealthy(ports)),
     ...GATEWAY_CODES.map((code) =>
       entry(gatewayName(code), gatewayUrl(ports, code), gatewayHealthy(ports, code)),

@@ -129,7 +129,7 @@ function serverService(
     start: async () => {
       const command = await binary();
       const dataDir = join(paths.stackDir, 'temporal');
-      mkdirSync(dataDir, { recursive: true });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       report(
         `temporal: starting ${displayPath(command)} server on 127.0.0.1:${ports.temporal} (HTTP ${ports.temporalHttp}), token keys from ${jwksUrl}, log ${displayPath(logFile)}...`,
       );

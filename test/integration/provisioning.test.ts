@@ -7,7 +7,7 @@ import { generateKey, parseKey } from '../../control-api/keys.js';
 import { startControlApi } from '../../control-api/platform.js';
 import type { ControlApi } from '../../control-api/platform.js';
 import { stackEnv } from '../../scripts/platform.js';
-import { testDatabase } from '../support/database.js';
+import { ownerDatabase, testDatabase } from '../support/database.js';
 import { newOrganization, rawRequest } from '../support/scenario.js';
 
 describe('provisioning', () => {
@@ -67,13 +67,19 @@ describe('provisioning', () => {
     await database.db.execute(sql`update environments set status = 'retired' where id = ${failed.id}`);
   });
 
-  it('never lets the audit log be changed or emptied', async () => {
-    const refusedBy = (op: string) => ({ cause: { message: `audit_log is append-only: ${op} refused` } });
-    await expect(database.db.execute(sql`update audit_log set action = 'rewritten'`)).rejects.toMatchObject(
-      refusedBy('UPDATE'),
-    );
-    await expect(database.db.execute(sql`delete from audit_log`)).rejects.toMatchObject(refusedBy('DELETE'));
-    await expect(database.db.execute(sql`truncate audit_log`)).rejects.toMatchObject(refusedBy('TRUNCATE'));
+  it('never lets the audit log be changed or emptied, not even by the owner of its table', async () => {
+    // The control API's role has no such privilege (isolation suite, PostgreSQL rows); the triggers hold for everyone.
+    const owner = ownerDatabase();
+    try {
+      const refusedBy = (op: string) => ({ cause: { message: `audit_log is append-only: ${op} refused` } });
+      await expect(owner.db.execute(sql`update audit_log set action = 'rewritten'`)).rejects.toMatchObject(
+        refusedBy('UPDATE'),
+      );
+      await expect(owner.db.execute(sql`delete from audit_log`)).rejects.toMatchObject(refusedBy('DELETE'));
+      await expect(owner.db.execute(sql`truncate audit_log`)).rejects.toMatchObject(refusedBy('TRUNCATE'));
+    } finally {
+      await owner.close();
+    }
   });
 
   it('stores API keys as hashes only, and records who used them when', async () => {

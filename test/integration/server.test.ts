@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { stackEnv } from '../../scripts/platform.js';
 import { waitFor } from '../../scripts/processes.js';
+import { onDatabase } from '../support/database.js';
 
 const SERVER = fileURLToPath(new URL('../../control-api/server.ts', import.meta.url));
 
@@ -20,12 +21,14 @@ function freePort(): Promise<number> {
 }
 
 /** Starts the control API process on a database of its own and collects what it prints. */
-async function startServer(databaseUrl: string, port: number) {
+async function startServer(database: string, port: number) {
+  const stack = inject('stack');
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
     env: {
       PATH: process.env.PATH ?? '',
-      ...stackEnv(inject('stack')),
-      TAVIO_DATABASE_URL: databaseUrl,
+      ...stackEnv(stack),
+      TAVIO_DATABASE_URL: onDatabase(stack.databaseUrl, database),
+      TAVIO_DATABASE_MIGRATION_URL: onDatabase(stack.databaseMigrationUrl, database),
       TAVIO_API_PORT: String(port),
       TAVIO_LOG_LEVEL: 'error',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -54,11 +57,12 @@ async function startServer(databaseUrl: string, port: number) {
 
 describe('the control API process', () => {
   const name = `tavio_server_${randomBytes(4).toString('hex')}`;
-  const admin = postgres(inject('stack').databaseUrl, { max: 1, onnotice: () => undefined });
-  const databaseUrl = inject('stack').databaseUrl.replace(/\/[^/]+$/, `/${name}`);
+  // Only the cluster's superuser creates databases; the new one belongs to the owner role, as the stack's does.
+  const admin = postgres(inject('stack').databaseAdminUrl, { max: 1, onnotice: () => undefined });
+  const owner = decodeURIComponent(new URL(inject('stack').databaseMigrationUrl).username);
 
   beforeAll(async () => {
-    await admin.unsafe(`create database ${name}`);
+    await admin.unsafe(`create database ${name} owner "${owner}"`);
   });
   afterAll(async () => {
     await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -67,7 +71,7 @@ describe('the control API process', () => {
 
   it('migrates a new database, prints a generated operator key once, and that key works', async () => {
     const port = await freePort();
-    const first = await startServer(databaseUrl, port);
+    const first = await startServer(name, port);
     const key = await waitFor(
       'the printed operator key',
       () => /operator key \(shown once, store it now\): (tav_op_\S+)/.exec(first.output())?.[1],
@@ -82,15 +86,18 @@ describe('the control API process', () => {
     expect(created.status).toBe(201);
     await first.stop();
 
-    const second = await startServer(databaseUrl, port);
+    const second = await startServer(name, port);
     expect(second.output()).not.toContain('operator key');
     await second.stop();
 
     // With every operator key revoked, the next start issues a new one rather than locking everyone out.
-    const own = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+    const own = postgres(onDatabase(inject('stack').databaseUrl, name), {
+      max: 1,
+      onnotice: () => undefined,
+    });
     await own.unsafe(`update api_keys set revoked_at = now() where kind = 'operator'`);
     await own.end();
-    const third = await startServer(databaseUrl, port);
+    const third = await startServer(name, port);
     const replacement = await waitFor(
       'a new operator key',
       () => /operator key \(shown once, store it now\): (tav_op_\S+)/.exec(third.output())?.[1],

@@ -20,6 +20,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import type { Environment } from '../../control-api/client.js';
 import { clientsAs, refusal, refusalOf } from '../support/aws.js';
+import { statementRefusal, withPassword } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, newOrganization, rawRequest, runRequest } from '../support/scenario.js';
 
@@ -31,10 +32,12 @@ import { newEnvironment, newOrganization, rawRequest, runRequest } from '../supp
  * attacks); organization B has `prod` in eu, with a finished run.
  */
 
-type Layer = 'control API' | 'S3' | 'KMS' | 'IAM' | 'sealed envelope' | 'environment worker';
+type Layer = 'control API' | 'S3' | 'KMS' | 'IAM' | 'sealed envelope' | 'environment worker' | 'PostgreSQL';
 interface Answer {
   status?: number;
   code: string;
+  /** PostgreSQL's message: its SQLSTATE alone would not tell a missing privilege from the audit log's trigger. */
+  message?: string;
 }
 interface Attack {
   name: string;
@@ -475,6 +478,61 @@ describe('isolation: attacks that must be refused', () => {
         service(worker.aOld.s3.send(new ListObjectsV2Command({ Bucket: aProd.environment.bucket }))),
       refusal: { status: 500, code: 'Error' },
     },
+    // The control database: the control API's role is not a superuser and owns nothing.
+    {
+      name: "the control API's role switches off triggers for its session (session_replication_role = replica)",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication('SET session_replication_role = replica'),
+      refusal: { code: '42501', message: 'permission denied to set parameter "session_replication_role"' },
+    },
+    {
+      name: "the control API's role disables the audit log's triggers",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication('ALTER TABLE audit_log DISABLE TRIGGER ALL'),
+      refusal: { code: '42501', message: 'must be owner of table audit_log' },
+    },
+    {
+      name: "the control API's role rewrites the audit log",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication(`UPDATE audit_log SET action = 'rewritten'`),
+      refusal: { code: '42501', message: 'permission denied for table audit_log' },
+    },
+    {
+      name: "the control API's role deletes the audit log",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication('DELETE FROM audit_log'),
+      refusal: { code: '42501', message: 'permission denied for table audit_log' },
+    },
+    {
+      name: "the control API's role empties the audit log",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication('TRUNCATE audit_log'),
+      refusal: { code: '42501', message: 'permission denied for table audit_log' },
+    },
+    {
+      name: "the control API's role creates a superuser",
+      layer: 'PostgreSQL',
+      attempt: () => asApplication('CREATE ROLE backdoor SUPERUSER LOGIN'),
+      refusal: { code: '42501', message: 'must be superuser to create superusers' },
+    },
+    {
+      name: "a connection as the control API's role without a password",
+      layer: 'PostgreSQL',
+      attempt: () => statementRefusal(withPassword(inject('stack').databaseUrl, ''), 'SELECT 1'),
+      refusal: () => signInRefused(inject('stack').databaseUrl),
+    },
+    {
+      name: "a connection as the control API's role with a wrong password",
+      layer: 'PostgreSQL',
+      attempt: () => statementRefusal(withPassword(inject('stack').databaseUrl, 'guessed'), 'SELECT 1'),
+      refusal: () => signInRefused(inject('stack').databaseUrl),
+    },
+    {
+      name: "a connection as the cluster's superuser without a password",
+      layer: 'PostgreSQL',
+      attempt: () => statementRefusal(withPassword(inject('stack').databaseAdminUrl, ''), 'SELECT 1'),
+      refusal: () => signInRefused(inject('stack').databaseAdminUrl),
+    },
   ];
 
   it.each(attacks.map((attack) => [`${attack.layer}: ${attack.name}`, attack] as const))(
@@ -486,6 +544,19 @@ describe('isolation: attacks that must be refused', () => {
     },
   );
 });
+
+/** PostgreSQL's refusal of a statement of the control API's own role. */
+function asApplication(statement: string): Promise<Answer> {
+  return statementRefusal(inject('stack').databaseUrl, statement);
+}
+
+/** PostgreSQL's answer to a sign-in without the right password (SCRAM), naming the role. */
+function signInRefused(url: string): Answer {
+  return {
+    code: '28P01',
+    message: `password authentication failed for user "${decodeURIComponent(new URL(url).username)}"`,
+  };
+}
 
 /** Opens an environment's sealed credentials with another identity's KMS client; answers the key service's refusal. */
 async function decryptAs(clients: Clients, owner: EnvScenario, sealed: Uint8Array): Promise<Answer> {

@@ -3,9 +3,12 @@ import { loadControlApiConfig, loadRegionHostConfig } from '../../common/config.
 import { initialWorkerSecretsSchema, workerSecretsSchema } from '../../common/worker-secrets.js';
 import { assertRegistryConsistent } from '../../common/regions.js';
 
+/** The one setting without a default: the stack's database passwords are generated. */
+const DATABASE = { TAVIO_DATABASE_URL: 'postgres://tavio_app:secret@127.0.0.1:55432/tavio' };
+
 describe('configuration', () => {
   it('defaults to the local stack, with a region registry of us1, ca1 and eu1', () => {
-    const config = loadControlApiConfig({});
+    const config = loadControlApiConfig(DATABASE);
     expect(config.regions.eu).toMatchObject({
       gateway: 'eu1',
       taskQueue: 'eu1',
@@ -18,6 +21,7 @@ describe('configuration', () => {
 
   it('takes each region from its own variables', () => {
     const config = loadControlApiConfig({
+      ...DATABASE,
       TAVIO_AWS_REGION_EU: 'eu-west-3',
       TAVIO_GATEWAY_EU1_URL: 'http://gw-eu.internal:3128',
     });
@@ -28,22 +32,38 @@ describe('configuration', () => {
   });
 
   it('stops with a message naming a misconfigured region', () => {
-    expect(() => loadControlApiConfig({ TAVIO_AWS_REGION_CA: 'canada' })).toThrow(
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_AWS_REGION_CA: 'canada' })).toThrow(
       /region ca is misconfigured[\s\S]*awsRegion/,
     );
-    expect(() => loadControlApiConfig({ TAVIO_GATEWAY_US1_URL: 'not a url' })).toThrow(
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_GATEWAY_US1_URL: 'not a url' })).toThrow(
       /region us is misconfigured/,
     );
   });
 
+  it('needs the database URL, and migrates with it unless the owner has a URL of its own', () => {
+    expect(() => loadControlApiConfig({})).toThrow(/TAVIO_DATABASE_URL is required/);
+    expect(() => loadControlApiConfig({ TAVIO_DATABASE_URL: 'tavio' })).toThrow(
+      /TAVIO_DATABASE_URL is not a URL/,
+    );
+    expect(loadControlApiConfig(DATABASE).databaseMigrationUrl).toBe(DATABASE.TAVIO_DATABASE_URL);
+    const owner = 'postgres://tavio_owner:other@127.0.0.1:55432/tavio';
+    const config = loadControlApiConfig({ ...DATABASE, TAVIO_DATABASE_MIGRATION_URL: owner });
+    expect(config).toMatchObject({ databaseUrl: DATABASE.TAVIO_DATABASE_URL, databaseMigrationUrl: owner });
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_DATABASE_MIGRATION_URL: 'x' })).toThrow(
+      /TAVIO_DATABASE_MIGRATION_URL is not a URL/,
+    );
+  });
+
   it('uses AWS itself when the endpoint is set empty', () => {
-    const config = loadControlApiConfig({ TAVIO_AWS_ENDPOINT: '' });
+    const config = loadControlApiConfig({ ...DATABASE, TAVIO_AWS_ENDPOINT: '' });
     expect(config.regions.us.awsEndpoint).toBeUndefined();
     expect(config.aws).toBeUndefined();
   });
 
   it('refuses a payload bound outside its range', () => {
-    expect(() => loadControlApiConfig({ TAVIO_PAYLOAD_LIMIT_BYTES: '10' })).toThrow(/payloadLimitBytes/);
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_PAYLOAD_LIMIT_BYTES: '10' })).toThrow(
+      /payloadLimitBytes/,
+    );
   });
 
   it('needs a region and a host key for a region host', () => {
@@ -55,7 +75,7 @@ describe('configuration', () => {
   });
 
   it('refuses a registry whose region borrows another gateway or queue', () => {
-    const registry = loadControlApiConfig({}).regions;
+    const registry = loadControlApiConfig(DATABASE).regions;
     expect(() => assertRegistryConsistent({ ...registry, ca: { ...registry.ca, gateway: 'us1' } })).toThrow(
       /gateway must be ca1/,
     );
