@@ -8,6 +8,7 @@ import {
 } from './regions.js';
 import type { RegionCode, RegionRegistry } from './regions.js';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES } from './payload-guard.js';
+import { canonicalNetwork, customerNetworkProblem } from './address-rules.js';
 
 /**
  * All configuration is parsed here, once, at process start. Nothing else reads process.env.
@@ -58,6 +59,26 @@ const responseLimitBytesSchema = z.coerce
   .int()
   .min(1024)
   .max(256 * 1024 * 1024);
+
+/**
+ * A comma-separated list of CIDRs, read into canonical form; a wrong entry names its variable,
+ * since the zod path (a config field) is not what an operator set.
+ */
+const networkListSchema = (
+  variable: string,
+  problemOf: (cidr: string) => string | undefined = () => undefined,
+) =>
+  z.string().transform((value, ctx) => {
+    const networks: string[] = [];
+    const entries = value.split(',').map((part) => part.trim());
+    for (const entry of entries.filter(Boolean)) {
+      const cidr = canonicalNetwork(entry);
+      const problem = cidr === undefined ? `${entry} is not a CIDR such as 10.20.0.0/16` : problemOf(cidr);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${variable}: ${problem}` });
+      else networks.push(cidr!);
+    }
+    return networks;
+  });
 
 const awsCredentialsSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) });
 
@@ -121,6 +142,13 @@ const controlApiFields = sharedSchema.extend({
   webUiPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** The Temporal Web UI server behind the gateway; people never reach it directly. */
   temporalUiUpstream: z.url(),
+  /** Where the platform's own services live; no connection may reach them. */
+  platformNetworks: networkListSchema('TAVIO_PLATFORM_NETWORKS'),
+  /**
+   * Loopback or private ranges where customer systems live (for example behind a VPN); connections
+   * may reach them. The platform's networks, link-local and metadata addresses stay refused.
+   */
+  customerNetworks: networkListSchema('TAVIO_CUSTOMER_NETWORKS', customerNetworkProblem),
 });
 /** Without a migration URL of their own, migrations use the application's. */
 const controlApiSchema = controlApiFields.transform((config) => ({
@@ -154,6 +182,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       temporalKeyPublishLeadSeconds: env.TAVIO_TEMPORAL_KEY_PUBLISH_LEAD_SECONDS ?? '10',
       webUiPort: env.TAVIO_WEB_UI_PORT === '' ? undefined : env.TAVIO_WEB_UI_PORT,
       temporalUiUpstream: env.TAVIO_TEMPORAL_UI_UPSTREAM ?? 'http://127.0.0.1:8234',
+      platformNetworks: env.TAVIO_PLATFORM_NETWORKS ?? '127.0.0.1/32,::1/128',
+      customerNetworks: env.TAVIO_CUSTOMER_NETWORKS ?? '',
     },
     'control API',
   );

@@ -11,6 +11,7 @@ import { createTavioClient } from '../control-api/client.js';
 import type { TavioClient } from '../control-api/client.js';
 import { inArray } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.js';
+import { FIXTURE_NETWORK } from '../fixtures/serve.js';
 import { generateKey, parseKey } from '../control-api/keys.js';
 import type { StackInfo } from './stack/services.js';
 
@@ -36,6 +37,8 @@ function servicesEnv(stack: StackInfo): Record<string, string> {
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
     TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
     TAVIO_GATEWAY_EU1_URL: stack.gateways.eu1,
+    // The fixture HRIS and destinations listen here; the platform itself stays on 127.0.0.1.
+    TAVIO_CUSTOMER_NETWORKS: FIXTURE_NETWORK,
     AWS_ACCESS_KEY_ID: stack.awsIdentities.controlPlane.accessKeyId,
     AWS_SECRET_ACCESS_KEY: stack.awsIdentities.controlPlane.secretAccessKey,
   };

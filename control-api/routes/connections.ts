@@ -81,7 +81,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const vault = vaultOf(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
-        assertConnectionHostAllowed(deps.config, baseUrl);
+        await assertConnectionHostAllowed(deps.config, baseUrl);
         const secrets = checkedCredentials(kind, credentials);
         const id = randomUUID();
         const row = await deps.db.transaction(async (tx) => {

@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
 import { tableCounts, testDatabase } from '../support/database.js';
+import { FIXTURE_HOST } from '../../fixtures/serve.js';
 
 /** Every bad request answers a 4xx problem document that names the problem, and changes nothing. */
 describe('bad input', () => {
@@ -38,6 +39,14 @@ describe('bad input', () => {
     body: { ...runRequest(a), connections },
   });
   const operatorKey = () => inject('operatorKey');
+  /** A connection in environment a to the given base URL, with credentials of the right shape. */
+  const connectionTo = (name: string, baseUrl: string) => ({
+    method: 'POST',
+    path: `${envPath(a)}/connections`,
+    key: a.envKey,
+    body: { name, kind: 'hris-rest', baseUrl, credentials: { apiKey: 'abcdefgh12345' } },
+  });
+  const portOf = (url: string) => new URL(url).port;
 
   const cases: Array<
     [
@@ -45,6 +54,8 @@ describe('bad input', () => {
       () => { method: string; path: string; key?: string; body?: unknown; raw?: string },
       number,
       string,
+      /** What the detail must say, where the kind alone does not name the problem. */
+      RegExp?,
     ]
   > = [
     [
@@ -237,7 +248,7 @@ describe('bad input', () => {
         body: {
           name: 'bad-creds',
           kind: 'hris-rest',
-          baseUrl: 'http://127.0.0.1:9/',
+          baseUrl: `http://${FIXTURE_HOST}:9/`,
           credentials: { password: 'hunter2hunter2' },
         },
       }),
@@ -253,7 +264,7 @@ describe('bad input', () => {
         body: {
           name: 'huge-creds',
           kind: 'hris-rest',
-          baseUrl: 'http://127.0.0.1:9/',
+          baseUrl: `http://${FIXTURE_HOST}:9/`,
           credentials: { apiKey: 'k'.repeat(513) },
         },
       }),
@@ -284,35 +295,94 @@ describe('bad input', () => {
     ],
     [
       'a connection to the cloud metadata address',
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/connections`,
-        key: a.envKey,
-        body: {
-          name: 'metadata',
-          kind: 'hris-rest',
-          baseUrl: 'http://169.254.169.254/latest',
-          credentials: { apiKey: 'abcdefgh12345' },
-        },
-      }),
+      () => connectionTo('metadata', 'http://169.254.169.254/latest'),
       422,
       'connection-host-refused',
+      /^metadata: /,
     ],
     [
       "a connection to the platform's own Temporal",
-      () => ({
-        method: 'POST',
-        path: `${envPath(a)}/connections`,
-        key: a.envKey,
-        body: {
-          name: 'temporal',
-          kind: 'hris-rest',
-          baseUrl: `http://${inject('stack').temporalAddress}/`,
-          credentials: { apiKey: 'abcdefgh12345' },
-        },
-      }),
+      () => connectionTo('temporal', `http://${inject('stack').temporalAddress}/`),
       422,
       'connection-host-refused',
+      /^platform service: .* Temporal$/,
+    ],
+    [
+      'a connection to the control API spelled localhost',
+      () => connectionTo('control-api', `http://localhost:${portOf(inject('controlApiUrl'))}/`),
+      422,
+      'connection-host-refused',
+      /^platform service: .* the control API$/,
+    ],
+    [
+      'a connection to the S3/KMS service spelled IPv4-mapped',
+      () => connectionTo('moto', `http://[::ffff:127.0.0.1]:${portOf(inject('stack').awsEndpoint)}/`),
+      422,
+      'connection-host-refused',
+      /^platform service: .* the S3\/KMS service$/,
+    ],
+    [
+      'a connection to the control API spelled as IPv6 loopback',
+      () => connectionTo('ipv6-loopback', `http://[::1]:${portOf(inject('controlApiUrl'))}/`),
+      422,
+      'connection-host-refused',
+      /^platform: /,
+    ],
+    [
+      'a connection to the platform address spelled in decimal',
+      () => connectionTo('decimal', 'http://2130706433/'),
+      422,
+      'connection-host-refused',
+      /^platform: /,
+    ],
+    [
+      'a connection to the cloud metadata address spelled IPv4-mapped',
+      () => connectionTo('mapped-metadata', 'http://[::ffff:169.254.169.254]/'),
+      422,
+      'connection-host-refused',
+      /^metadata: /,
+    ],
+    [
+      'a connection to a loopback address outside the customer networks',
+      () => connectionTo('other-loopback', 'http://127.0.2.1:9/'),
+      422,
+      'connection-host-refused',
+      /^loopback: /,
+    ],
+    [
+      'a connection to a private address',
+      () => connectionTo('private', 'http://10.0.0.5/'),
+      422,
+      'connection-host-refused',
+      /^private: /,
+    ],
+    [
+      'a connection to the unspecified address',
+      () => connectionTo('unspecified', 'http://0.0.0.0:8080/'),
+      422,
+      'connection-host-refused',
+      /^unspecified: /,
+    ],
+    [
+      'a connection URL with a user name and password',
+      () => connectionTo('userinfo', 'https://admin:hunter2@hris.example.com/'),
+      422,
+      'connection-host-refused',
+      /^userinfo: /,
+    ],
+    [
+      'a connection URL with a secret in its query',
+      () => connectionTo('query-secret', 'https://hris.example.com/v1?api_key=s3cr3t-v4lue'),
+      422,
+      'connection-host-refused',
+      /^secret in query: query parameter api_key /,
+    ],
+    [
+      'a connection to a name that does not resolve',
+      () => connectionTo('unresolvable', 'https://hris.nowhere.invalid/'),
+      422,
+      'connection-host-refused',
+      /^unresolvable: /,
     ],
     [
       'unknown field',
@@ -327,7 +397,7 @@ describe('bad input', () => {
     ],
   ];
 
-  it.each(cases)('%s answers %i and changes nothing', async (_name, build, status, kind) => {
+  it.each(cases)('%s answers %i and changes nothing', async (_name, build, status, kind, detail) => {
     const request = build();
     const before = await tableCounts(database.db);
     const answer = await rawRequest(request.method, request.path, {
@@ -338,6 +408,7 @@ describe('bad input', () => {
     expect(answer.contentType).toContain('application/problem+json');
     expect(answer.body).toMatchObject({ status, type: `https://tavio.dev/problems/${kind}` });
     expect(typeof answer.body.detail).toBe('string');
+    if (detail) expect(answer.body.detail).toMatch(detail);
     const after = await tableCounts(database.db);
     // Only a successful key lookup touches a row (its last-used time), never a count.
     expect(after).toEqual(before);
@@ -358,11 +429,30 @@ describe('bad input', () => {
       body: JSON.stringify({
         name: 'echo-check',
         kind: 'upsert-rest',
-        baseUrl: 'http://127.0.0.1:9/',
+        baseUrl: `http://${FIXTURE_HOST}:9/`,
         credentials: { apiKey: secret },
       }),
     });
     expect(answer.status).toBe(422);
     expect(JSON.stringify(answer.body)).not.toContain(secret);
+  });
+
+  it('never echoes a password or a secret query value of a refused URL', async () => {
+    for (const baseUrl of [
+      'https://admin:hunter2-pw@hris.example.com/',
+      'https://hris.example.com/?token=hunter2-pw',
+    ]) {
+      const answer = await rawRequest('POST', `${envPath(a)}/connections`, {
+        key: a.envKey,
+        body: JSON.stringify({
+          name: 'echo-url',
+          kind: 'hris-rest',
+          baseUrl,
+          credentials: { apiKey: 'abcdefgh12345' },
+        }),
+      });
+      expect(answer.status).toBe(422);
+      expect(JSON.stringify(answer.body)).not.toContain('hunter2-pw');
+    }
   });
 });

@@ -81,7 +81,7 @@ describe('syncEmployeePage', () => {
       .run(activities.syncEmployeePage, input('wrong'))
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'SourceAuthRejected', nonRetryable: true });
-    expect((error as Error).message).toMatch(/^source 127\.0\.0\.1:\d+ answered 401: credentials refused$/);
+    expect((error as Error).message).toMatch(/^source 127\.0\.1\.1:\d+ answered 401: credentials refused$/);
   });
 
   it('refuses a redirect to a host that is not one of its connections, before sending to it', async () => {
@@ -90,7 +90,7 @@ describe('syncEmployeePage', () => {
       .run(activities.syncEmployeePage, input('hostile'))
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'EgressRefused', nonRetryable: true });
-    expect((error as Error).message).toMatch(/^egress to 127\.0\.0\.1:\d+ refused/);
+    expect((error as Error).message).toMatch(/^egress to 127\.0\.1\.1:\d+ refused/);
     expect(destination.requests).toBe(before);
   });
 
@@ -138,7 +138,7 @@ describe('syncEmployeePage', () => {
     expect(error).toMatchObject({
       type: 'EgressRefused',
       nonRetryable: true,
-      message: expect.stringMatching(/^egress to 127\.0\.0\.1:\d+ refused/),
+      message: expect.stringMatching(/^egress to 127\.0\.1\.1:\d+ refused/),
     });
   });
 });

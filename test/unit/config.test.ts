@@ -66,6 +66,45 @@ describe('configuration', () => {
     );
   });
 
+  it('puts the platform on 127.0.0.1 and ::1, and allows no customer network, by default', () => {
+    const config = loadControlApiConfig(DATABASE);
+    expect(config.platformNetworks).toEqual(['127.0.0.1/32', '::1/128']);
+    expect(config.customerNetworks).toEqual([]);
+  });
+
+  it('reads platform and customer networks as canonical CIDRs', () => {
+    const config = loadControlApiConfig({
+      ...DATABASE,
+      TAVIO_PLATFORM_NETWORKS: '10.0.0.0/16, fd00:1::/64',
+      TAVIO_CUSTOMER_NETWORKS: '127.0.1.9/24,10.20.0.0/16,::ffff:192.168.7.0/120,',
+    });
+    expect(config.platformNetworks).toEqual(['10.0.0.0/16', 'fd00:1::/64']);
+    expect(config.customerNetworks).toEqual(['127.0.1.0/24', '10.20.0.0/16', '192.168.7.0/24']);
+  });
+
+  it('stops naming the variable and the entry that is not a CIDR', () => {
+    expect(() =>
+      loadControlApiConfig({ ...DATABASE, TAVIO_PLATFORM_NETWORKS: '127.0.0.1/32,nonsense' }),
+    ).toThrow(/TAVIO_PLATFORM_NETWORKS: nonsense is not a CIDR/);
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_CUSTOMER_NETWORKS: '10.0.0.0/33' })).toThrow(
+      /TAVIO_CUSTOMER_NETWORKS: 10.0.0.0\/33 is not a CIDR/,
+    );
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_CUSTOMER_NETWORKS: '10.0.0.1' })).toThrow(
+      /TAVIO_CUSTOMER_NETWORKS: 10.0.0.1 is not a CIDR/,
+    );
+  });
+
+  it('allows customer networks only inside loopback and private ranges', () => {
+    for (const wide of ['0.0.0.0/0', '169.254.0.0/16', '10.0.0.0/7', '93.184.216.0/24', '::/0'])
+      expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_CUSTOMER_NETWORKS: wide }), wide).toThrow(
+        /TAVIO_CUSTOMER_NETWORKS: .* is not inside a loopback or private range/,
+      );
+    expect(
+      loadControlApiConfig({ ...DATABASE, TAVIO_CUSTOMER_NETWORKS: 'fd12::/16,100.64.0.0/10' })
+        .customerNetworks,
+    ).toEqual(['fd12::/16', '100.64.0.0/10']);
+  });
+
   it('needs a region and a host key for a region host', () => {
     expect(() => loadRegionHostConfig({ TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(/region/);
     expect(() => loadRegionHostConfig({ TAVIO_REGION: 'mars', TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(

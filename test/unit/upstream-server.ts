@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { Agent } from 'undici';
-import { closeServer, readBody, serve } from '../../fixtures/serve.js';
+import { FIXTURE_HOST, closeServer, readBody, serve } from '../../fixtures/serve.js';
 
 /** A request as the upstream received it. */
 export interface Seen {
@@ -67,7 +67,7 @@ export function plainTextAgent(routes: Record<string, number>): Agent {
     connect: (options, callback) => {
       const port = routes[options.hostname];
       if (port === undefined) return callback(new Error(`no route for ${options.hostname}`), null);
-      const socket = connect({ host: '127.0.0.1', port });
+      const socket = connect({ host: FIXTURE_HOST, port });
       socket.once('connect', () => callback(null, socket));
       socket.once('error', (error) => callback(error, null));
     },
