@@ -67,13 +67,36 @@ export function createPayloadKeys(options: {
     return { id: row.id, key: answer.Plaintext! };
   }
 
+  /** Creates the environment's data key once; safe to call again. */
+  async function ensure(env: Env): Promise<void> {
+    const [existing] = await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, env.id));
+    if (existing) return;
+    const kmsKeyArn = await wrappingKey(env.awsRegion);
+    const generated = await kms(env.awsRegion).generateDataKey({
+      KeyId: kmsKeyArn,
+      KeySpec: 'AES_256',
+      EncryptionContext: contextOf(env.id),
+    });
+    await db
+      .insert(payloadKeys)
+      .values({
+        environmentId: env.id,
+        kmsKeyArn,
+        wrappedKey: Buffer.from(generated.CiphertextBlob!).toString('base64'),
+      })
+      .onConflictDoNothing();
+  }
+
+  /**
+   * The data key of the environment `where` selects. An active environment provisioned before
+   * payloads were sealed gets its key here; a retired one never gets one back.
+   */
   async function load(where: ReturnType<typeof eq>): Promise<PayloadDataKey | undefined> {
-    const [found] = await db
-      .select({ key: payloadKeys, awsRegion: environments.awsRegion })
-      .from(payloadKeys)
-      .innerJoin(environments, eq(environments.id, payloadKeys.environmentId))
-      .where(where);
-    return found ? unwrap(found.key, found.awsRegion) : undefined;
+    const [env] = await db.select().from(environments).where(where);
+    if (!env) return undefined;
+    if (env.status === 'active') await ensure(env);
+    const [row] = await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, env.id));
+    return row ? unwrap(row, env.awsRegion) : undefined;
   }
 
   /** The environment's data key, from memory while the cache holds it. */
@@ -90,29 +113,11 @@ export function createPayloadKeys(options: {
   }
 
   return {
-    /** Creates the environment's data key once; safe to call again. */
-    async ensure(env: Env): Promise<void> {
-      const [existing] = await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, env.id));
-      if (existing) return;
-      const kmsKeyArn = await wrappingKey(env.awsRegion);
-      const generated = await kms(env.awsRegion).generateDataKey({
-        KeyId: kmsKeyArn,
-        KeySpec: 'AES_256',
-        EncryptionContext: contextOf(env.id),
-      });
-      await db
-        .insert(payloadKeys)
-        .values({
-          environmentId: env.id,
-          kmsKeyArn,
-          wrappedKey: Buffer.from(generated.CiphertextBlob!).toString('base64'),
-        })
-        .onConflictDoNothing();
-    },
+    ensure,
 
     /** The data key of an environment, for its worker (through its region's host). */
     async ofEnvironment(environmentId: string): Promise<PayloadDataKey | undefined> {
-      return cached(`environment ${environmentId}`, eq(payloadKeys.environmentId, environmentId));
+      return cached(`environment ${environmentId}`, eq(environments.id, environmentId));
     },
 
     /** The key ring of a namespace: what the control plane's clients and the codec endpoint use. */
