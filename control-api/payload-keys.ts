@@ -25,7 +25,7 @@ export function createPayloadKeys(options: {
 }) {
   const { db } = options;
   const clients = new Map<string, KMS>();
-  const plain = new Map<string, { key: Promise<PayloadDataKey>; until: number }>();
+  const plain = new Map<string, { key: Promise<PayloadDataKey | undefined>; until: number }>();
 
   function kms(awsRegion: string): KMS {
     let client = clients.get(awsRegion);
@@ -103,13 +103,14 @@ export function createPayloadKeys(options: {
   function cached(cacheKey: string, where: ReturnType<typeof eq>): Promise<PayloadDataKey | undefined> {
     const held = plain.get(cacheKey);
     if (held && held.until > Date.now()) return held.key;
-    const loading = load(where).then((key) => {
-      if (!key) throw new Error(`no payload key for ${cacheKey}`);
-      return key;
-    });
+    const loading = load(where);
     plain.set(cacheKey, { key: loading, until: Date.now() + CACHE_MS });
-    loading.catch(() => plain.delete(cacheKey));
-    return loading.catch(() => undefined);
+    // A failure (KMS unreachable, a wrapping key gone) is not cached, and reaches the caller.
+    loading.then(
+      (key) => key ?? plain.delete(cacheKey),
+      () => plain.delete(cacheKey),
+    );
+    return loading;
   }
 
   return {

@@ -9,7 +9,7 @@ if (api.generatedOperatorKey) {
   process.stdout.write(`operator key (shown once, store it now): ${api.generatedOperatorKey}\n`);
 }
 api.trusted.then(
-  () => process.stdout.write('Temporal accepts this API\'s tokens\n'),
+  () => process.stdout.write("Temporal accepts this API's tokens\n"),
   (error: Error) =>
     process.stderr.write(
       `warning: ${error.message}; point Temporal's JWKS (global.authorization.jwtKeyProvider) at ${api.url}/.well-known/jwks.json\n`,
