@@ -62,6 +62,8 @@ export async function buildWebUiGateway(options: WebUiGatewayOptions) {
     const permissions = await webUiPermissions(db, principal);
     const signed = await signingKeys.sign(`ui:${principal.keyId}`, permissions, options.tokenTtlMs);
     const renewed = { token: signed.token, permissions, renewAt: Date.now() + options.tokenTtlMs / 2 };
+    // Tokens of sessions nobody used for a whole token lifetime are dropped, so the map stays bounded.
+    for (const [id, stale] of tokens) if (stale.renewAt + options.tokenTtlMs < Date.now()) tokens.delete(id);
     tokens.set(sessionId, renewed);
     return renewed;
   }

@@ -95,23 +95,44 @@ func (a *authz) clusterRead(ctx context.Context, req any, info *grpc.UnaryServer
 		a.logDenial(info.FullMethod, req, token, err)
 		return nil, errDenied
 	}
-	resp, err := handler(ctx, req)
-	if err != nil || info.FullMethod != methodListNamespaces || claims.System >= authorization.RoleReader {
-		return resp, err
+	if info.FullMethod != methodListNamespaces || claims.System >= authorization.RoleReader {
+		return handler(ctx, req)
 	}
-	list, ok := resp.(*workflowservice.ListNamespacesResponse)
+	request, ok := req.(*workflowservice.ListNamespacesRequest)
 	if !ok {
 		return nil, errDenied
 	}
-	// A page may shrink or come back empty; its next-page token still leads on.
-	visible := list.Namespaces[:0]
-	for _, ns := range list.Namespaces {
-		if claims.Namespaces[ns.GetNamespaceInfo().GetName()] >= authorization.RoleReader {
-			visible = append(visible, ns)
-		}
+	return a.visibleNamespaces(ctx, request, handler, claims)
+}
+
+// visibleNamespaces answers a namespace-scoped token with all of its namespaces in one page. The
+// cluster's pages hold every tenant's namespaces, so a filtered page could come back empty with
+// more to follow, and the Web UI's namespace switcher would show nothing.
+func (a *authz) visibleNamespaces(ctx context.Context, request *workflowservice.ListNamespacesRequest, handler grpc.UnaryHandler, claims *authorization.Claims) (any, error) {
+	page := &workflowservice.ListNamespacesRequest{
+		PageSize:        1000,
+		NamespaceFilter: request.GetNamespaceFilter(),
 	}
-	list.Namespaces = visible
-	return list, nil
+	answer := &workflowservice.ListNamespacesResponse{}
+	for {
+		resp, err := handler(ctx, page)
+		if err != nil {
+			return nil, err
+		}
+		list, ok := resp.(*workflowservice.ListNamespacesResponse)
+		if !ok {
+			return nil, errDenied
+		}
+		for _, ns := range list.Namespaces {
+			if claims.Namespaces[ns.GetNamespaceInfo().GetName()] >= authorization.RoleReader {
+				answer.Namespaces = append(answer.Namespaces, ns)
+			}
+		}
+		if len(list.NextPageToken) == 0 {
+			return answer, nil
+		}
+		page.NextPageToken = list.NextPageToken
+	}
 }
 
 func (a *authz) verify(token string) (*authorization.Claims, error) {

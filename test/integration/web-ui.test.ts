@@ -172,8 +172,20 @@ describe('the Temporal Web UI, reachable only through Tavio', () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     await signIn(page, inject('operatorKey'));
-    const listed = namespacesIn((await uiApi(page, 'GET', '/api/v1/namespaces')).body);
-    expect(listed).toEqual(expect.arrayContaining([a.environment.namespace, b.environment.namespace]));
+    // The list is paged and holds every organization's namespaces: each run is opened instead.
+    for (const [s, workflow] of [
+      [a, aWorkflow],
+      [b, bWorkflow],
+    ] as const) {
+      const run = await uiApi(
+        page,
+        'GET',
+        `/api/v1/namespaces/${s.environment.namespace}/workflows/${workflow}`,
+      );
+      expect(run.status).toBe(200);
+    }
+    // Unfiltered: more than one organization's namespaces, where A's session saw A's alone.
+    expect(namespacesIn((await uiApi(page, 'GET', '/api/v1/namespaces')).body).length).toBeGreaterThan(1);
     await context.close();
   });
 
