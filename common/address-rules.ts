@@ -60,9 +60,12 @@ export function effectiveAddress(address: Address): Address {
   return address;
 }
 
-/** Parses an address as written by a URL parser or a resolver (IPv6 without brackets). */
+/** A URL's hostname without the brackets of an IPv6 literal. */
+export const unbracketed = (hostname: string): string => hostname.replace(/^\[(.*)\]$/, '$1');
+
+/** Parses an address as written by a URL parser (IPv6 in brackets) or a resolver (without). */
 export function parseAddress(text: string): Address {
-  return effectiveAddress(ipaddr.parse(text.replace(/^\[(.*)\]$/, '$1')));
+  return effectiveAddress(ipaddr.parse(unbracketed(text)));
 }
 
 /** Why the address is refused, or undefined when a connection may reach it. */

@@ -73,6 +73,11 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Whether the key is that region's host key: what a region's host-only routes answer to. */
+export function isRegionHost(principal: Principal, region: string): boolean {
+  return principal.kind === 'host' && principal.region === region;
+}
+
 export function requireOperator(principal: Principal): void {
   if (principal.kind !== 'operator') throw forbidden('this action needs the operator key');
 }

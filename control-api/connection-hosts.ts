@@ -1,7 +1,13 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { ControlApiConfig } from '../common/config.js';
-import { ADDRESS_REFUSALS, addressRules, judgeAddress, parseAddress } from '../common/address-rules.js';
+import {
+  ADDRESS_REFUSALS,
+  addressRules,
+  judgeAddress,
+  parseAddress,
+  unbracketed,
+} from '../common/address-rules.js';
 import type { Address, AddressRefusal } from '../common/address-rules.js';
 import { endpoint, platformServices, portOf } from './platform-services.js';
 import { unprocessable } from './problems.js';
@@ -64,9 +70,6 @@ const WHAT: Record<AddressRefusal, string> = {
   reserved: 'a reserved or special-purpose address',
 };
 
-/** A URL's hostname without the brackets of an IPv6 literal. */
-const bare = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1');
-
 const refused = (reason: HostRefusalReason, why: string): HostRefusal => ({
   reason,
   detail: `${reason}: ${why}`,
@@ -93,7 +96,7 @@ function urlRefusal(url: URL): HostRefusal | undefined {
 /** The addresses a host reaches, IPv4 carried in IPv6 unwrapped; a refusal when there are none. */
 async function addressesOf(url: URL, resolve: Resolve): Promise<Address[] | HostRefusal> {
   // The URL parser has already rewritten 2130706433, 0x7f000001 and 0177.0.0.1 as 127.0.0.1.
-  const hostname = bare(url.hostname);
+  const hostname = unbracketed(url.hostname);
   try {
     const addresses = (isIP(hostname) ? [hostname] : await resolve(hostname)).map(parseAddress);
     return addresses.length > 0
@@ -108,7 +111,7 @@ async function addressesOf(url: URL, resolve: Resolve): Promise<Address[] | Host
 /** The platform service a host:port reaches, by any of its addresses or by its name. */
 function platformServiceRefusal(config: ControlApiConfig, url: URL, addresses: Address[]) {
   const port = portOf(url)!;
-  const spelled = endpoint(bare(url.hostname), port);
+  const spelled = endpoint(unbracketed(url.hostname), port);
   const reached = new Set([spelled, ...addresses.map((a) => endpoint(a.toString(), port))]);
   const service = platformServices(config).find((s) => reached.has(s.endpoint));
   if (!service) return undefined;
@@ -126,7 +129,7 @@ function addressRefusal(config: ControlApiConfig, url: URL, addresses: Address[]
     .sort((a, b) => ADDRESS_REFUSALS.indexOf(a.reason) - ADDRESS_REFUSALS.indexOf(b.reason));
   if (!first) return undefined;
   const subject =
-    bare(url.hostname) === first.address ? `${url.host} is` : `${url.host} reaches ${first.address},`;
+    unbracketed(url.hostname) === first.address ? `${url.host} is` : `${url.host} reaches ${first.address},`;
   return refused(first.reason, `${subject} ${WHAT[first.reason]}`);
 }
 

@@ -1,5 +1,5 @@
 import type { ControlApiConfig } from '../common/config.js';
-import { parseAddress } from '../common/address-rules.js';
+import { parseAddress, unbracketed } from '../common/address-rules.js';
 
 /** A service of the platform by the endpoint it listens on, `host:port` in the form `endpoint` gives. */
 export interface PlatformService {
@@ -19,7 +19,7 @@ const DEFAULT_PORTS: Record<string, number> = {
  * names in lower case, so that `[::ffff:7f00:1]:5055` and `127.0.0.1:5055` compare equal.
  */
 export function endpoint(host: string, port: number): string {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const bare = unbracketed(host).toLowerCase();
   let canonical = bare;
   try {
     canonical = parseAddress(bare).toString();

@@ -28,30 +28,33 @@ type Assignment = z.infer<typeof assignmentSchema>;
 
 const CREDENTIAL_SECONDS = 3600;
 
-async function fetchAssignments(config: RegionHostConfig): Promise<Assignment[]> {
-  const response = await fetch(`${config.controlApiUrl}/v1/regions/${config.region}/environments`, {
+/** A call of this region's host to the control API, its answer checked against the shared schema. */
+async function askControlApi<T>(
+  config: RegionHostConfig,
+  method: 'GET' | 'POST',
+  path: string,
+  schema: z.ZodType<T>,
+): Promise<T> {
+  const response = await fetch(`${config.controlApiUrl}/v1/regions/${config.region}${path}`, {
+    method,
     headers: { authorization: `Bearer ${config.hostKey}` },
   });
-  if (!response.ok)
-    throw new Error(`control API answered ${response.status} for region ${config.region}'s environments`);
-  return z.object({ environments: z.array(assignmentSchema) }).parse(await response.json()).environments;
+  if (!response.ok) throw new Error(`control API answered ${response.status} for ${method} ${path}`);
+  return schema.parse(await response.json());
 }
 
+const fetchAssignments = (config: RegionHostConfig): Promise<Assignment[]> =>
+  askControlApi(config, 'GET', '/environments', z.object({ environments: z.array(assignmentSchema) })).then(
+    (answer) => answer.environments,
+  );
+
 /** What the control API hands this region's host alone for one of its environments' workers. */
-async function fetchForWorker<T>(
+const fetchForWorker = <T>(
   config: RegionHostConfig,
   environmentId: string,
   what: 'temporal-token' | 'payload-key',
   schema: z.ZodType<T>,
-): Promise<T> {
-  const response = await fetch(
-    `${config.controlApiUrl}/v1/regions/${config.region}/environments/${environmentId}/${what}`,
-    { method: 'POST', headers: { authorization: `Bearer ${config.hostKey}` } },
-  );
-  if (!response.ok)
-    throw new Error(`control API answered ${response.status} for environment ${environmentId}'s ${what}`);
-  return schema.parse(await response.json());
-}
+): Promise<T> => askControlApi(config, 'POST', `/environments/${environmentId}/${what}`, schema);
 
 async function main(): Promise<void> {
   const config = loadRegionHostConfig();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { apiKeys, environments, organizations } from '../../db/schema.js';
 import { regionCodeSchema } from '../../common/regions.js';
 import { audit } from '../audit.js';
-import { principalOf, requireOperator } from '../auth.js';
+import { isRegionHost, principalOf, requireOperator } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { generateKey } from '../keys.js';
 import { notFound } from '../problems.js';
@@ -57,7 +57,7 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const principal = principalOf(request);
         const { region } = request.params;
         // A host sees its own region only; another region's list does not exist for it.
-        if (principal.kind !== 'operator' && !(principal.kind === 'host' && principal.region === region))
+        if (principal.kind !== 'operator' && !isRegionHost(principal, region))
           throw notFound(`region ${region}`);
         const rows = await deps.db
           .select({ env: environments, orgSlug: organizations.slug })

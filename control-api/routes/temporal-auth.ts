@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { environments } from '../../db/schema.js';
 import { audit } from '../audit.js';
-import { principalOf, requireOperator, visibleOrganization } from '../auth.js';
+import { isRegionHost, principalOf, requireOperator, visibleOrganization } from '../auth.js';
 import type { Principal } from '../auth.js';
 import type { RegionCode } from '../../common/regions.js';
 import type { ApiDeps } from '../deps.js';
@@ -26,7 +26,7 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     principal: Principal,
     { region, environment }: { region: RegionCode; environment: string },
   ) {
-    if (!(principal.kind === 'host' && principal.region === region)) throw notFound(`region ${region}`);
+    if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
     const [env] = await db
       .select()
       .from(environments)
