@@ -67,63 +67,84 @@ export function createPayloadKeys(options: {
     return { id: row.id, key: answer.Plaintext! };
   }
 
-  /** Creates the environment's data key once; safe to call again. */
-  async function ensure(env: Env): Promise<void> {
-    const [existing] = await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, env.id));
-    if (existing) return;
+  type KeyRow = typeof payloadKeys.$inferSelect;
+  const rowOf = async (environmentId: string): Promise<KeyRow | undefined> =>
+    (await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, environmentId)))[0];
+
+  /** The environment's wrapped data key, created the first time; safe to call again. */
+  async function ensure(env: Env): Promise<KeyRow> {
+    const existing = await rowOf(env.id);
+    if (existing) return existing;
     const kmsKeyArn = await wrappingKey(env.awsRegion);
     const generated = await kms(env.awsRegion).generateDataKey({
       KeyId: kmsKeyArn,
       KeySpec: 'AES_256',
       EncryptionContext: contextOf(env.id),
     });
-    await db
+    const [inserted] = await db
       .insert(payloadKeys)
       .values({
         environmentId: env.id,
         kmsKeyArn,
         wrappedKey: Buffer.from(generated.CiphertextBlob!).toString('base64'),
       })
-      .onConflictDoNothing();
+      .onConflictDoNothing()
+      .returning();
+    // Another process inserted first: its key is the environment's.
+    return inserted ?? (await rowOf(env.id))!;
   }
 
   /**
-   * The data key of the environment `where` selects. An active environment provisioned before
-   * payloads were sealed gets its key here; a retired one never gets one back.
+   * The data key of an environment. An active environment provisioned before payloads were sealed
+   * gets its key here; a retired one never gets one back.
    */
-  async function load(where: ReturnType<typeof eq>): Promise<PayloadDataKey | undefined> {
-    const [env] = await db.select().from(environments).where(where);
+  async function load(environmentId: string): Promise<PayloadDataKey | undefined> {
+    const [env] = await db.select().from(environments).where(eq(environments.id, environmentId));
     if (!env) return undefined;
-    if (env.status === 'active') await ensure(env);
-    const [row] = await db.select().from(payloadKeys).where(eq(payloadKeys.environmentId, env.id));
+    const row = env.status === 'active' ? await ensure(env) : await rowOf(env.id);
     return row ? unwrap(row, env.awsRegion) : undefined;
   }
 
   /** The environment's data key, from memory while the cache holds it. */
-  function cached(cacheKey: string, where: ReturnType<typeof eq>): Promise<PayloadDataKey | undefined> {
-    const held = plain.get(cacheKey);
+  function cached(environmentId: string): Promise<PayloadDataKey | undefined> {
+    const held = plain.get(environmentId);
     if (held && held.until > Date.now()) return held.key;
-    const loading = load(where);
-    plain.set(cacheKey, { key: loading, until: Date.now() + CACHE_MS });
+    const loading = load(environmentId);
+    plain.set(environmentId, { key: loading, until: Date.now() + CACHE_MS });
     // A failure (KMS unreachable, a wrapping key gone) is not cached, and reaches the caller.
     loading.then(
-      (key) => key ?? plain.delete(cacheKey),
-      () => plain.delete(cacheKey),
+      (key) => key ?? plain.delete(environmentId),
+      () => plain.delete(environmentId),
     );
     return loading;
   }
 
+  /** A namespace's environment, looked up once: an environment's namespace never changes. */
+  const environmentOf = new Map<string, string>();
+  async function environmentIdOf(namespace: string): Promise<string | undefined> {
+    if (!environmentOf.has(namespace)) {
+      const [env] = await db
+        .select({ id: environments.id })
+        .from(environments)
+        .where(eq(environments.namespace, namespace));
+      if (!env) return undefined;
+      environmentOf.set(namespace, env.id);
+    }
+    return environmentOf.get(namespace);
+  }
+
   return {
-    ensure,
+    ensure: async (env: Env): Promise<void> => void (await ensure(env)),
 
     /** The data key of an environment, for its worker (through its region's host). */
-    async ofEnvironment(environmentId: string): Promise<PayloadDataKey | undefined> {
-      return cached(`environment ${environmentId}`, eq(environments.id, environmentId));
-    },
+    ofEnvironment: cached,
 
     /** The key ring of a namespace: what the control plane's clients and the codec endpoint use. */
     ringOf(namespace: string): PayloadKeyRing {
-      const key = () => cached(`namespace ${namespace}`, eq(environments.namespace, namespace));
+      const key = async () => {
+        const environmentId = await environmentIdOf(namespace);
+        return environmentId ? cached(environmentId) : undefined;
+      };
       return {
         async current() {
           const found = await key();
@@ -138,13 +159,9 @@ export function createPayloadKeys(options: {
     },
 
     /** Destroys an environment's data key: its Temporal payloads can no longer be opened by anyone. */
-    async destroy(environmentId: string): Promise<boolean> {
-      const deleted = await db
-        .delete(payloadKeys)
-        .where(eq(payloadKeys.environmentId, environmentId))
-        .returning();
-      for (const cacheKey of [...plain.keys()]) plain.delete(cacheKey);
-      return deleted.length > 0;
+    async destroy(environmentId: string): Promise<void> {
+      await db.delete(payloadKeys).where(eq(payloadKeys.environmentId, environmentId));
+      plain.delete(environmentId);
     },
 
     close(): void {
