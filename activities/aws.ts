@@ -1,9 +1,17 @@
 import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { AwsCredentialIdentityProvider, FinalizeRequestMiddleware } from '@smithy/types';
+import type {
+  AwsCredentialIdentityProvider,
+  DeserializeMiddleware,
+  FinalizeRequestMiddleware,
+} from '@smithy/types';
+import { HttpProxyAgent } from 'http-proxy-agent';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { countRequest } from './egress.js';
+import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
+import type { ProxyCredentials } from '../common/worker-secrets.js';
+import { countRequest, currentRun } from './egress.js';
+import { proxyAuthorization } from './http.js';
 
 /** Counts each S3 and KMS request, retries included, in the running activity's egress tally. */
 function countingMiddleware<Input extends object, Output extends object>(): FinalizeRequestMiddleware<
@@ -17,38 +25,72 @@ function countingMiddleware<Input extends object, Output extends object>(): Fina
   };
 }
 
+/**
+ * Names the run on each request, after signing (the gateway strips the header before forwarding,
+ * so it must not be part of the signature).
+ */
+function runHeaderMiddleware<Input extends object, Output extends object>(): DeserializeMiddleware<
+  Input,
+  Output
+> {
+  return (next) => async (args) => {
+    const run = currentRun();
+    const request = args.request as { headers?: Record<string, string> };
+    if (run !== undefined && request.headers) request.headers[RUN_HEADER] = runTag(run);
+    return next(args);
+  };
+}
+
 export interface EnvironmentAws {
   s3: S3Client;
   kms: KMS;
   destroy(): void;
 }
 
-/** S3 and KMS clients in the environment's own region, with its own credentials, through its gateway. */
+/**
+ * S3 and KMS clients in the environment's own region, with its own credentials, through its
+ * gateway, authenticated there as the environment. A plain-HTTP endpoint (the local S3/KMS service)
+ * is reached with forward-proxy requests, so the gateway sees, logs and judges each path; HTTPS
+ * endpoints through CONNECT tunnels, which name their run when opened.
+ */
 export function createEnvironmentAws(options: {
   awsRegion: string;
   endpoint?: string;
   gatewayUrl: string;
   credentials: AwsCredentialIdentityProvider;
+  proxyCredentials: () => ProxyCredentials;
 }): EnvironmentAws {
-  const agent = new HttpsProxyAgent(options.gatewayUrl);
+  const proxyHeaders = () => {
+    const run = currentRun();
+    return {
+      'Proxy-Authorization': proxyAuthorization(options.proxyCredentials()),
+      ...(run === undefined ? {} : { [RUN_HEADER]: runTag(run) }),
+    };
+  };
+  const httpAgent = new HttpProxyAgent(options.gatewayUrl, { headers: proxyHeaders, keepAlive: true });
+  const httpsAgent = new HttpsProxyAgent(options.gatewayUrl, { headers: proxyHeaders, keepAlive: true });
   const common = {
     region: options.awsRegion,
     endpoint: options.endpoint,
     credentials: options.credentials,
-    requestHandler: new NodeHttpHandler({ httpAgent: agent, httpsAgent: agent }),
+    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent }),
   };
   const s3 = new S3Client({ ...common, forcePathStyle: options.endpoint !== undefined });
   const kms = new KMS(common);
   const tally = { step: 'finalizeRequest', name: 'tavioEgressTally' } as const;
+  const runHeader = { step: 'deserialize', name: 'tavioRunHeader' } as const;
   s3.middlewareStack.add(countingMiddleware(), tally);
+  s3.middlewareStack.add(runHeaderMiddleware(), runHeader);
   kms.middlewareStack.add(countingMiddleware(), tally);
+  kms.middlewareStack.add(runHeaderMiddleware(), runHeader);
   return {
     s3,
     kms,
     destroy() {
       s3.destroy();
       kms.destroy();
-      agent.destroy();
+      httpAgent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

@@ -2,14 +2,17 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { FailureType, RetryableType } from '../common/failures.js';
+import { GATEWAY_REFUSALS } from '../common/gateway-identity.js';
 
 /** Requests an activity sent through the gateway, by host (`host:port`). */
 export type EgressTally = Record<string, number>;
 
-/** What every request of one activity attempt shares: its tally, and the signal that ends it. */
+/** What every request of one activity attempt shares: its tally, the signal that ends it, its run. */
 interface EgressScope {
   tally: Map<string, number>;
   signal: AbortSignal | undefined;
+  /** The workflow id of the run the attempt belongs to: the gateway logs it with each request. */
+  run?: string;
 }
 
 const current = new AsyncLocalStorage<EgressScope>();
@@ -21,15 +24,21 @@ const current = new AsyncLocalStorage<EgressScope>();
 export async function withEgressTally<T>(
   work: () => Promise<T>,
   signal?: AbortSignal,
+  run?: string,
 ): Promise<{ result: T; egress: EgressTally }> {
   const tally = new Map<string, number>();
-  const result = await current.run({ tally, signal }, work);
+  const result = await current.run({ tally, signal, run }, work);
   return { result, egress: Object.fromEntries(tally) };
 }
 
 export function countRequest(host: string): void {
   const tally = current.getStore()?.tally;
   tally?.set(host, (tally.get(host) ?? 0) + 1);
+}
+
+/** The run whose attempt is sending, if any. */
+export function currentRun(): string | undefined {
+  return current.getStore()?.run;
 }
 
 /** The signal that ends the current attempt's requests, if `work` runs inside an attempt. */
@@ -59,7 +68,7 @@ export async function withActivityEgress<T>(
   const ticker = setInterval(() => ctx.heartbeat(), interval);
   try {
     ctx.heartbeat();
-    return await withEgressTally(work, signal);
+    return await withEgressTally(work, signal, ctx.info.workflowExecution?.workflowId);
   } finally {
     clearInterval(ticker);
   }
@@ -115,6 +124,48 @@ function connectionErrorCode(error: unknown): string | undefined {
   for (let current: unknown = error; current instanceof Error; current = current.cause) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * A refusal by the gateway itself (a 403 with one of its refusal pages, or a refused tunnel) as a
+ * non-retryable `EgressRefused` naming host and reason; a 407 (the worker's proxy credentials were
+ * just rotated, or the gateway has not seen them yet) as retryable. Anything else: undefined.
+ */
+export function gatewayRefusal(
+  url: URL,
+  status: number,
+  squidError: string | null,
+): ApplicationFailure | undefined {
+  if (status === 407) {
+    return ApplicationFailure.retryable(
+      `gateway refused this worker's proxy credentials for ${namedHost(url)}`,
+      RetryableType.GatewayUnavailable,
+    );
+  }
+  const page = squidError?.split(' ')[0] ?? '';
+  const reason = Object.hasOwn(GATEWAY_REFUSALS, page)
+    ? GATEWAY_REFUSALS[page as keyof typeof GATEWAY_REFUSALS]
+    : undefined;
+  if (status !== 403 || !reason) return undefined;
+  return ApplicationFailure.nonRetryable(
+    `egress to ${namedHost(url)} refused by the gateway: ${reason}`,
+    FailureType.EgressRefused,
+  );
+}
+
+/** A tunnel (CONNECT) the gateway answered with anything but 200, as undici reports it. */
+export function tunnelRefusal(url: URL, error: unknown): ApplicationFailure | undefined {
+  for (let current: unknown = error; current instanceof Error; current = current.cause) {
+    const status = /Proxy response \((\d{3})\) !== 200/.exec(current.message)?.[1];
+    if (status === '407') return gatewayRefusal(url, 407, null);
+    if (status) {
+      return ApplicationFailure.nonRetryable(
+        `egress to ${namedHost(url)} refused by the gateway (tunnel answered ${status})`,
+        FailureType.EgressRefused,
+      );
+    }
   }
   return undefined;
 }

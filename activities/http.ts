@@ -2,13 +2,18 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Headers, ProxyAgent, fetch } from 'undici';
 import type { Dispatcher, RequestInit, Response } from 'undici';
 import { FailureType } from '../common/failures.js';
+import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
+import type { ProxyCredentials } from '../common/worker-secrets.js';
 import {
   abortFailure,
   assertAllowed,
   attemptSignal,
   countRequest,
+  currentRun,
   gatewayFailure,
+  gatewayRefusal,
   namedHost,
+  tunnelRefusal,
 } from './egress.js';
 
 /** HTTP for activities, bound to the region's egress gateway. There is no other path out. */
@@ -95,17 +100,61 @@ function signalOf(init: RequestInit): AbortSignal | undefined {
   return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
 }
 
+/** Agents kept at once: one per run in flight and credential; older ones close once idle. */
+const MAX_GATEWAY_AGENTS = 16;
+
+export const proxyAuthorization = (credentials: ProxyCredentials): string =>
+  `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+
 /**
  * Every request, each redirect hop included, is checked against the environment's allowlist,
- * counted, and sent through the gateway. Plain-HTTP requests go to the gateway as forward-proxy
- * requests (one gateway log line each); HTTPS requests tunnel through it with CONNECT.
+ * counted, and sent through the gateway, authenticated as the environment and naming its run.
+ * Plain-HTTP requests go to the gateway as forward-proxy requests (one gateway log line each);
+ * HTTPS requests tunnel through it with CONNECT. The gateway applies its own rules again.
  */
-export function createGatewayHttp(gatewayUrl: string, gateway: string): GatewayHttp {
-  return createEgressHttp(new ProxyAgent({ uri: gatewayUrl, proxyTunnel: false }), gateway);
+export function createGatewayHttp(
+  gatewayUrl: string,
+  gateway: string,
+  credentials: () => ProxyCredentials,
+): GatewayHttp {
+  const agents = new Map<string, ProxyAgent>();
+  const dispatcher = (): Dispatcher => {
+    const current = credentials();
+    const run = currentRun();
+    const key = `${current.username}:${current.password}:${run ?? ''}`;
+    let agent = agents.get(key);
+    if (!agent) {
+      agent = new ProxyAgent({
+        uri: gatewayUrl,
+        proxyTunnel: false,
+        token: proxyAuthorization(current),
+        headers: run === undefined ? {} : { [RUN_HEADER]: runTag(run) },
+      });
+      agents.set(key, agent);
+      for (const [oldKey, old] of agents) {
+        if (agents.size <= MAX_GATEWAY_AGENTS) break;
+        agents.delete(oldKey);
+        void old.close();
+      }
+    }
+    return agent;
+  };
+  const http = createEgressHttp(dispatcher, gateway);
+  return {
+    fetch: http.fetch,
+    close: async () => {
+      await Promise.all([...agents.values()].map((agent) => agent.close()));
+    },
+  };
 }
 
 /** The allowlist, redirect and counting rules over any dispatcher; activities get the gateway's. */
-export function createEgressHttp(dispatcher: Dispatcher, gateway = 'direct'): GatewayHttp {
+export function createEgressHttp(
+  dispatcherOf: Dispatcher | (() => Dispatcher),
+  /** The gateway the dispatcher leads through, whose refusals it recognises; none: direct (tests). */
+  gateway?: string,
+): GatewayHttp {
+  const currentDispatcher = typeof dispatcherOf === 'function' ? dispatcherOf : () => dispatcherOf;
   return {
     async fetch(url, init, allowedHosts) {
       let target = new URL(url);
@@ -115,11 +164,21 @@ export function createEgressHttp(dispatcher: Dispatcher, gateway = 'direct'): Ga
         assertAllowed(allowedHosts, target);
         countRequest(target.host);
         const host = target.host;
+        const dispatcher = currentDispatcher();
+        const sent = target;
         const response = await fetch(target, { ...request, dispatcher, redirect: 'manual' }).catch(
           (error: unknown) => {
-            throw signal?.aborted ? abortFailure(signal.reason, host) : gatewayFailure(gateway, error);
+            if (signal?.aborted) throw abortFailure(signal.reason, host);
+            throw (gateway && tunnelRefusal(sent, error)) ?? gatewayFailure(gateway ?? 'direct', error);
           },
         );
+        if (gateway) {
+          const refusal = gatewayRefusal(target, response.status, response.headers.get('x-squid-error'));
+          if (refusal) {
+            await response.body?.cancel();
+            throw refusal;
+          }
+        }
         const location = response.headers.get('location');
         if (!REDIRECTS.has(response.status) || !location) return response;
         await response.body?.cancel();
@@ -130,6 +189,6 @@ export function createEgressHttp(dispatcher: Dispatcher, gateway = 'direct'): Ga
       }
       throw refused(`more than ${MAX_REDIRECTS} redirects from ${new URL(url).host}`);
     },
-    close: () => dispatcher.close(),
+    close: () => (typeof dispatcherOf === 'function' ? Promise.resolve() : dispatcherOf.close()),
   };
 }

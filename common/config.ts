@@ -36,6 +36,7 @@ function regionRegistryFrom(env: Env): RegionRegistry {
       awsRegion: env[`TAVIO_AWS_REGION_${code.toUpperCase()}`] ?? DEFAULT_AWS_REGION[code],
       gatewayUrl: env[`TAVIO_GATEWAY_${upper}_URL`] ?? `http://127.0.0.1:${DEFAULT_GATEWAY_PORT[code]}`,
       awsEndpoint: awsEndpointFrom(env),
+      gatewayLogFile: env[`TAVIO_GATEWAY_${upper}_LOG`] || undefined,
     });
     if (!parsed.success) {
       throw new Error(`region ${code} is misconfigured: ${z.prettifyError(parsed.error)}`);
@@ -197,6 +198,8 @@ const regionHostSchema = sharedSchema.extend({
   hostId: z.string().min(1),
   responseLimitBytes: responseLimitBytesSchema,
   regions: z.custom<RegionRegistry>(),
+  /** The region gateway's proxy password file: this host writes its workers' entries. */
+  gatewayPasswdFile: z.string().min(1, 'TAVIO_GATEWAY_PASSWD_FILE names the gateway password file'),
 });
 export type RegionHostConfig = z.infer<typeof regionHostSchema>;
 
@@ -212,6 +215,7 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
       hostId: env.TAVIO_HOST_ID ?? `${env.TAVIO_REGION ?? 'unknown'}-host-${process.pid}`,
       responseLimitBytes: env.TAVIO_RESPONSE_LIMIT_BYTES ?? String(DEFAULT_RESPONSE_LIMIT_BYTES),
       regions: regionRegistryFrom(env),
+      gatewayPasswdFile: env.TAVIO_GATEWAY_PASSWD_FILE ?? '',
     },
     'region host',
   );

@@ -16,6 +16,8 @@ export const regionSettingsSchema = z.object({
   gatewayUrl: z.url(),
   /** S3 and KMS endpoint override (a local S3/KMS service); absent on AWS. */
   awsEndpoint: z.url().optional(),
+  /** The gateway's access log, where run residency counts its requests; absent: the workers' own counts. */
+  gatewayLogFile: z.string().min(1).optional(),
 });
 export type RegionSettings = z.infer<typeof regionSettingsSchema>;
 

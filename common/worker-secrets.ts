@@ -2,9 +2,10 @@ import { z } from 'zod';
 
 /**
  * What a region host hands an environment worker over its IPC channel, never through the
- * environment, argv or a file: short-lived AWS credentials of the environment's data-plane role and
- * a Temporal token for the environment's namespace, and the environment's payload data key. The
- * first message carries all three; refreshes carry whichever was renewed.
+ * environment, argv or a file: short-lived AWS credentials of the environment's data-plane role, a
+ * Temporal token for the environment's namespace, the environment's payload data key, and its
+ * credentials at the region's gateway. The first message carries all four; refreshes carry
+ * whichever was renewed.
  */
 export const dataplaneCredentialsSchema = z.object({
   accessKeyId: z.string().min(1),
@@ -22,11 +23,20 @@ export type TemporalToken = z.infer<typeof temporalTokenSchema>;
 export const payloadKeySchema = z.object({ id: z.uuid(), key: z.base64() });
 export type PayloadKeyMessage = z.infer<typeof payloadKeySchema>;
 
+/** The worker's credentials at its region's gateway: its environment's proxy user, rotated by the host. */
+export const proxyCredentialsSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  expiresAt: z.iso.datetime(),
+});
+export type ProxyCredentials = z.infer<typeof proxyCredentialsSchema>;
+
 export const workerSecretsSchema = z
   .object({
     credentials: dataplaneCredentialsSchema.optional(),
     temporal: temporalTokenSchema.optional(),
     payloadKey: payloadKeySchema.optional(),
+    proxy: proxyCredentialsSchema.optional(),
   })
   .strict();
 export type WorkerSecrets = z.infer<typeof workerSecretsSchema>;

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { environments, runs } from '../db/schema.js';
 import type { HrisSyncSummary } from '../common/hris-sync-types.js';
 import type { RegionRegistry } from '../common/regions.js';
+import { gatewayEgress } from './gateway-log.js';
 
 type Env = typeof environments.$inferSelect;
 type RunRow = typeof runs.$inferSelect;
@@ -19,8 +20,13 @@ export interface ResidencyRecord {
   workerHosts: string[];
   storage: { bucket: string; awsRegion: string };
   key: { arn: string | null; awsRegion: string | null };
-  /** Requests sent through the gateway by completed page activities, by host; null until the run completes. */
-  egress: { requests: number; hosts: Record<string, number> } | null;
+  /**
+   * Requests the run sent, by host. `gateway`: counted from the region gateway's own log (every
+   * request it carried for the environment's proxy user naming the run, retried and failed attempts
+   * included); `worker`: as the workers reported them with completed pages, where no gateway log is
+   * configured (null until the run completes).
+   */
+  egress: { source: 'gateway' | 'worker'; requests: number; hosts: Record<string, number> } | null;
   final: boolean;
 }
 
@@ -50,7 +56,12 @@ export async function buildResidency(
   const hostIds = (await workerIdentities(client, row.workflowId)).map(
     (identity) => identity.split('/')[0] ?? identity,
   );
-  const egress = summary?.egress ?? null;
+  const logFile = regions[env.region].gatewayLogFile;
+  const egress = logFile
+    ? { source: 'gateway' as const, hosts: await gatewayEgress(logFile, env.id, row.workflowId) }
+    : summary?.egress
+      ? { source: 'worker' as const, hosts: summary.egress }
+      : null;
   return {
     runId: row.id,
     workflowId: row.workflowId,
@@ -61,7 +72,11 @@ export async function buildResidency(
     workerHosts: [...new Set(hostIds)].sort(),
     storage: { bucket: env.bucket, awsRegion: env.awsRegion },
     key: { arn: env.keyArn, awsRegion: env.keyArn?.split(':')[3] ?? null },
-    egress: egress ? { requests: Object.values(egress).reduce((a, b) => a + b, 0), hosts: egress } : null,
+    egress: egress && {
+      source: egress.source,
+      requests: Object.values(egress.hosts).reduce((a, b) => a + b, 0),
+      hosts: egress.hosts,
+    },
     final,
   };
 }

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { chmodSync, chownSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadControlApiConfig } from '../common/config.js';
@@ -37,6 +39,9 @@ function servicesEnv(stack: StackInfo): Record<string, string> {
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
     TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
     TAVIO_GATEWAY_EU1_URL: stack.gateways.eu1,
+    TAVIO_GATEWAY_US1_LOG: stack.gatewayFiles.us1.accessLog,
+    TAVIO_GATEWAY_CA1_LOG: stack.gatewayFiles.ca1.accessLog,
+    TAVIO_GATEWAY_EU1_LOG: stack.gatewayFiles.eu1.accessLog,
     // The fixture HRIS and destinations listen here; the platform itself stays on 127.0.0.1.
     TAVIO_CUSTOMER_NETWORKS: FIXTURE_NETWORK,
     AWS_ACCESS_KEY_ID: stack.awsIdentities.controlPlane.accessKeyId,
@@ -51,7 +56,19 @@ function hostEnv(stack: StackInfo, region: RegionCode): Record<string, string> {
     ...servicesEnv(stack),
     AWS_ACCESS_KEY_ID: key.accessKeyId,
     AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+    TAVIO_GATEWAY_PASSWD_FILE: stack.gatewayFiles[GATEWAY_OF[region]].passwd,
   };
+}
+
+/** Written for the gateway's own OS user (the owner of its folder), readable by nobody else. */
+export function writeGatewayControl(
+  file: string,
+  control: { controlApiUrl: string; region: string; key: string },
+) {
+  const owner = statSync(dirname(file));
+  writeFileSync(file, JSON.stringify(control), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  if (process.getuid?.() === 0) chownSync(file, owner.uid, owner.gid);
 }
 
 export interface RegionHostProcess {
@@ -130,6 +147,12 @@ export async function startPlatform(
   for (const region of options.regions ?? REGION_CODES) {
     const hostKey = await operator.createHostKey(region);
     hostKeyPrefixes.push(hostKey.prefix);
+    // The region's gateway asks the control API, as that region, what its environments may reach.
+    writeGatewayControl(stack.gatewayFiles[GATEWAY_OF[region]].control, {
+      controlApiUrl: api.url,
+      region,
+      key: hostKey.key,
+    });
     hosts.push(startRegionHost(stack, api.url, region, hostKey.key, options.hostEnv));
   }
   return {

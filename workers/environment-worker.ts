@@ -1,6 +1,6 @@
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { loadEnvironmentWorkerSettings } from '../common/config.js';
-import type { DataplaneCredentials } from '../common/worker-secrets.js';
+import type { DataplaneCredentials, ProxyCredentials } from '../common/worker-secrets.js';
 import { GATEWAY_OF } from '../common/gateways.js';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
@@ -38,11 +38,15 @@ async function main(): Promise<void> {
   });
   // The host sends fresh credentials and tokens before the current ones expire.
   let current: DataplaneCredentials | undefined;
+  let proxy: ProxyCredentials | undefined;
   const initial = await receiveSecrets(process, (update) => {
     if (update.credentials) current = update.credentials;
     if (update.temporal) tokenWatch.renew(update.temporal);
+    if (update.proxy) proxy = update.proxy;
   });
   current ??= initial.credentials;
+  proxy ??= initial.proxy;
+  const proxyCredentials = () => proxy ?? initial.proxy;
 
   Runtime.install({ logger: new DefaultLogger(TEMPORAL_LOG_LEVEL[settings.logLevel]) });
   const aws = createEnvironmentAws({
@@ -53,9 +57,10 @@ async function main(): Promise<void> {
       const now = current ?? initial.credentials;
       return { ...now, expiration: new Date(now.expiration) };
     },
+    proxyCredentials,
   });
   const gateway = GATEWAY_OF[settings.region];
-  const http = createGatewayHttp(settings.gatewayUrl, gateway);
+  const http = createGatewayHttp(settings.gatewayUrl, gateway, proxyCredentials);
   const credentials = createCredentialOpener({ aws, ...settings, gateway });
   const connection = await NativeConnection.connect({
     address: settings.temporalAddress,

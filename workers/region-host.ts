@@ -7,6 +7,7 @@ import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
 import { payloadKeySchema, temporalTokenSchema } from '../common/worker-secrets.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
+import { createGatewayCredentials } from './gateway-credentials.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerSecrets } from './worker-secrets.js';
 import { writeWorkflowBundle } from './workflow-bundle.js';
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
     credentials: config.aws,
     hostId: config.hostId,
   });
+  const gatewayCredentials = createGatewayCredentials(config.gatewayPasswdFile);
+  await gatewayCredentials.reset();
   const supervisor = createSupervisor(log);
   const secrets = createWorkerSecrets(log, (key, update) => supervisor.sendSecrets(key, update));
 
@@ -114,6 +117,7 @@ async function main(): Promise<void> {
             credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
             temporal: () => fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
             payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
+            proxy: () => gatewayCredentials.issue(assignment.id),
           }),
       });
     }
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
       if (!wanted.has(key)) {
         secrets.forget(key);
         await supervisor.stop(key);
+        await gatewayCredentials.revoke(key);
       }
     }
   }
@@ -132,6 +137,7 @@ async function main(): Promise<void> {
     log.info('stopping all environment workers');
     secrets.forgetAll();
     await supervisor.stopAll();
+    await gatewayCredentials.revokeAll().catch(() => undefined);
     issuer.destroy();
     await rm(bundleDir, { recursive: true, force: true });
     process.exit(0);

@@ -3,14 +3,15 @@ import type { InitialWorkerSecrets, WorkerSecrets } from '../common/worker-secre
 
 const RETRY_MS = 5_000;
 
-/** Where a worker's secrets come from: its host's STS session and the control API. */
+/** Where a worker's secrets come from: its host's STS session, the control API and the gateway's password file. */
 export type SecretSources = { [K in keyof InitialWorkerSecrets]: () => Promise<InitialWorkerSecrets[K]> };
 /** Secrets that expire; the payload key does not, and is sent once per worker start. */
-type Renewable = 'credentials' | 'temporal';
+type Renewable = 'credentials' | 'temporal' | 'proxy';
 
 const EXPIRY: { [K in Renewable]: (value: InitialWorkerSecrets[K]) => number } = {
   credentials: (value) => Date.parse(value.expiration),
   temporal: (value) => Date.parse(value.expiresAt),
+  proxy: (value) => Date.parse(value.expiresAt),
 };
 const halfLifeLeft = <K extends Renewable>(kind: K, value: InitialWorkerSecrets[K]): number =>
   (EXPIRY[kind](value) - Date.now()) / 2;
@@ -56,15 +57,17 @@ export function createWorkerSecrets(log: Logger, deliver: (key: string, update: 
   return {
     /** A worker's first secrets; renewals follow until `forget`. */
     async issue(key: string, sources: SecretSources): Promise<InitialWorkerSecrets> {
-      const [credentials, temporal, payloadKey] = await Promise.all([
+      const [credentials, temporal, payloadKey, proxy] = await Promise.all([
         sources.credentials(),
         sources.temporal(),
         sources.payloadKey(),
+        sources.proxy(),
       ]);
       if (!timers.has(key)) timers.set(key, new Map());
       schedule(key, 'credentials', sources.credentials, halfLifeLeft('credentials', credentials));
       schedule(key, 'temporal', sources.temporal, halfLifeLeft('temporal', temporal));
-      return { credentials, temporal, payloadKey };
+      schedule(key, 'proxy', sources.proxy, halfLifeLeft('proxy', proxy));
+      return { credentials, temporal, payloadKey, proxy };
     },
     forget,
     forgetAll: () => [...timers.keys()].forEach(forget),

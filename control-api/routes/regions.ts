@@ -9,6 +9,7 @@ import type { ApiDeps } from '../deps.js';
 import { generateKey } from '../keys.js';
 import { notFound } from '../problems.js';
 import { regionParams } from '../schemas.js';
+import { decideEgress } from '../egress-rules.js';
 
 export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -42,6 +43,31 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         return reply
           .code(201)
           .send({ id: row!.id, prefix: key.prefix, key: key.key, region: request.body.region });
+      },
+    );
+
+    app.get(
+      '/v1/regions/:region/egress-decisions',
+      {
+        schema: {
+          summary:
+            "Whether an environment may reach a destination through the region's gateway (that region's host key)",
+          params: regionParams,
+          querystring: z
+            .object({
+              user: z.string().max(64),
+              host: z.string().min(1).max(255),
+              port: z.coerce.number().int().min(1).max(65535),
+              kind: z.enum(['address', 'name']),
+            })
+            .strict(),
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { region } = request.params;
+        if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
+        return decideEgress(deps.db, deps.config.regions[region], request.query);
       },
     );
 

@@ -1,5 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FIXTURE_NETWORK } from '../../fixtures/serve.js';
 import { aptInstall } from './apt.js';
 import {
   GATEWAY_PORT_ENV,
@@ -10,20 +12,36 @@ import {
   type StackPaths,
   type StackPorts,
 } from './config.js';
-import { httpOk } from './health.js';
+import { httpAnswer } from './health.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
 import { motoHealthUrl } from './moto.js';
-import { isExecutable, spawnDetached } from './process.js';
+import { findOnPath, isExecutable, isRoot, runCommand, spawnDetached } from './process.js';
+import { GATEWAY_REFUSALS, refusalPage, squidConfig, squidFiles } from './squid.js';
+import { GATEWAY_USER, gatewaysDir } from './private-files.js';
 
-const TINYPROXY = '/usr/bin/tinyproxy';
+export const SQUID = '/usr/sbin/squid';
+/** The platform's own addresses locally: the stack's services all listen on 127.0.0.1. */
+const PLATFORM_NETWORKS = ['127.0.0.1/32', '::1/128'];
 
 export const gatewayName = (code: GatewayCode): string => `gateway-${code}`;
 export const gatewayUrl = (ports: StackPorts, code: GatewayCode): string =>
   `http://127.0.0.1:${ports.gateways[code]}`;
+export const gatewayDir = (paths: StackPaths, code: GatewayCode): string => join(gatewaysDir(paths), code);
 
-/** A gateway is healthy when it carries a request to moto, so moto must be up first. */
-export function gatewayHealthy(ports: StackPorts, code: GatewayCode): Promise<boolean> {
-  return httpOk(motoHealthUrl(ports), { host: '127.0.0.1', port: ports.gateways[code] });
+/** The files a region's gateway shares with the platform: who may authenticate, how to ask the control API, its log. */
+export function gatewayFiles(paths: StackPaths, code: GatewayCode) {
+  const files = squidFiles(gatewayDir(paths, code));
+  return { passwd: files.passwd, control: files.control, accessLog: files.accessLog };
+}
+
+/**
+ * A gateway is healthy when it is this stack's gateway of that region: it asks for proxy
+ * credentials in its own realm (any other proxy on the port is not reused).
+ */
+export async function gatewayHealthy(ports: StackPorts, code: GatewayCode): Promise<boolean> {
+  const answer = await httpAnswer(motoHealthUrl(ports), { host: '127.0.0.1', port: ports.gateways[code] });
+  const challenge = answer?.headers['proxy-authenticate'];
+  return answer?.status === 407 && String(challenge).includes(`"tavio-gateway-${code}"`);
 }
 
 export function ensureGateway(
@@ -34,25 +52,26 @@ export function ensureGateway(
 ): Promise<Outcome> {
   const name = gatewayName(code);
   const stdoutLog = join(paths.logsDir, `${name}.log`);
-  const proxyLog = join(gatewaysDir(paths), `${code}.log`);
+  const dir = gatewayDir(paths, code);
+  const files = squidFiles(dir);
   return ensureManaged(
     {
       name,
       url: gatewayUrl(ports, code),
       ports: [{ port: ports.gateways[code], envVar: GATEWAY_PORT_ENV[code] }],
       deadlineMs: 30_000,
-      logFiles: [stdoutLog, proxyLog],
+      logFiles: [stdoutLog, files.cacheLog],
       healthy: () => gatewayHealthy(ports, code),
       start: async () => {
-        await ensureTinyproxy(report);
-        const config = writeConfig(paths, ports, code);
+        await ensureSquid(report);
+        writeGatewayFiles(dir, ports.gateways[code], code);
         report(
-          `${name}: starting tinyproxy on 127.0.0.1:${ports.gateways[code]} (config ${displayPath(config)}, log ${displayPath(proxyLog)})...`,
+          `${name}: starting squid on 127.0.0.1:${ports.gateways[code]} (config ${displayPath(files.config)}, log ${displayPath(files.accessLog)})...`,
         );
         return spawnDetached(paths, {
           name,
-          command: TINYPROXY,
-          args: ['-d', '-c', config],
+          command: SQUID,
+          args: ['-N', '-f', files.config],
           logFile: stdoutLog,
         });
       },
@@ -62,33 +81,50 @@ export function ensureGateway(
   );
 }
 
-const gatewaysDir = (paths: StackPaths): string => join(paths.stackDir, 'gateways');
-
-function writeConfig(paths: StackPaths, ports: StackPorts, code: GatewayCode): string {
-  const dir = gatewaysDir(paths);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, `${code}.conf`);
-  const lines = [
-    `Port ${ports.gateways[code]}`,
-    'Listen 127.0.0.1',
-    'Timeout 60',
-    `LogFile "${join(dir, `${code}.log`)}"`,
-    'LogLevel Connect',
-    `PidFile "${join(dir, `${code}.pid`)}"`,
-    'Allow 127.0.0.1',
-    'MaxClients 100',
-  ];
-  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-  return file;
+/** The helper runs under the gateway's own user, from any folder: its loader is named by path. */
+function helperCommand(): string[] {
+  const loader = fileURLToPath(import.meta.resolve('tsx'));
+  const script = fileURLToPath(new URL('../../gateway/egress-acl.ts', import.meta.url));
+  return [process.execPath, '--import', `file://${loader}`, script];
 }
 
-async function ensureTinyproxy(report: Report): Promise<void> {
-  if (isExecutable(TINYPROXY)) return;
-  await aptInstall('tinyproxy-bin', `tinyproxy (${TINYPROXY})`, report);
-  if (!isExecutable(TINYPROXY))
-    throw new StackError(`tinyproxy-bin was installed but ${TINYPROXY} is still missing`);
+/** Writes a gateway's configuration and refusal pages into its folder, owned by the gateway's OS user. */
+export function writeGatewayFiles(dir: string, port: number, code: GatewayCode): void {
+  const files = squidFiles(dir);
+  rmSync(files.errors, { recursive: true, force: true });
+  mkdirSync(files.errors, { recursive: true, mode: 0o700 });
+  for (const page of Object.keys(GATEWAY_REFUSALS) as (keyof typeof GATEWAY_REFUSALS)[])
+    writeFileSync(join(files.errors, page), refusalPage(page), { mode: 0o600 });
+  writeFileSync(
+    files.config,
+    squidConfig({
+      code,
+      port,
+      dir,
+      helper: helperCommand(),
+      platformNetworks: PLATFORM_NETWORKS,
+      customerNetworks: [FIXTURE_NETWORK],
+    }),
+    { mode: 0o600 },
+  );
+  // Region hosts own the password file's entries; a restarted gateway keeps them.
+  if (!existsSync(files.passwd)) writeFileSync(files.passwd, '', { mode: 0o600 });
+  if (isRoot()) {
+    for (const path of [dir, files.errors, files.config, files.passwd, ...pagesOf(files.errors)])
+      chownSync(path, GATEWAY_USER.uid(), GATEWAY_USER.gid());
+  }
+}
+
+const pagesOf = (errors: string): string[] => Object.keys(GATEWAY_REFUSALS).map((page) => join(errors, page));
+
+async function ensureSquid(report: Report): Promise<void> {
+  if (isExecutable(SQUID)) return;
+  await aptInstall('squid', `squid (${SQUID})`, report);
+  if (!isExecutable(SQUID)) throw new StackError(`squid was installed but ${SQUID} is still missing`);
+  // The package may start a system-wide squid of its own; the stack runs one per region instead.
+  if (findOnPath('systemctl') !== undefined) await runCommand('systemctl', ['disable', '--now', 'squid']);
 }
 
 export function stopGateway(paths: StackPaths, code: GatewayCode, report: Report): Promise<void> {
-  return stopByPidFile(paths, gatewayName(code), 'tinyproxy', report);
+  return stopByPidFile(paths, gatewayName(code), 'squid', report);
 }

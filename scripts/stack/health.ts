@@ -13,8 +13,11 @@ interface ProxyTarget {
   port: number;
 }
 
-/** HTTP status of a GET, or undefined when nothing answered in time; with a proxy, sends the absolute URI to it. */
-export function httpStatus(url: string, proxy?: ProxyTarget): Promise<number | undefined> {
+/** Status and headers of a GET, or undefined when nothing answered in time; with a proxy, sends the absolute URI to it. */
+export function httpAnswer(
+  url: string,
+  proxy?: ProxyTarget,
+): Promise<{ status: number | undefined; headers: Record<string, unknown> } | undefined> {
   const target = new URL(url);
   return new Promise((resolve) => {
     const req = request(
@@ -30,13 +33,17 @@ export function httpStatus(url: string, proxy?: ProxyTarget): Promise<number | u
       },
       (res) => {
         res.resume();
-        resolve(res.statusCode);
+        resolve({ status: res.statusCode, headers: res.headers });
       },
     );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(undefined));
     req.end();
   });
+}
+
+export async function httpStatus(url: string, proxy?: ProxyTarget): Promise<number | undefined> {
+  return (await httpAnswer(url, proxy))?.status;
 }
 
 export async function httpOk(url: string, proxy?: ProxyTarget): Promise<boolean> {

@@ -12,7 +12,14 @@ import {
   type StackPaths,
   type StackPorts,
 } from './config.js';
-import { ensureGateway, gatewayHealthy, gatewayName, gatewayUrl, stopGateway } from './gateways.js';
+import {
+  ensureGateway,
+  gatewayFiles,
+  gatewayHealthy,
+  gatewayName,
+  gatewayUrl,
+  stopGateway,
+} from './gateways.js';
 import type { Outcome } from './managed.js';
 import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
 import { ensureAwsIdentities } from './aws-identities.js';
@@ -47,6 +54,11 @@ export interface StackInfo {
   databaseAdminUrl: string;
   awsEndpoint: string;
   gateways: Record<GatewayCode, string>;
+  /**
+   * Each gateway's files the platform writes or reads: the proxy password file (its region host's
+   * workers), the control file (how its ACL helper asks the control API) and its access log.
+   */
+  gatewayFiles: Record<GatewayCode, { passwd: string; control: string; accessLog: string }>;
   /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
   awsIdentities: AwsIdentities;
 }
@@ -85,6 +97,11 @@ function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdent
     databaseAdminUrl: database.admin,
     awsEndpoint: motoUrl(ports),
     gateways: { us1: gatewayUrl(ports, 'us1'), ca1: gatewayUrl(ports, 'ca1'), eu1: gatewayUrl(ports, 'eu1') },
+    gatewayFiles: {
+      us1: gatewayFiles(paths, 'us1'),
+      ca1: gatewayFiles(paths, 'ca1'),
+      eu1: gatewayFiles(paths, 'eu1'),
+    },
     awsIdentities,
   };
 }

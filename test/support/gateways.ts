@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const logPath = (gateway: string) => join(process.cwd(), '.stack', 'gateways', `${gateway}.log`);
+const logPath = (gateway: string) => join(process.cwd(), '.stack', 'gateways', gateway, 'access.log');
 
 /** Where each gateway's log ends now; reading from a mark ignores what earlier tests sent. */
 export type GatewayMarks = Record<string, number>;
@@ -26,8 +26,8 @@ export function gatewayRequests(
   origin: string,
   method: string,
 ): number {
-  const line = `: ${method} ${origin}/`;
+  const request = ` method=${method} url=${origin}/`;
   return gatewayLog(gateway, marks)
     .split('\n')
-    .filter((l) => l.includes(line)).length;
+    .filter((l) => l.includes(request) && !l.includes(' server=- ')).length;
 }

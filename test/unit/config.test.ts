@@ -105,12 +105,18 @@ describe('configuration', () => {
     ).toEqual(['fd12::/16', '100.64.0.0/10']);
   });
 
-  it('needs a region and a host key for a region host', () => {
-    expect(() => loadRegionHostConfig({ TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(/region/);
-    expect(() => loadRegionHostConfig({ TAVIO_REGION: 'mars', TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(
-      /region/,
+  it("needs a region, a host key and the gateway's password file for a region host", () => {
+    const passwd = { TAVIO_GATEWAY_PASSWD_FILE: '/run/gateway/passwd' };
+    expect(() => loadRegionHostConfig({ TAVIO_HOST_KEY: 'tav_host_x', ...passwd })).toThrow(/region/);
+    expect(() =>
+      loadRegionHostConfig({ TAVIO_REGION: 'mars', TAVIO_HOST_KEY: 'tav_host_x', ...passwd }),
+    ).toThrow(/region/);
+    expect(() => loadRegionHostConfig({ TAVIO_REGION: 'ca', TAVIO_HOST_KEY: 'tav_host_x' })).toThrow(
+      /TAVIO_GATEWAY_PASSWD_FILE/,
     );
-    expect(loadRegionHostConfig({ TAVIO_REGION: 'ca', TAVIO_HOST_KEY: 'tav_host_x' }).region).toBe('ca');
+    const config = loadRegionHostConfig({ TAVIO_REGION: 'ca', TAVIO_HOST_KEY: 'tav_host_x', ...passwd });
+    expect(config.region).toBe('ca');
+    expect(config.gatewayPasswdFile).toBe('/run/gateway/passwd');
   });
 
   it('refuses a registry whose region borrows another gateway or queue', () => {
@@ -132,17 +138,19 @@ describe('environment worker secrets', () => {
     expiration: '2026-11-29T03:00:00.000Z',
   };
   const temporal = { token: 'eyJ.x.y', expiresAt: '2026-11-29T03:00:00.000Z' };
+  const proxy = { username: 'e0123', password: 'p', expiresAt: '2026-11-29T03:00:00.000Z' };
   const payloadKey = {
     id: '0b7c9a2e-51a4-4d2b-9d65-1f3f0f5a7a11',
     key: Buffer.alloc(32, 7).toString('base64'),
   };
 
-  it('start with credentials, a Temporal token and the payload key, all three', () => {
-    const all = { credentials, temporal, payloadKey };
+  it('start with credentials, a Temporal token, the payload key and gateway credentials, all four', () => {
+    const all = { credentials, temporal, payloadKey, proxy };
     expect(initialWorkerSecretsSchema.parse(all)).toEqual(all);
-    expect(() => initialWorkerSecretsSchema.parse({ credentials, temporal })).toThrow(/payloadKey/);
-    expect(() => initialWorkerSecretsSchema.parse({ credentials, payloadKey })).toThrow(/temporal/);
-    expect(() => initialWorkerSecretsSchema.parse({ temporal, payloadKey })).toThrow(/credentials/);
+    expect(() => initialWorkerSecretsSchema.parse({ credentials, temporal, proxy })).toThrow(/payloadKey/);
+    expect(() => initialWorkerSecretsSchema.parse({ credentials, payloadKey, proxy })).toThrow(/temporal/);
+    expect(() => initialWorkerSecretsSchema.parse({ temporal, payloadKey, proxy })).toThrow(/credentials/);
+    expect(() => initialWorkerSecretsSchema.parse({ credentials, temporal, payloadKey })).toThrow(/proxy/);
   });
 
   it('renew either one, and refuse anything else', () => {

@@ -5,7 +5,11 @@ import {
   loadRegionHostConfig,
 } from '../../common/config.js';
 
-const host = { TAVIO_REGION: 'ca', TAVIO_HOST_KEY: 'tav_host_x' };
+const host = {
+  TAVIO_REGION: 'ca',
+  TAVIO_HOST_KEY: 'tav_host_x',
+  TAVIO_GATEWAY_PASSWD_FILE: '/run/gateway/passwd',
+};
 
 describe('the response limit setting', () => {
   it('defaults to 4 MiB and is taken from TAVIO_RESPONSE_LIMIT_BYTES', () => {
