@@ -49,7 +49,7 @@ describe('region worker hosts', () => {
     const s = await newEnvironment('us', { employees: 600, rateLimitEvery: 4 });
     opened.push(s);
     const namespace = `${s.org}-${s.env}`;
-    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 20_000);
+    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 60_000);
     const run = await s.client.createRun(
       s.org,
       s.env,
