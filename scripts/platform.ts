@@ -1,6 +1,4 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, chownSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadControlApiConfig } from '../common/config.js';
@@ -16,6 +14,7 @@ import { apiKeys } from '../db/schema.js';
 import { FIXTURE_NETWORK } from '../fixtures/serve.js';
 import { generateKey, parseKey } from '../control-api/keys.js';
 import type { StackInfo } from './stack/services.js';
+import { writeGatewayControl } from './stack/gateways.js';
 
 const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.meta.url));
 
@@ -58,17 +57,6 @@ function hostEnv(stack: StackInfo, region: RegionCode): Record<string, string> {
     AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
     TAVIO_GATEWAY_PASSWD_FILE: stack.gatewayFiles[GATEWAY_OF[region]].passwd,
   };
-}
-
-/** Written for the gateway's own OS user (the owner of its folder), readable by nobody else. */
-export function writeGatewayControl(
-  file: string,
-  control: { controlApiUrl: string; region: string; key: string },
-) {
-  const owner = statSync(dirname(file));
-  writeFileSync(file, JSON.stringify(control), { mode: 0o600 });
-  chmodSync(file, 0o600);
-  if (process.getuid?.() === 0) chownSync(file, owner.uid, owner.gid);
 }
 
 export interface RegionHostProcess {

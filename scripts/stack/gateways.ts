@@ -1,5 +1,16 @@
-import { chownSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIXTURE_NETWORK } from '../../fixtures/serve.js';
 import { aptInstall } from './apt.js';
@@ -14,7 +25,6 @@ import {
 } from './config.js';
 import { httpAnswer } from './health.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
-import { motoHealthUrl } from './moto.js';
 import { findOnPath, isExecutable, isRoot, runCommand, spawnDetached } from './process.js';
 import { GATEWAY_REFUSALS, refusalPage, squidConfig, squidFiles } from './squid.js';
 import { GATEWAY_USER, gatewaysDir } from './private-files.js';
@@ -36,10 +46,16 @@ export function gatewayFiles(paths: StackPaths, code: GatewayCode) {
 
 /**
  * A gateway is healthy when it is this stack's gateway of that region: it asks for proxy
- * credentials in its own realm (any other proxy on the port is not reused).
+ * credentials in its own realm (any other proxy on the port is not reused). It needs nothing
+ * else, so it starts before moto and the platform.
  */
-export async function gatewayHealthy(ports: StackPorts, code: GatewayCode): Promise<boolean> {
-  const answer = await httpAnswer(motoHealthUrl(ports), { host: '127.0.0.1', port: ports.gateways[code] });
+export function gatewayHealthy(ports: StackPorts, code: GatewayCode): Promise<boolean> {
+  return gatewayAnswers(ports.gateways[code], code);
+}
+
+/** The gateway refuses before it connects anywhere, so the probe's destination does not matter. */
+async function gatewayAnswers(port: number, code: GatewayCode): Promise<boolean> {
+  const answer = await httpAnswer('http://127.0.0.1:9/', { host: '127.0.0.1', port });
   const challenge = answer?.headers['proxy-authenticate'];
   return answer?.status === 407 && String(challenge).includes(`"tavio-gateway-${code}"`);
 }
@@ -123,6 +139,46 @@ async function ensureSquid(report: Report): Promise<void> {
   if (!isExecutable(SQUID)) throw new StackError(`squid was installed but ${SQUID} is still missing`);
   // The package may start a system-wide squid of its own; the stack runs one per region instead.
   if (findOnPath('systemctl') !== undefined) await runCommand('systemctl', ['disable', '--now', 'squid']);
+}
+
+/** How a gateway's ACL helper reaches the control API: as its region, with that region's host key. */
+export interface GatewayControl {
+  controlApiUrl: string;
+  region: string;
+  key: string;
+}
+
+/** Written for the gateway's own OS user (the owner of its folder), readable by nobody else. */
+export function writeGatewayControl(file: string, control: GatewayControl): void {
+  const owner = statSync(dirname(file));
+  writeFileSync(file, JSON.stringify(control), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  if (isRoot()) chownSync(file, owner.uid, owner.gid);
+}
+
+/**
+ * A gateway of its own, with the stack's configuration for region `code`, on `port`, in a fresh
+ * temporary folder: tests and benchmarks use it to hold proxy credentials of their own.
+ */
+export async function startGatewayInstance(code: GatewayCode, port: number, control: GatewayControl) {
+  const dir = mkdtempSync(join(tmpdir(), `tavio-gateway-${code}-`));
+  const files = squidFiles(dir);
+  writeGatewayFiles(dir, port, code);
+  writeGatewayControl(files.control, control);
+  const child = spawn(SQUID, ['-N', '-f', files.config], { stdio: 'ignore' });
+  for (let waited = 0; !(await gatewayAnswers(port, code)); waited += 100) {
+    if (waited > 20_000 || child.exitCode !== null)
+      throw new StackError(`gateway ${code} on ${port} did not start; see ${files.cacheLog}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    files,
+    stop() {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export function stopGateway(paths: StackPaths, code: GatewayCode, report: Report): Promise<void> {

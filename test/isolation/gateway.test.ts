@@ -1,11 +1,7 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { FIXTURE_HOST } from '../../fixtures/serve.js';
@@ -14,9 +10,7 @@ import { FailureType } from '../../common/failures.js';
 import { createGatewayHttp } from '../../activities/http.js';
 import { withEgressTally } from '../../activities/egress.js';
 import { createGatewayCredentials } from '../../workers/gateway-credentials.js';
-import { SQUID, writeGatewayFiles } from '../../scripts/stack/gateways.js';
-import { writeGatewayControl } from '../../scripts/platform.js';
-import { squidFiles } from '../../scripts/stack/squid.js';
+import { startGatewayInstance } from '../../scripts/stack/gateways.js';
 import type { ProxyCredentials } from '../../common/worker-secrets.js';
 import { testDatabase } from '../support/database.js';
 import { newEnvironment, operatorClient } from '../support/scenario.js';
@@ -36,8 +30,7 @@ interface ProxyAnswer {
 }
 
 let gatewayPort = 0;
-let gateway: ChildProcess;
-let dir: string;
+let gateway: Awaited<ReturnType<typeof startGatewayInstance>>;
 let a: EnvScenario;
 let b: EnvScenario;
 let credentials: ProxyCredentials;
@@ -113,15 +106,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function gatewayUp(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const answer = await viaGateway('http://127.0.0.1:1/', { auth: '' }).catch(() => undefined);
-    if (answer?.status === 407) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the test gateway did not start: ${readFileSync(squidFiles(dir).cacheLog, 'utf8')}`);
-}
-
 beforeAll(async () => {
   [a, b] = await Promise.all([
     newEnvironment('us', { employees: 5 }),
@@ -140,26 +124,20 @@ beforeAll(async () => {
     credentials: { token: 'echo-token' },
   });
 
-  dir = mkdtempSync(join(tmpdir(), 'tavio-gateway-test-'));
   gatewayPort = await freePort();
-  const files = squidFiles(dir);
-  writeGatewayFiles(dir, gatewayPort, 'us1');
   const hostKey = await operatorClient().createHostKey('us');
-  writeGatewayControl(files.control, {
+  gateway = await startGatewayInstance('us1', gatewayPort, {
     controlApiUrl: inject('controlApiUrl'),
     region: 'us',
     key: hostKey.key,
   });
-  credentials = await createGatewayCredentials(files.passwd).issue(a.environment.id);
-  gateway = spawn(SQUID, ['-N', '-f', files.config], { stdio: 'ignore' });
-  await gatewayUp();
+  credentials = await createGatewayCredentials(gateway.files.passwd).issue(a.environment.id);
 }, 60_000);
 
 afterAll(async () => {
-  gateway?.kill('SIGKILL');
+  gateway?.stop();
   echo?.close();
   await Promise.all([a?.close(), b?.close()]);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('the region gateway', () => {
@@ -244,7 +222,7 @@ describe('the region gateway', () => {
     expect(Object.keys(lastEcho!)).not.toContain('proxy-authorization');
     expect(Object.keys(lastEcho!)).not.toContain('x-forwarded-for');
     expect(Object.keys(lastEcho!)).not.toContain('via');
-    const log = readFileSync(squidFiles(dir).accessLog, 'utf8');
+    const log = readFileSync(gateway.files.accessLog, 'utf8');
     const line = log.split('\n').find((l) => l.includes('run=hris-employee-sync-test-run'));
     expect(line).toContain(`env=${credentials.username} `);
     expect(line).toContain(`url=${echoUrl}/employees`);
