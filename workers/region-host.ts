@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common/config.js';
@@ -62,8 +59,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
   const region = config.regions[config.region];
   log.info('building the workflow bundle');
-  const bundleDir = await mkdtemp(join(tmpdir(), 'tavio-bundle-'));
-  const bundlePath = await writeWorkflowBundle(join(bundleDir, 'workflows.js'));
+  const bundle = await writeWorkflowBundle();
   const issuer = createDataplaneCredentialIssuer({
     awsRegion: region.awsRegion,
     endpoint: region.awsEndpoint,
@@ -91,7 +87,7 @@ async function main(): Promise<void> {
       payloadLimitBytes: config.payloadLimitBytes,
       responseLimitBytes: config.responseLimitBytes,
       logLevel: config.logLevel,
-      workflowBundlePath: bundlePath,
+      workflowBundlePath: bundle.path,
       hostId: config.hostId,
     };
   }
@@ -139,7 +135,7 @@ async function main(): Promise<void> {
     await supervisor.stopAll();
     await gatewayCredentials.revokeAll().catch(() => undefined);
     issuer.destroy();
-    await rm(bundleDir, { recursive: true, force: true });
+    await bundle.remove();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown());
