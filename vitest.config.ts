@@ -9,9 +9,20 @@ export default defineConfig({
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'forks' },
       },
       {
+        // The kernel's side of the worker sandbox: needs root (skipped without it), not the stack.
+        test: {
+          name: 'sandbox',
+          include: ['test/isolation/sandbox.test.ts'],
+          pool: 'forks',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts', 'test/isolation/**/*.test.ts'],
+          exclude: ['test/isolation/sandbox.test.ts'],
           pool: 'forks',
           globalSetup: ['test/support/global-setup.ts'],
           // Files share one stack and one set of region hosts; running them one at a time keeps 2 cores honest.

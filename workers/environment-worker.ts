@@ -15,6 +15,9 @@ import { createTokenWatch } from './token-watch.js';
 
 /** Environment worker: one OS process per environment, started by its region's host. */
 
+// Whatever the worker writes is readable by its own user alone.
+process.umask(0o077);
+
 const TEMPORAL_LOG_LEVEL = {
   fatal: 'ERROR',
   error: 'ERROR',

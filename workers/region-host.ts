@@ -1,13 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common/config.js';
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
 import { payloadKeySchema, temporalTokenSchema } from '../common/worker-secrets.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createGatewayCredentials } from './gateway-credentials.js';
+import { createRegionSandbox } from './sandbox.js';
+import type { RegionSandbox } from './sandbox.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerSecrets } from './worker-secrets.js';
 import { writeWorkflowBundle } from './workflow-bundle.js';
@@ -57,13 +57,30 @@ const fetchForWorker = <T>(
   schema: z.ZodType<T>,
 ): Promise<T> => askControlApi(config, 'POST', `/environments/${environmentId}/${what}`, schema);
 
+/**
+ * The sandbox of this region's workers. It needs root (to create users and nftables rules); without
+ * it, workers run as the host's own user, as on a developer's machine.
+ */
+function regionSandbox(config: RegionHostConfig, log: Logger): RegionSandbox | undefined {
+  if (process.getuid?.() !== 0) {
+    log.warn('not running as root: environment workers run as this user, without OS user or network sandbox');
+    return undefined;
+  }
+  const region = config.regions[config.region];
+  return createRegionSandbox({
+    gateway: region.gateway,
+    temporalAddress: config.temporalAddress,
+    gatewayUrl: region.gatewayUrl,
+    log,
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadRegionHostConfig();
   const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
   const region = config.regions[config.region];
   log.info('building the workflow bundle');
-  const bundleDir = await mkdtemp(join(tmpdir(), 'tavio-bundle-'));
-  const bundlePath = await writeWorkflowBundle(join(bundleDir, 'workflows.js'));
+  const bundle = await writeWorkflowBundle();
   const issuer = createDataplaneCredentialIssuer({
     awsRegion: region.awsRegion,
     endpoint: region.awsEndpoint,
@@ -72,7 +89,9 @@ async function main(): Promise<void> {
   });
   const gatewayCredentials = createGatewayCredentials(config.gatewayPasswdFile);
   await gatewayCredentials.reset();
-  const supervisor = createSupervisor(log);
+  const sandbox = regionSandbox(config, log);
+  await sandbox?.start();
+  const supervisor = createSupervisor(log, sandbox);
   const secrets = createWorkerSecrets(log, (key, update) => supervisor.sendSecrets(key, update));
 
   function settingsFor(assignment: Assignment): EnvironmentWorkerSettings {
@@ -91,7 +110,7 @@ async function main(): Promise<void> {
       payloadLimitBytes: config.payloadLimitBytes,
       responseLimitBytes: config.responseLimitBytes,
       logLevel: config.logLevel,
-      workflowBundlePath: bundlePath,
+      workflowBundlePath: bundle.path,
       hostId: config.hostId,
     };
   }
@@ -138,8 +157,11 @@ async function main(): Promise<void> {
     secrets.forgetAll();
     await supervisor.stopAll();
     await gatewayCredentials.revokeAll().catch(() => undefined);
+    await sandbox
+      ?.close()
+      .catch((error: Error) => log.error({ err: error.message }, 'could not remove the sandbox'));
     issuer.destroy();
-    await rm(bundleDir, { recursive: true, force: true });
+    await bundle.remove();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown());

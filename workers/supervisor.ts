@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { WorkerSecrets } from '../common/worker-secrets.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./environment-worker.ts', import.meta.url));
+/** Workers start in the project's folder, where `--import tsx` finds its loader, whoever they run as. */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
 
@@ -16,83 +18,138 @@ export interface SupervisedWorker {
   secrets: () => Promise<WorkerSecrets>;
 }
 
+/** Who a worker process runs as, and its private folder (HOME and TMPDIR). */
+export interface WorkerIdentity {
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** Gives each worker process an identity of its own before it starts, and takes it back after it exited. */
+export interface WorkerSandbox {
+  prepare(key: string): Promise<WorkerIdentity>;
+  release(key: string): Promise<void>;
+}
+
 interface Slot {
   spec: SupervisedWorker;
   child?: ChildProcess;
+  /** The current life of the worker: settles once its process exited and its sandbox is released. */
+  life?: Promise<void>;
   startedAt: number;
   failures: number;
   stopping: boolean;
   restartTimer?: NodeJS.Timeout;
 }
 
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 /**
- * Runs one OS process per environment worker; restarts a crashed one with exponential backoff and
- * stops those that are no longer wanted.
+ * Runs one OS process per environment worker, each in its sandbox when one is given; restarts a
+ * crashed one with exponential backoff and stops those that are no longer wanted.
  */
-export function createSupervisor(log: Logger) {
+export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
   const slots = new Map<string, Slot>();
 
-  async function launch(slot: Slot): Promise<void> {
-    const secrets = await slot.spec.secrets();
-    if (slot.stopping) return;
-    const child = fork(WORKER_ENTRY, [], {
-      // Nothing is inherited from the host: the child gets its own environment's settings only.
-      env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...slot.spec.env() },
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    slot.child = child;
-    slot.startedAt = Date.now();
-    child.send({ secrets });
-    child.on('message', (message: { stopping?: string }) => {
-      if (message.stopping)
-        log.error({ worker: slot.spec.key, reason: message.stopping }, 'environment worker stopping');
-    });
-    log.info({ worker: slot.spec.key, pid: child.pid }, 'environment worker started');
-    child.once('exit', (code, signal) => {
-      slot.child = undefined;
-      if (slot.stopping) return;
-      slot.failures = Date.now() - slot.startedAt > STABLE_AFTER_MS ? 1 : slot.failures + 1;
-      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (slot.failures - 1));
-      log.warn(
-        { worker: slot.spec.key, code, signal, restartInMs: delay },
-        'environment worker exited; restarting',
-      );
-      slot.restartTimer = setTimeout(() => void start(slot), delay);
-    });
-  }
-
-  async function start(slot: Slot): Promise<void> {
+  /** Prepares the sandbox, starts the process and waits for its exit; the sandbox is released in any case. */
+  async function live(slot: Slot): Promise<Exit | undefined> {
+    const key = slot.spec.key;
+    const identity = await sandbox?.prepare(key);
     try {
-      await launch(slot);
-    } catch (error) {
-      slot.failures += 1;
-      const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (slot.failures - 1));
-      log.error(
-        { worker: slot.spec.key, err: (error as Error).message, retryInMs: delay },
-        'environment worker could not start',
-      );
-      slot.restartTimer = setTimeout(() => void start(slot), delay);
+      const secrets = await slot.spec.secrets();
+      if (slot.stopping) return undefined;
+      const child = fork(WORKER_ENTRY, [], {
+        cwd: PROJECT_ROOT,
+        // Nothing is inherited from the host: the child gets its own environment's settings only.
+        env: {
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          ...slot.spec.env(),
+          ...(identity && { HOME: identity.home, TMPDIR: identity.home }),
+        },
+        // Node drops the supplementary groups when it switches to the worker's user.
+        uid: identity?.uid,
+        gid: identity?.gid,
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      const exited = new Promise<Exit>((resolve, reject) => {
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.on('error', (error) => {
+          // Without a pid the process never started, and no exit follows.
+          if (child.pid === undefined) reject(error);
+          else log.error({ worker: key, err: error.message }, 'environment worker process error');
+        });
+      });
+      // A process that never started has no pid; its error is the reason.
+      if (child.pid === undefined) await exited;
+      slot.child = child;
+      slot.startedAt = Date.now();
+      child.send({ secrets });
+      child.on('message', (message: { stopping?: string }) => {
+        if (message.stopping)
+          log.error({ worker: key, reason: message.stopping }, 'environment worker stopping');
+      });
+      log.info({ worker: key, pid: child.pid, uid: identity?.uid }, 'environment worker started');
+      try {
+        return await exited;
+      } finally {
+        slot.child = undefined;
+      }
+    } finally {
+      if (sandbox && identity)
+        await sandbox
+          .release(key)
+          .catch((error: Error) => log.error({ worker: key, err: error.message }, 'sandbox not released'));
     }
   }
 
-  function stop(key: string): Promise<void> {
+  function scheduleStart(slot: Slot): number {
+    const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (slot.failures - 1));
+    slot.restartTimer = setTimeout(() => start(slot), delay);
+    return delay;
+  }
+
+  function start(slot: Slot): void {
+    slot.life = live(slot).then(
+      (exit) => {
+        if (slot.stopping || !exit) return;
+        slot.failures = Date.now() - slot.startedAt > STABLE_AFTER_MS ? 1 : slot.failures + 1;
+        const delay = scheduleStart(slot);
+        log.warn(
+          { worker: slot.spec.key, ...exit, restartInMs: delay },
+          'environment worker exited; restarting',
+        );
+      },
+      (error: Error) => {
+        if (slot.stopping) return;
+        slot.failures += 1;
+        const delay = scheduleStart(slot);
+        log.error(
+          { worker: slot.spec.key, err: error.message, retryInMs: delay },
+          'environment worker could not start',
+        );
+      },
+    );
+  }
+
+  /** Stops a worker; resolves once its process exited and its sandbox is released. */
+  async function stop(key: string): Promise<void> {
     const slot = slots.get(key);
-    if (!slot) return Promise.resolve();
+    if (!slot) return;
     slots.delete(key);
     slot.stopping = true;
     clearTimeout(slot.restartTimer);
     const child = slot.child;
-    if (!child || child.exitCode !== null) return Promise.resolve();
+    // A worker still starting releases its sandbox itself once it sees that it is stopping.
+    if (!child) return;
     log.info({ worker: key }, 'stopping environment worker');
-    return new Promise((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      child.kill('SIGTERM');
-    });
+    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.kill('SIGTERM');
+    await slot.life;
+    clearTimeout(kill);
   }
 
   return {
@@ -100,7 +157,7 @@ export function createSupervisor(log: Logger) {
       if (slots.has(spec.key)) return;
       const slot: Slot = { spec, startedAt: 0, failures: 0, stopping: false };
       slots.set(spec.key, slot);
-      void start(slot);
+      start(slot);
     },
     stop,
     /** Sends renewed secrets to a running worker. */
