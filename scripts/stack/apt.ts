@@ -1,5 +1,6 @@
 import { StackError, type Report } from './config.js';
-import { findOnPath, isRoot, runCommand } from './process.js';
+import type { Outcome } from './managed.js';
+import { findOnPath, isExecutable, isRoot, runCommand } from './process.js';
 
 /** Installs a Debian package when this script may (root with apt-get); otherwise fails naming the package. */
 export async function aptInstall(pkg: string, what: string, report: Report): Promise<void> {
@@ -22,4 +23,17 @@ export async function aptInstall(pkg: string, what: string, report: Report): Pro
       `${what} not found and \`apt-get install -y ${pkg}\` failed (exit ${result.code}); install ${pkg} yourself:\n${result.output.slice(-2_000)}`,
     );
   }
+}
+
+/** A program the stack needs from a Debian package: reused when present, installed otherwise. */
+export async function ensureExecutable(
+  path: string,
+  pkg: string,
+  what: string,
+  report: Report,
+): Promise<Outcome> {
+  if (isExecutable(path)) return 'reused';
+  await aptInstall(pkg, `${what} (${path})`, report);
+  if (!isExecutable(path)) throw new StackError(`${pkg} was installed but ${path} is still missing`);
+  return 'started';
 }

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FIXTURE_NETWORK } from '../../fixtures/serve.js';
-import { aptInstall } from './apt.js';
+import { ensureExecutable } from './apt.js';
 import {
   GATEWAY_PORT_ENV,
   StackError,
@@ -25,7 +25,7 @@ import {
 } from './config.js';
 import { httpAnswer } from './health.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
-import { findOnPath, isExecutable, isRoot, runCommand, spawnDetached } from './process.js';
+import { findOnPath, isRoot, runCommand, spawnDetached } from './process.js';
 import { GATEWAY_REFUSALS, refusalPage, squidConfig, squidFiles } from './squid.js';
 import { GATEWAY_USER, gatewaysDir } from './private-files.js';
 
@@ -134,9 +134,7 @@ export function writeGatewayFiles(dir: string, port: number, code: GatewayCode):
 const pagesOf = (errors: string): string[] => Object.keys(GATEWAY_REFUSALS).map((page) => join(errors, page));
 
 async function ensureSquid(report: Report): Promise<void> {
-  if (isExecutable(SQUID)) return;
-  await aptInstall('squid', `squid (${SQUID})`, report);
-  if (!isExecutable(SQUID)) throw new StackError(`squid was installed but ${SQUID} is still missing`);
+  if ((await ensureExecutable(SQUID, 'squid', 'Squid, the egress gateways', report)) === 'reused') return;
   // The package may start a system-wide squid of its own; the stack runs one per region instead.
   if (findOnPath('systemctl') !== undefined) await runCommand('systemctl', ['disable', '--now', 'squid']);
 }

@@ -25,6 +25,7 @@ import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
 import { ensureAwsIdentities } from './aws-identities.js';
 import type { AwsIdentities } from './aws-identities.js';
 import { ensureBrowser } from './browser.js';
+import { ensureNftables } from './nftables.js';
 import { databaseDisplayUrl, databaseUrls, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { secureStackDir } from './private-files.js';
 import { livePid } from './process.js';
@@ -118,6 +119,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     named('postgres', ensurePostgres(paths, ports, report)),
     ensureMotoThenGateways(paths, ports, report),
     named('chromium', ensureBrowser(report)),
+    named('nftables', ensureNftables(report)),
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
