@@ -130,10 +130,12 @@ const controlApiFields = sharedSchema.extend({
   /** The AWS account of the control plane and the region hosts' principals. */
   controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
   /**
-   * Where environment accounts come from: `emulator` vends them on the local S3/KMS/IAM service;
-   * `external` expects them to exist with their provisioner role (AWS Organizations).
+   * Where environment accounts come from: `pool` takes an unused one from the accounts the local
+   * stack vended at `stack up` (listed in `accountPoolFile`); `external` expects them to exist with
+   * their provisioner role (AWS Organizations).
    */
-  accountFactory: z.enum(['emulator', 'external']),
+  accountFactory: z.enum(['pool', 'external']),
+  accountPoolFile: z.string().min(1),
   regions: z.custom<RegionRegistry>(),
   /** Lifetime of the tokens Temporal authorizes calls with; holders refresh them at half-life. */
   temporalTokenTtlSeconds: z.coerce.number().int().min(30).max(3600),
@@ -177,7 +179,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
       namespaceRetentionHours: env.TAVIO_NAMESPACE_RETENTION_HOURS ?? '72',
       controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? '123456789012',
-      accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'emulator' : 'external'),
+      accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'pool' : 'external'),
+      accountPoolFile: env.TAVIO_ACCOUNT_POOL_FILE ?? '.stack/account-pool.json',
       regions: regionRegistryFrom(env),
       temporalTokenTtlSeconds: env.TAVIO_TEMPORAL_TOKEN_TTL_SECONDS ?? '600',
       temporalKeyPublishLeadSeconds: env.TAVIO_TEMPORAL_KEY_PUBLISH_LEAD_SECONDS ?? '10',

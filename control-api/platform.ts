@@ -39,8 +39,6 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   const accounts = createAccountAccess({
     endpointFor,
     credentials: config.aws,
-    controlAccountId: config.controlAccountId,
-    vendAccounts: config.accountFactory === 'emulator',
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
   const app = await buildApp(

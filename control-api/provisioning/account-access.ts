@@ -2,8 +2,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { controlPlaneArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
-import { vendEmulatorAccount } from './emulator-accounts.js';
+import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 
 export interface AccountClients {
   s3: S3Client;
@@ -25,9 +24,6 @@ export function createAccountAccess(options: {
   /** The S3/KMS/IAM/STS endpoint of an AWS region; undefined on AWS itself. */
   endpointFor: (awsRegion: string) => string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  controlAccountId: string;
-  /** Whether to vend environment accounts on the local emulator; on AWS they come from AWS Organizations. */
-  vendAccounts: boolean;
 }) {
   const stsByRegion = new Map<string, STSClient>();
   const cache = new Map<string, Cached>();
@@ -46,21 +42,6 @@ export function createAccountAccess(options: {
   }
 
   return {
-    /**
-     * Makes sure an environment's account exists with its provisioner role. On AWS, accounts are
-     * vended by AWS Organizations before Tavio sees them; locally, by the emulator.
-     */
-    async prepareAccount(accountId: string, awsRegion: string): Promise<void> {
-      const endpoint = options.endpointFor(awsRegion);
-      if (!options.vendAccounts || endpoint === undefined) return;
-      await vendEmulatorAccount({
-        endpoint,
-        sts: sts(awsRegion),
-        accountId,
-        awsRegion,
-        controlPlaneArn: controlPlaneArn(options.controlAccountId),
-      });
-    },
     async clients(accountId: string, awsRegion: string): Promise<AccountClients> {
       const cacheKey = `${accountId}/${awsRegion}`;
       const hit = cache.get(cacheKey);

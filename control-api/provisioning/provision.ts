@@ -83,7 +83,6 @@ export async function provisionEnvironment(
       ),
     );
     await step('payload key', () => deps.payloadKeys.ensure(env));
-    await step('account', () => deps.accounts.prepareAccount(env.awsAccountId, env.awsRegion));
     const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
     const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
     if (!env.keyArn) await save({ keyArn });

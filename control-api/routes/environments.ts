@@ -1,15 +1,16 @@
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { and, asc, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { environments } from '../../db/schema.js';
 import { bucketOf, namespaceOf } from '../../common/names.js';
 import { regionCodeSchema } from '../../common/regions.js';
-import type { RegionRegistry } from '../../common/regions.js';
+import type { RegionCode, RegionRegistry } from '../../common/regions.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { conflict, ProblemError } from '../problems.js';
+import { chooseAccountId } from '../provisioning/account-pool.js';
 import { provisionEnvironment } from '../provisioning/provision.js';
 import type { ProvisioningDeps } from '../provisioning/provision.js';
 import { retireEnvironment } from '../provisioning/retire.js';
@@ -46,6 +47,38 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     controlAccountId: config.controlAccountId,
     retentionHours: config.namespaceRetentionHours,
   };
+  /**
+   * A new environment row with an account of its own. Two creations may pick the same pooled
+   * account; the unique index lets one win and the other picks again. A slug taken meanwhile is a
+   * conflict.
+   */
+  async function insertEnvironment(org: { id: string; slug: string }, envSlug: string, region: RegionCode) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const id = randomUUID();
+      const [row] = await db
+        .insert(environments)
+        .values({
+          id,
+          organizationId: org.id,
+          slug: envSlug,
+          region,
+          namespace: namespaceOf(org.slug, envSlug),
+          awsRegion: config.regions[region].awsRegion,
+          awsAccountId: await chooseAccountId(db, config),
+          bucket: bucketOf(org.slug, envSlug, id),
+        })
+        .onConflictDoNothing()
+        .returning();
+      if (row) return row;
+      const [taken] = await db
+        .select({ id: environments.id })
+        .from(environments)
+        .where(and(eq(environments.organizationId, org.id), eq(environments.slug, envSlug)));
+      if (taken) break;
+    }
+    throw conflict('duplicate-slug', `environment ${org.slug}/${envSlug} already exists`);
+  }
+
   return async (app) => {
     app.post(
       '/v1/organizations/:org/environments',
@@ -78,22 +111,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           );
         }
         if (!env) {
-          const id = randomUUID();
-          [env] = await db
-            .insert(environments)
-            .values({
-              id,
-              organizationId: org.id,
-              slug: envSlug,
-              region,
-              namespace: namespaceOf(org.slug, envSlug),
-              awsRegion: config.regions[region].awsRegion,
-              awsAccountId: String(randomInt(100_000_000_000, 999_999_999_999)),
-              bucket: bucketOf(org.slug, envSlug, id),
-            })
-            .onConflictDoNothing()
-            .returning();
-          if (!env) throw conflict('duplicate-slug', `environment ${org.slug}/${envSlug} already exists`);
+          env = await insertEnvironment(org, envSlug, region);
           await audit(db, {
             actorKeyId: principal.keyId,
             action: 'environment.created',

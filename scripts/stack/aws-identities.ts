@@ -9,7 +9,7 @@ import {
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { enforceEmulatorIam, withEnforcementOff } from '../../control-api/provisioning/emulator-accounts.js';
+import { enforceEmulatorIam, withEnforcementOff } from './emulator-iam.js';
 import { tolerating } from '../../common/aws-errors.js';
 import { dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { GATEWAY_CODES, displayPath, type GatewayCode, type Report, type StackPaths } from './config.js';

@@ -22,6 +22,7 @@ import {
 } from './gateways.js';
 import type { Outcome } from './managed.js';
 import { ensureMoto, motoHealthy, motoUrl, stopMoto } from './moto.js';
+import { ensureAccountPool, accountPoolFile } from './account-pool.js';
 import { ensureAwsIdentities } from './aws-identities.js';
 import type { AwsIdentities } from './aws-identities.js';
 import { ensureBrowser } from './browser.js';
@@ -60,6 +61,8 @@ export interface StackInfo {
    * workers), the control file (how its ACL helper asks the control API) and its access log.
    */
   gatewayFiles: Record<GatewayCode, { passwd: string; control: string; accessLog: string }>;
+  /** Environment accounts vended at `stack up`, from which the control API takes one per environment. */
+  accountPoolFile: string;
   /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
   awsIdentities: AwsIdentities;
 }
@@ -103,6 +106,7 @@ function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdent
       ca1: gatewayFiles(paths, 'ca1'),
       eu1: gatewayFiles(paths, 'eu1'),
     },
+    accountPoolFile: accountPoolFile(paths),
     awsIdentities,
   };
 }
@@ -122,6 +126,13 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     named('nftables', ensureNftables(report)),
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
+  await ensureAccountPool({
+    paths,
+    endpoint: motoUrl(ports),
+    identities: awsIdentities,
+    databaseUrl: databaseUrls(paths, ports).owner,
+    report,
+  });
   report(`stack: ready (${outcomes.map(([name, outcome]) => `${name} ${outcome}`).join(', ')})`);
   return stackInfo(paths, ports, awsIdentities);
 }
