@@ -117,7 +117,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(`environment worker failed: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+// Once the worker has stopped, the process ends: the host's IPC channel would otherwise keep it alive.
+main().then(
+  () => process.exit(),
+  (error: unknown) => {
+    console.error(`environment worker failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

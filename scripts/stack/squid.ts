@@ -24,7 +24,10 @@ export interface SquidSettings {
   customerNetworks: readonly string[];
 }
 
-/** Ranges a destination registered by name may not resolve into (loopback, private, link-local, metadata, special). */
+/**
+ * Ranges a destination registered by name may not resolve into (loopback, private, link-local,
+ * metadata, special). Squid reads IPv4-mapped IPv6 addresses as IPv4, so the IPv4 ranges cover them.
+ */
 export const RESERVED_NETWORKS = [
   '0.0.0.0/8',
   '10.0.0.0/8',
@@ -41,7 +44,6 @@ export const RESERVED_NETWORKS = [
   '224.0.0.0/3',
   '::/128',
   '::1/128',
-  '::ffff:0:0/96',
   '64:ff9b::/96',
   '100::/64',
   '2001::/32',
@@ -84,6 +86,8 @@ export function squidConfig(settings: SquidSettings): string {
     'forwarded_for delete',
     'httpd_suppress_version_string on',
     'request_header_access X-Tavio-Run deny all',
+    // The S3/KMS emulator picks the account a request acts in from this header.
+    'request_header_access X-Moto-Account-Id deny all',
     'reply_header_access X-Cache deny all',
     'reply_header_access X-Cache-Lookup deny all',
     `error_directory ${files.errors}`,
