@@ -242,9 +242,9 @@ export async function waitingReason(deps: RunDeps, env: Env, row: RunRow): Promi
   const polling = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
     workerPolling(client, env.namespace, taskQueue),
   );
-  return polling
-    ? null
-    : `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace}; the run waits for it and runs nowhere else`;
+  if (polling) return null;
+  const why = env.workerProblem ? ` (its region host cannot start it: ${env.workerProblem})` : '';
+  return `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace}${why}; the run waits for it and runs nowhere else`;
 }
 
 export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string | null = null) {

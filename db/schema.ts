@@ -60,6 +60,14 @@ export const environments = pgTable(
     namespaceRegisteredAt: timestamp('namespace_registered_at', { withTimezone: true }),
     status: environmentStatusEnum('status').notNull().default('provisioning'),
     statusReason: text('status_reason'),
+    /**
+     * When its region host confirmed that the environment's worker is gone, and what went with it
+     * (OS user, network rules, gateway credentials): names and flags, never a secret.
+     */
+    workerReleasedAt: timestamp('worker_released_at', { withTimezone: true }),
+    workerRelease: jsonb('worker_release'),
+    /** Why its region host cannot start its worker (the sandbox could not be made...); null once it runs. */
+    workerProblem: text('worker_problem'),
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { chown, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { proxyUserOf } from '../common/gateway-identity.js';
 import type { ProxyCredentials } from '../common/worker-secrets.js';
@@ -69,6 +69,12 @@ export function createGatewayCredentials(passwdFile: string) {
     },
     async revoke(environmentId: string): Promise<void> {
       if (hashes.delete(proxyUserOf(environmentId))) await write();
+    },
+    /** Whether the gateway's password file still has an entry for the environment (read from the file). */
+    async listed(environmentId: string): Promise<boolean> {
+      await writing.catch(() => undefined);
+      const user = proxyUserOf(environmentId);
+      return (await readFile(passwdFile, 'utf8')).split('\n').some((line) => line.startsWith(`${user}:`));
     },
     async revokeAll(): Promise<void> {
       hashes.clear();

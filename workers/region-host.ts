@@ -35,10 +35,15 @@ async function askControlApi<T>(
   method: 'GET' | 'POST',
   path: string,
   schema: z.ZodType<T>,
+  body?: unknown,
 ): Promise<T> {
   const response = await fetch(`${config.controlApiUrl}/v1/regions/${config.region}${path}`, {
     method,
-    headers: { authorization: `Bearer ${config.hostKey}` },
+    headers: {
+      authorization: `Bearer ${config.hostKey}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`control API answered ${response.status} for ${method} ${path}`);
   return schema.parse(await response.json());
@@ -115,6 +120,31 @@ async function main(): Promise<void> {
     };
   }
 
+  /** The last problem told to the control API per environment, so that each change is told once. */
+  const toldProblems = new Map<string, string | null>();
+  function reportProblem(key: string, problem: string | null): void {
+    if ((toldProblems.get(key) ?? null) === problem) return;
+    toldProblems.set(key, problem);
+    askControlApi(config, 'POST', `/environments/${key}/worker-problem`, z.unknown(), { problem }).catch(
+      (error: Error) => {
+        toldProblems.delete(key);
+        log.warn({ worker: key, err: error.message }, 'could not report the worker problem');
+      },
+    );
+  }
+
+  /** Tells the control API, for the environment's deletion receipt, what went with its stopped worker. */
+  async function reportReleased(key: string): Promise<void> {
+    const sandboxed = await sandbox?.verifyReleased(key);
+    const release = {
+      osUser: sandboxed?.osUser ?? null,
+      osUserRemoved: sandboxed?.osUserRemoved ?? false,
+      networkRulesRemoved: sandboxed?.networkRulesRemoved ?? false,
+      gatewayCredentialsRevoked: !(await gatewayCredentials.listed(key)),
+    };
+    await askControlApi(config, 'POST', `/environments/${key}/worker-released`, z.unknown(), release);
+  }
+
   async function reconcile(): Promise<void> {
     const assignments = await fetchAssignments(config);
     const wanted = new Set<string>();
@@ -138,6 +168,7 @@ async function main(): Promise<void> {
             payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
             proxy: () => gatewayCredentials.issue(assignment.id),
           }),
+        onProblem: (problem) => reportProblem(assignment.id, problem),
       });
     }
     for (const key of supervisor.keys()) {
@@ -145,6 +176,9 @@ async function main(): Promise<void> {
         secrets.forget(key);
         await supervisor.stop(key);
         await gatewayCredentials.revoke(key);
+        await reportReleased(key).catch((error: Error) =>
+          log.warn({ worker: key, err: error.message }, 'could not report the released worker'),
+        );
       }
     }
   }

@@ -75,7 +75,8 @@ export interface OsUser {
   gid: number;
 }
 
-async function passwd(): Promise<OsUser[]> {
+/** The local OS users, from the user database. */
+export async function passwd(): Promise<OsUser[]> {
   return (await readFile('/etc/passwd', 'utf8'))
     .split('\n')
     .filter(Boolean)

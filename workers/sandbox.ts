@@ -16,9 +16,11 @@ import {
   ensureUser,
   killAllProcessesOf,
   nft,
+  passwd,
   removeStaleHomeRoots,
   removeUnusedUsers,
   removeUser,
+  workerUids,
 } from './sandbox-system.js';
 import type { OsUser } from './sandbox-system.js';
 import type { WorkerIdentity, WorkerSandbox } from './supervisor.js';
@@ -41,7 +43,16 @@ export interface RegionSandboxOptions {
   log: Logger;
 }
 
+/** What is left of a worker's sandbox after its release, checked against the system itself. */
+export interface SandboxRelease {
+  osUser: string;
+  osUserRemoved: boolean;
+  networkRulesRemoved: boolean;
+}
+
 export interface RegionSandbox extends WorkerSandbox {
+  /** Checks that a released worker's user and its uid in the table are gone. */
+  verifyReleased(key: string): Promise<SandboxRelease>;
   /** Removes what earlier hosts of this region left, then creates the table. */
   start(): Promise<void>;
   /** Releases every worker still held, then deletes the table and the private folders. */
@@ -72,6 +83,8 @@ export function createRegionSandbox(options: RegionSandboxOptions): RegionSandbo
   const { gateway, log } = options;
   const table = sandboxTableName(gateway);
   const held = new Map<string, Held>();
+  /** The uid each environment's worker last ran as, to check its release. */
+  const lastUid = new Map<string, number>();
   let root: string | undefined;
   let tableReady = false;
   let closed = false;
@@ -155,6 +168,7 @@ export function createRegionSandbox(options: RegionSandboxOptions): RegionSandbo
         }
         const entry: Held = { user };
         held.set(key, entry);
+        lastUid.set(key, user.uid);
         try {
           await nft(addUidScript(table, user.uid));
           // A reused user may still run what an earlier worker left; its rules hold from here on.
@@ -168,6 +182,19 @@ export function createRegionSandbox(options: RegionSandboxOptions): RegionSandbo
       }),
 
     release: (key) => serial(() => releaseHeld(key)),
+
+    verifyReleased: (key) =>
+      serial(async (): Promise<SandboxRelease> => {
+        const osUser = sandboxUserName(gateway, key);
+        const uid = lastUid.get(key);
+        const users = await passwd();
+        const uids = tableReady ? await workerUids(table) : [];
+        return {
+          osUser,
+          osUserRemoved: !held.has(key) && !users.some((entry) => entry.name === osUser),
+          networkRulesRemoved: !held.has(key) && (uid === undefined || !uids.includes(uid)),
+        };
+      }),
 
     close: () =>
       serial(async () => {

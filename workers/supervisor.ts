@@ -16,6 +16,8 @@ export interface SupervisedWorker {
   env: () => Record<string, string>;
   /** The child's first secrets, sent over its IPC channel as soon as it exists. */
   secrets: () => Promise<WorkerSecrets>;
+  /** Told why the worker cannot start (its sandbox, its secrets), and null once it has started. */
+  onProblem?: (problem: string | null) => void;
 }
 
 /** Who a worker process runs as, and its private folder (HOME and TMPDIR). */
@@ -93,6 +95,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
           log.error({ worker: key, reason: message.stopping }, 'environment worker stopping');
       });
       log.info({ worker: key, pid: child.pid, uid: identity?.uid }, 'environment worker started');
+      slot.spec.onProblem?.(null);
       try {
         return await exited;
       } finally {
@@ -131,6 +134,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
           { worker: slot.spec.key, err: error.message, retryInMs: delay },
           'environment worker could not start',
         );
+        slot.spec.onProblem?.(error.message);
       },
     );
   }

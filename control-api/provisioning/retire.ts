@@ -1,9 +1,11 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { apiKeys, environments, runs } from '../../db/schema.js';
+import { apiKeys, connections, environments, runs } from '../../db/schema.js';
 import { keyAliasOf } from '../../common/names.js';
 import { audit } from '../audit.js';
 import type { ProvisioningDeps } from './provision.js';
 import { destroyBucket, destroyDataplaneRole, destroyKey } from './retire-aws.js';
+import { awaitWorkerRelease } from './worker-release.js';
+import type { WorkerRelease } from './worker-release.js';
 
 type EnvironmentRow = typeof environments.$inferSelect;
 
@@ -22,6 +24,13 @@ export interface RetirementReceipt {
   payloadKeyDestroyed: boolean;
   apiKeysRevoked: number;
   runsCanceled: number;
+  /** Its connections (and with them the destinations its region's gateway allowed it) deleted. */
+  connectionsDeleted: number;
+  /**
+   * Its worker, as its region host confirmed: stopped, its OS user and network rules removed, its
+   * gateway credentials revoked. `confirmed: false` when the host did not confirm in time.
+   */
+  worker: ({ confirmed: true; at: string } & WorkerRelease) | { confirmed: false };
   retiredAt: string;
 }
 
@@ -37,10 +46,13 @@ export async function retireEnvironment(
   orgSlug: string,
   actorKeyId: string,
 ): Promise<RetirementReceipt> {
+  const retiring = new Date();
   await deps.db
     .update(environments)
-    .set({ status: 'retiring', updatedAt: new Date() })
+    .set({ status: 'retiring', updatedAt: retiring })
     .where(eq(environments.id, env.id));
+  // Its region host sees it is no longer active, stops its worker and confirms, meanwhile.
+  const released = awaitWorkerRelease(deps.db, env.id, retiring);
   const revoked = await deps.db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
@@ -73,6 +85,11 @@ export async function retireEnvironment(
       if (error.code !== NOT_FOUND) throw error;
     });
   await deps.payloadKeys.destroy(env.id);
+  const connectionsDeleted = await deps.db
+    .delete(connections)
+    .where(eq(connections.environmentId, env.id))
+    .returning({ id: connections.id });
+  const worker = await released;
   const receipt: RetirementReceipt = {
     namespace: env.namespace,
     bucket: env.bucket,
@@ -84,6 +101,8 @@ export async function retireEnvironment(
     payloadKeyDestroyed: true,
     apiKeysRevoked: revoked.length,
     runsCanceled: running.length,
+    connectionsDeleted: connectionsDeleted.length,
+    worker: worker ? { confirmed: true, ...worker } : { confirmed: false },
     retiredAt: new Date().toISOString(),
   };
   await deps.db

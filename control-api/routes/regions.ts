@@ -10,6 +10,7 @@ import { generateKey } from '../keys.js';
 import { notFound } from '../problems.js';
 import { regionParams } from '../schemas.js';
 import { decideEgress } from '../egress-rules.js';
+import { workerReleaseSchema } from '../provisioning/worker-release.js';
 
 export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -68,6 +69,56 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { region } = request.params;
         if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
         return decideEgress(deps.db, deps.config.regions[region], request.query);
+      },
+    );
+
+    app.post(
+      '/v1/regions/:region/environments/:environment/worker-released',
+      {
+        schema: {
+          summary:
+            "What went with an environment's stopped worker, for its deletion receipt (that region's host key)",
+          params: regionParams.extend({ environment: z.uuid() }),
+          body: workerReleaseSchema,
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { region, environment } = request.params;
+        if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
+        const [row] = await deps.db
+          .update(environments)
+          .set({ workerReleasedAt: new Date(), workerRelease: request.body })
+          .where(and(eq(environments.id, environment), eq(environments.region, region)))
+          .returning({ id: environments.id });
+        if (!row) throw notFound(`environment ${environment} in region ${region}`);
+        return { recorded: true };
+      },
+    );
+
+    app.post(
+      '/v1/regions/:region/environments/:environment/worker-problem',
+      {
+        schema: {
+          summary:
+            "Why the region host cannot start an environment's worker, or null once it runs (that region's host key)",
+          params: regionParams.extend({ environment: z.uuid() }),
+          body: z.object({ problem: z.string().max(2000).nullable() }).strict(),
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        const { region, environment } = request.params;
+        if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
+        // Host-side text (users, tables, the control API's answers), bounded before it is kept.
+        const problem = request.body.problem?.slice(0, 500) ?? null;
+        const [row] = await deps.db
+          .update(environments)
+          .set({ workerProblem: problem })
+          .where(and(eq(environments.id, environment), eq(environments.region, region)))
+          .returning({ id: environments.id });
+        if (!row) throw notFound(`environment ${environment} in region ${region}`);
+        return { recorded: true };
       },
     );
 

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
 import { clientsAs, refusal } from '../support/aws.js';
 import { tableCounts, testDatabase } from '../support/database.js';
@@ -49,7 +50,27 @@ describe('retiring an environment', () => {
       payloadKeyDestroyed: true,
       apiKeysRevoked: 1,
       runsCanceled: 1,
+      connectionsDeleted: 2,
     });
+  });
+
+  it('lists what went with its worker, as its region host checked it: OS user, network rules, gateway credentials', async () => {
+    const osUser = `tv-eu1-${s.environment.id.replaceAll('-', '').slice(0, 16)}`;
+    expect(receipt.worker).toMatchObject({
+      confirmed: true,
+      osUser,
+      osUserRemoved: true,
+      networkRulesRemoved: true,
+      gatewayCredentialsRevoked: true,
+    });
+    // Checked here too: the user is gone from the system, the gateway knows its proxy user no more.
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toContain(`${osUser}:`);
+    const passwd = readFileSync(inject('stack').gatewayFiles.eu1.passwd, 'utf8');
+    expect(passwd).not.toContain(`e${s.environment.id.replaceAll('-', '')}:`);
+    const connections = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from connections where environment_id = ${s.environment.id}`,
+    );
+    expect(connections[0]!.n).toBe(0);
   });
 
   it('destroys its Temporal payload data key, so what Temporal still holds of it opens for nobody', async () => {

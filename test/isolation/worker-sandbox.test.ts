@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
-import { newEnvironment } from '../support/scenario.js';
+import { sql } from 'drizzle-orm';
+import { testDatabase } from '../support/database.js';
+import { newEnvironment, runRequest } from '../support/scenario.js';
 import type { EnvScenario } from '../support/scenario.js';
 
 /**
@@ -150,3 +152,48 @@ describe('an environment worker', () => {
     ).toBe('EACCES');
   });
 });
+
+describe('an environment worker that cannot be sandboxed', () => {
+  it('is not started, and its run says why in waitingFor; it runs once the sandbox can be made', async () => {
+    const s = await newEnvironment('us', { employees: 20 });
+    try {
+      const namespace = `${s.org}-${s.env}`;
+      await waitFor('its worker', () => environmentWorkerPid(namespace), 60_000);
+      // Its host stops the worker and removes its user; a group of the user's name then blocks it.
+      await setStatus(s.environment.id, 'failed');
+      await waitFor('its worker to stop', () => (environmentWorkerPid(namespace) ? undefined : true), 30_000);
+      const osUser = `tv-us1-${s.environment.id.replaceAll('-', '').slice(0, 16)}`;
+      execFileSync('groupadd', [osUser]);
+      let runId: string | undefined;
+      try {
+        await setStatus(s.environment.id, 'active');
+        runId = (await s.client.createRun(s.org, s.env, runRequest(s))).id;
+        const waiting = await waitFor(
+          'the run to say why',
+          async () => {
+            const current = await s.client.getRun(s.org, s.env, runId!);
+            return current.waitingFor?.includes('cannot start it') ? current : undefined;
+          },
+          60_000,
+        );
+        expect(waiting.waitingFor).toContain(`its region host cannot start it: OS user ${osUser}`);
+        expect(environmentWorkerPid(namespace)).toBeUndefined();
+      } finally {
+        execFileSync('groupdel', [osUser]);
+      }
+      const done = await s.client.waitForRun(s.org, s.env, runId!, { timeoutMs: 120_000 });
+      expect(done).toMatchObject({ status: 'completed', waitingFor: null });
+    } finally {
+      await s.close();
+    }
+  }, 240_000);
+});
+
+async function setStatus(environmentId: string, status: 'active' | 'failed'): Promise<void> {
+  const database = testDatabase();
+  try {
+    await database.db.execute(sql`update environments set status = ${status} where id = ${environmentId}`);
+  } finally {
+    await database.close();
+  }
+}
