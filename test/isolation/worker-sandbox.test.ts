@@ -163,6 +163,11 @@ describe('an environment worker that cannot be sandboxed', () => {
       await setStatus(s.environment.id, 'failed');
       await waitFor('its worker to stop', () => (environmentWorkerPid(namespace) ? undefined : true), 30_000);
       const osUser = `tv-us1-${s.environment.id.replaceAll('-', '').slice(0, 16)}`;
+      await waitFor(
+        'its user and group to be removed',
+        () => (readFileSync('/etc/group', 'utf8').includes(`${osUser}:`) ? undefined : true),
+        30_000,
+      );
       execFileSync('groupadd', [osUser]);
       let runId: string | undefined;
       try {

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent, ProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { proxyAuthorization } from '../activities/http.js';
+import { createTavioClient } from '../control-api/client.js';
+import { FIXTURE_HOST } from '../fixtures/serve.js';
+import { startPlatform } from '../scripts/platform.js';
+import { startGatewayInstance } from '../scripts/stack/gateways.js';
+import { stackUp } from '../scripts/stack/services.js';
+import { createGatewayCredentials } from '../workers/gateway-credentials.js';
+
+/**
+ * What the region gateway adds to each request. Method: a customer system of one environment
+ * (a loopback HTTP server answering 2 KiB) is asked REQUESTS times directly and REQUESTS times
+ * through a gateway with the stack's own configuration, authenticated as that environment, the
+ * two alternating so that both see the same machine. Both reuse their connections, as a worker
+ * does. The gateway's decision (a control API call) is cached for 5 s, so a few requests pay
+ * for it; the table shows p50 and p95 of each and the difference. Prints figures; asserts
+ * nothing. Usage: tsx bench/gateway-latency.ts [requests, default 2000].
+ */
+const REQUESTS = Number(process.argv[2] ?? 2000);
+const WARMUP = 100;
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+
+async function timed(dispatcher: Dispatcher, url: string): Promise<number> {
+  const started = process.hrtime.bigint();
+  const answer = await request(url, { dispatcher });
+  await answer.body.arrayBuffer();
+  if (answer.statusCode !== 200) throw new Error(`${url} answered ${answer.statusCode}`);
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+const body = randomBytes(1024).toString('hex');
+const server = createServer((_req, res) => res.end(body));
+await new Promise<void>((resolve) => server.listen(0, FIXTURE_HOST, resolve));
+const url = `http://${FIXTURE_HOST}:${(server.address() as AddressInfo).port}/employees`;
+
+const stack = await stackUp({ quiet: true });
+const platform = await startPlatform(stack, { regions: [] });
+const freePort = await new Promise<number>((resolve) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const { port } = probe.address() as AddressInfo;
+    probe.close(() => resolve(port));
+  });
+});
+const hostKey = await platform.operator.createHostKey('us');
+const gateway = await startGatewayInstance('us1', freePort, {
+  controlApiUrl: platform.api.url,
+  region: 'us',
+  key: hostKey.key,
+});
+try {
+  const org = `bench-${randomBytes(3).toString('hex')}`;
+  const { apiKey } = await platform.operator.createOrganization(org);
+  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
+  const environment = await client.createEnvironment(org, 'bench', 'us');
+  await client.createConnection(org, 'bench', {
+    name: 'directory',
+    kind: 'upsert-rest',
+    baseUrl: new URL(url).origin,
+    credentials: { token: 'bench' },
+  });
+  const credentials = await createGatewayCredentials(gateway.files.passwd).issue(environment.id);
+  const direct = new Agent();
+  const viaGateway = new ProxyAgent({
+    uri: gateway.url,
+    proxyTunnel: false,
+    token: proxyAuthorization(credentials),
+  });
+  say(`warming up, then ${REQUESTS} requests each way, alternating...`);
+  for (let i = 0; i < WARMUP; i++) {
+    await timed(direct, url);
+    await timed(viaGateway, url);
+  }
+  const times = { direct: [] as number[], gateway: [] as number[] };
+  for (let i = 0; i < REQUESTS; i++) {
+    times.direct.push(await timed(direct, url));
+    times.gateway.push(await timed(viaGateway, url));
+    if ((i + 1) % 500 === 0) say(`  ${i + 1} / ${REQUESTS}`);
+  }
+  const figures = Object.fromEntries(
+    Object.entries(times).map(([path, list]) => {
+      const sorted = [...list].sort((a, b) => a - b);
+      return [path, { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) }];
+    }),
+  ) as Record<'direct' | 'gateway', { p50: number; p95: number }>;
+  const added = figures.gateway.p50 - figures.direct.p50;
+  console.log('path        p50 ms   p95 ms');
+  console.log(
+    `direct      ${figures.direct.p50.toFixed(3).padStart(6)}   ${figures.direct.p95.toFixed(3).padStart(6)}`,
+  );
+  console.log(
+    `gateway     ${figures.gateway.p50.toFixed(3).padStart(6)}   ${figures.gateway.p95.toFixed(3).padStart(6)}`,
+  );
+  console.log(
+    `added p50   ${added.toFixed(3).padStart(6)}   (gateway / direct p50: ${(figures.gateway.p50 / figures.direct.p50).toFixed(2)}x)`,
+  );
+  console.log(
+    JSON.stringify({ bench: 'gateway-latency', requests: REQUESTS, ...figures, addedP50Ms: added }),
+  );
+  await direct.close();
+  await viaGateway.close();
+  await client.retireEnvironment(org, 'bench');
+} finally {
+  gateway.stop();
+  server.close();
+  await platform.stop();
+}

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createTavioClient } from '../control-api/client.js';
+import { startHrisSource } from '../fixtures/hris-source.js';
+import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import { startPlatform } from '../scripts/platform.js';
+import { environmentWorkerPid, waitFor } from '../scripts/processes.js';
+import { stackUp } from '../scripts/stack/services.js';
+
+/**
+ * How long a new environment takes to be served, and what its worker costs. Method: ENVIRONMENTS
+ * environments are created one after another in region us (one region host); for each, the time
+ * to provision it (the create call), from then until its worker process exists, and until a first
+ * run of one page (5 employees) has completed; then the worker's RSS once idle. Prints medians and
+ * a JSON line; asserts nothing. Usage: tsx bench/worker-startup.ts [environments, default 5].
+ */
+const ENVIRONMENTS = Number(process.argv[2] ?? 5);
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
+}
+
+const stack = await stackUp({ quiet: true });
+const platform = await startPlatform(stack, { regions: ['us'] });
+const sourceKey = randomBytes(16).toString('hex');
+const token = randomBytes(16).toString('hex');
+const source = await startHrisSource({ apiKey: sourceKey, employees: 5 });
+const destination = await startUpsertDestination({ token });
+const figures = {
+  provisionMs: [] as number[],
+  processMs: [] as number[],
+  firstRunMs: [] as number[],
+  rssMiB: [] as number[],
+};
+try {
+  const org = `bench-${randomBytes(3).toString('hex')}`;
+  const { apiKey } = await platform.operator.createOrganization(org);
+  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
+  for (let i = 0; i < ENVIRONMENTS; i++) {
+    const env = `e${i}`;
+    const started = Date.now();
+    await client.createEnvironment(org, env, 'us');
+    const active = Date.now();
+    const [src, dst] = await Promise.all([
+      client.createConnection(org, env, {
+        name: 'hris',
+        kind: 'hris-rest',
+        baseUrl: source.url,
+        credentials: { apiKey: sourceKey },
+      }),
+      client.createConnection(org, env, {
+        name: 'dir',
+        kind: 'upsert-rest',
+        baseUrl: destination.url,
+        credentials: { token },
+      }),
+    ]);
+    const run = await client.createRun(org, env, {
+      integration: 'hris-employee-sync',
+      connections: { source: src.id, destination: dst.id },
+      options: { pageSize: 5 },
+      idempotencyKey: 'bench',
+    });
+    const pid = await waitFor('the worker', () => environmentWorkerPid(`${org}-${env}`), 60_000);
+    const processUp = Date.now();
+    const done = await client.waitForRun(org, env, run.id, { timeoutMs: 120_000, intervalMs: 50 });
+    if (done.status !== 'completed') throw new Error(`run ended ${done.status}`);
+    const served = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    figures.provisionMs.push(active - started);
+    figures.processMs.push(processUp - active);
+    figures.firstRunMs.push(served - active);
+    figures.rssMiB.push(rssMiB(pid));
+    say(
+      `  environment ${i + 1}: provisioned ${active - started} ms, worker process +${processUp - active} ms, first run served +${served - active} ms, RSS ${rssMiB(pid)} MiB`,
+    );
+  }
+  const medians = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, median(v)]));
+  console.log(`environments                          ${ENVIRONMENTS}`);
+  console.log(`provisioning (p50)                    ${medians.provisionMs} ms`);
+  console.log(`active -> worker process (p50)        ${medians.processMs} ms`);
+  console.log(`active -> first run completed (p50)   ${medians.firstRunMs} ms`);
+  console.log(`worker RSS after its first run (p50)  ${medians.rssMiB} MiB`);
+  console.log(JSON.stringify({ bench: 'worker-startup', environments: ENVIRONMENTS, medians, figures }));
+  for (let i = 0; i < ENVIRONMENTS; i++) await client.retireEnvironment(org, `e${i}`);
+} finally {
+  await source.close();
+  await destination.close();
+  await platform.stop();
+}
