@@ -63,7 +63,7 @@ try {
     name: 'directory',
     kind: 'upsert-rest',
     baseUrl: new URL(url).origin,
-    credentials: { token: 'bench' },
+    credentials: { token: randomBytes(16).toString('hex') },
   });
   const credentials = await createGatewayCredentials(gateway.files.passwd).issue(environment.id);
   const direct = new Agent();

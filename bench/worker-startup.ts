@@ -42,7 +42,7 @@ try {
   const { apiKey } = await platform.operator.createOrganization(org);
   const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   for (let i = 0; i < ENVIRONMENTS; i++) {
-    const env = `e${i}`;
+    const env = `env-${i}`;
     const started = Date.now();
     await client.createEnvironment(org, env, 'us');
     const active = Date.now();
@@ -87,7 +87,7 @@ try {
   console.log(`active -> first run completed (p50)   ${medians.firstRunMs} ms`);
   console.log(`worker RSS after its first run (p50)  ${medians.rssMiB} MiB`);
   console.log(JSON.stringify({ bench: 'worker-startup', environments: ENVIRONMENTS, medians, figures }));
-  for (let i = 0; i < ENVIRONMENTS; i++) await client.retireEnvironment(org, `e${i}`);
+  for (let i = 0; i < ENVIRONMENTS; i++) await client.retireEnvironment(org, `env-${i}`);
 } finally {
   await source.close();
   await destination.close();
