@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
 import { startPlatform } from '../scripts/platform.js';
-import { environmentWorkerPid, waitFor } from '../scripts/processes.js';
+import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
 import { stackUp } from '../scripts/stack/services.js';
 
 /**
@@ -15,13 +14,6 @@ import { stackUp } from '../scripts/stack/services.js';
 const EMPLOYEES = Number(process.argv[2] ?? 10_000);
 const PAGE_SIZE = Number(process.argv[3] ?? 100);
 const say = (line: string) => process.stderr.write(`${line}\n`);
-
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
-}
 
 const stack = await stackUp({ quiet: true });
 const platform = await startPlatform(stack, { regions: ['us'] });

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
 import { startPlatform } from '../scripts/platform.js';
-import { environmentWorkerPid, waitFor } from '../scripts/processes.js';
+import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
 import { stackUp } from '../scripts/stack/services.js';
 
 /**
@@ -17,13 +16,6 @@ import { stackUp } from '../scripts/stack/services.js';
 const ENVIRONMENTS = Number(process.argv[2] ?? 5);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
-  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
-}
 
 const stack = await stackUp({ quiet: true });
 const platform = await startPlatform(stack, { regions: ['us'] });

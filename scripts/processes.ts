@@ -63,3 +63,11 @@ export function processExited(pid: number): boolean {
     return true;
   }
 }
+
+/** A process's resident memory, in MiB. */
+export function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
+  return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
+}

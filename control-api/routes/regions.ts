@@ -3,8 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiKeys, environments, organizations } from '../../db/schema.js';
 import { regionCodeSchema } from '../../common/regions.js';
+import type { RegionCode } from '../../common/regions.js';
 import { audit } from '../audit.js';
 import { isRegionHost, principalOf, requireOperator } from '../auth.js';
+import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { generateKey } from '../keys.js';
 import { notFound } from '../problems.js';
@@ -13,6 +15,22 @@ import { decideEgress } from '../egress-rules.js';
 import { workerReleaseSchema } from '../provisioning/worker-release.js';
 
 export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  /** Records what a region's host reports about one environment of its region (404 for anything else). */
+  async function recordForHost(
+    principal: Principal,
+    { region, environment }: { region: RegionCode; environment: string },
+    report: Partial<typeof environments.$inferInsert>,
+  ) {
+    if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
+    const [row] = await deps.db
+      .update(environments)
+      .set(report)
+      .where(and(eq(environments.id, environment), eq(environments.region, region)))
+      .returning({ id: environments.id });
+    if (!row) throw notFound(`environment ${environment} in region ${region}`);
+    return { recorded: true };
+  }
+
   return async (app) => {
     app.post(
       '/v1/host-keys',
@@ -83,16 +101,10 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const principal = principalOf(request);
-        const { region, environment } = request.params;
-        if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
-        const [row] = await deps.db
-          .update(environments)
-          .set({ workerReleasedAt: new Date(), workerRelease: request.body })
-          .where(and(eq(environments.id, environment), eq(environments.region, region)))
-          .returning({ id: environments.id });
-        if (!row) throw notFound(`environment ${environment} in region ${region}`);
-        return { recorded: true };
+        return recordForHost(principalOf(request), request.params, {
+          workerReleasedAt: new Date(),
+          workerRelease: request.body,
+        });
       },
     );
 
@@ -107,18 +119,9 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const principal = principalOf(request);
-        const { region, environment } = request.params;
-        if (!isRegionHost(principal, region)) throw notFound(`region ${region}`);
         // Host-side text (users, tables, the control API's answers), bounded before it is kept.
         const problem = request.body.problem?.slice(0, 500) ?? null;
-        const [row] = await deps.db
-          .update(environments)
-          .set({ workerProblem: problem })
-          .where(and(eq(environments.id, environment), eq(environments.region, region)))
-          .returning({ id: environments.id });
-        if (!row) throw notFound(`environment ${environment} in region ${region}`);
-        return { recorded: true };
+        return recordForHost(principalOf(request), request.params, { workerProblem: problem });
       },
     );
 
