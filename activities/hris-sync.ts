@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
@@ -7,6 +8,7 @@ import type { ConnectionRef, SyncPageInput, SyncPageResult } from '../common/hri
 import type { SealedConnection } from '../common/names.js';
 import { readJsonLimited } from './bounded-body.js';
 import { withActivityEgress } from './egress.js';
+import type { ConnectionCache } from './connection-cache.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
@@ -98,6 +100,8 @@ function boundedCursor(cursor: string | null, host: string): string | null {
 export interface HrisSyncDeps {
   http: GatewayHttp;
   credentials: CredentialOpener;
+  /** Keeps a workflow execution's opened connections between its pages; without it each page opens them. */
+  connections?: ConnectionCache;
   /** The largest source or destination answer read; `DEFAULT_RESPONSE_LIMIT_BYTES` when absent. */
   responseLimitBytes?: number;
 }
@@ -106,10 +110,18 @@ export interface HrisSyncDeps {
 export function createHrisSyncActivities(deps: HrisSyncDeps) {
   const responseLimit = deps.responseLimitBytes ?? DEFAULT_RESPONSE_LIMIT_BYTES;
 
+  /** The workflow execution an attempt belongs to: opened connections are kept for it alone. */
+  const executionOf = () => Context.current().info.workflowExecution?.runId ?? '';
+
+  function openOne(connectionId: string): Promise<SealedConnection> {
+    const opening = () => deps.credentials.open(connectionId);
+    return deps.connections ? deps.connections.open(executionOf(), connectionId, opening) : opening();
+  }
+
   async function open(input: SyncPageInput): Promise<Opened> {
     const [source, destination] = await Promise.all([
-      deps.credentials.open(input.source.id),
-      deps.credentials.open(input.destination.id),
+      openOne(input.source.id),
+      openOne(input.destination.id),
     ]);
     assertSealedHost('source', input.source, source);
     assertSealedHost('destination', input.destination, destination);
@@ -172,6 +184,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
           .map((record) => mapEmployee(record))
           .filter((r): r is CanonicalEmployee => r !== null);
         const written = await load(input, opened, mapped);
+        // The run's last page: nothing of its connections stays in memory.
+        if (page.next_cursor === null) deps.connections?.forget(executionOf());
         return { page, mapped, written };
       });
       return {

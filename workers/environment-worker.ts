@@ -5,6 +5,7 @@ import { GATEWAY_OF } from '../common/gateways.js';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
 import { createEnvironmentAws } from '../activities/aws.js';
+import { createConnectionCache } from '../activities/connection-cache.js';
 import { createCredentialOpener } from '../activities/credentials.js';
 import { createGatewayHttp } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
@@ -14,6 +15,9 @@ import { receiveSecrets } from './secrets-inbox.js';
 import { createTokenWatch } from './token-watch.js';
 
 /** Environment worker: one OS process per environment, started by its region's host. */
+
+/** How long an execution's opened connections stay in memory at most (its last page drops them sooner). */
+const CONNECTION_TTL_MS = 2 * 60 * 1000;
 
 // Whatever the worker writes is readable by its own user alone.
 process.umask(0o077);
@@ -79,6 +83,7 @@ async function main(): Promise<void> {
     activities: createHrisSyncActivities({
       http,
       credentials,
+      connections: createConnectionCache({ ttlMs: CONNECTION_TTL_MS, maxEntries: 64 }),
       responseLimitBytes: settings.responseLimitBytes,
     }),
     interceptors: {
