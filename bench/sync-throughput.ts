@@ -1,19 +1,73 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ProxyAgent, request } from 'undici';
+import { mapEmployee } from '../activities/employee-mapping.js';
+import type { CanonicalEmployee } from '../activities/employee-mapping.js';
+import { proxyAuthorization } from '../activities/http.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
 import { startPlatform } from '../scripts/platform.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
+import { startGatewayInstance } from '../scripts/stack/gateways.js';
 import { stackUp } from '../scripts/stack/services.js';
+import { createGatewayCredentials } from '../workers/gateway-credentials.js';
 
 /**
- * Throughput of hris-employee-sync on the local stack: one environment, one run of EMPLOYEES
- * records (default 10000, no rate limiting) through the region's gateway, then the idle RSS of
- * that environment's worker process. Prints figures; asserts nothing.
+ * P1, sync throughput against a plain baseline, in one run. Method: one environment in region us,
+ * a fixture HRIS of EMPLOYEES records (default 10000, no rate limiting) and a fixture destination.
+ * - baseline: a plain Node loop that extracts a page, maps it with the same mapping and loads it,
+ *   through a gateway with the stack's configuration, authenticated as the environment; no
+ *   Temporal, no vault, no activity.
+ * - Tavio: a run of hris-employee-sync through the region host, its worker and the region's
+ *   gateway, timed by the workflow's own clock and by the client's.
+ * The baseline runs before and after Tavio; the table shows their mean and the ratio. Then the
+ * worker's RSS. Absolute figures drift between runs on shared machines; the ratio is the figure.
+ * Usage: tsx bench/sync-throughput.ts [employees] [page size].
  */
 const EMPLOYEES = Number(process.argv[2] ?? 10_000);
 const PAGE_SIZE = Number(process.argv[3] ?? 100);
 const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The plain loop: answers records per second. */
+async function baseline(options: {
+  gateway: ProxyAgent;
+  sourceUrl: string;
+  sourceKey: string;
+  destinationUrl: string;
+  token: string;
+}): Promise<number> {
+  const started = process.hrtime.bigint();
+  let cursor: string | null = null;
+  let read = 0;
+  do {
+    const url = new URL('/v1/employees', options.sourceUrl);
+    url.searchParams.set('limit', String(PAGE_SIZE));
+    if (cursor !== null) url.searchParams.set('cursor', cursor);
+    const page = await request(url, {
+      dispatcher: options.gateway,
+      headers: { 'x-api-key': options.sourceKey, accept: 'application/json' },
+    });
+    const body = (await page.body.json()) as { data: unknown[]; next_cursor: string | null };
+    const records = body.data
+      .map((record) => mapEmployee(record))
+      .filter((r): r is CanonicalEmployee => r !== null);
+    const loaded = await request(new URL('/v1/employees/batch-upsert', options.destinationUrl), {
+      method: 'POST',
+      dispatcher: options.gateway,
+      headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ records }),
+    });
+    await loaded.body.arrayBuffer();
+    if (page.statusCode !== 200 || loaded.statusCode !== 200)
+      throw new Error(`baseline: source ${page.statusCode}, destination ${loaded.statusCode}`);
+    read += body.data.length;
+    cursor = body.next_cursor;
+  } while (cursor !== null);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return read / seconds;
+}
 
 const stack = await stackUp({ quiet: true });
 const platform = await startPlatform(stack, { regions: ['us'] });
@@ -21,15 +75,25 @@ const sourceKey = randomBytes(16).toString('hex');
 const token = randomBytes(16).toString('hex');
 const source = await startHrisSource({ apiKey: sourceKey, employees: EMPLOYEES });
 const destination = await startUpsertDestination({ token });
+const port = await new Promise<number>((resolve) => {
+  const probe = createServer().listen(0, '127.0.0.1', () => {
+    const { port: free } = probe.address() as AddressInfo;
+    probe.close(() => resolve(free));
+  });
+});
+const hostKey = await platform.operator.createHostKey('us');
+const baselineGateway = await startGatewayInstance('us1', port, {
+  controlApiUrl: platform.api.url,
+  region: 'us',
+  key: hostKey.key,
+});
 try {
   const org = `bench-${randomBytes(3).toString('hex')}`;
   const { apiKey } = await platform.operator.createOrganization(org);
   const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
-  await client.createEnvironment(org, 'bench', 'us');
+  const environment = await client.createEnvironment(org, 'bench', 'us');
   const namespace = `${org}-bench`;
   const pid = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 30_000);
-  await new Promise((resolve) => setTimeout(resolve, 5000));
-  const idleRss = rssMiB(pid);
   const src = await client.createConnection(org, 'bench', {
     name: 'hris',
     kind: 'hris-rest',
@@ -42,7 +106,16 @@ try {
     baseUrl: destination.url,
     credentials: { token },
   });
-  say(`running ${EMPLOYEES} employees, pages of ${PAGE_SIZE}, through gateway us1...`);
+  const credentials = await createGatewayCredentials(baselineGateway.files.passwd).issue(environment.id);
+  const gateway = new ProxyAgent({
+    uri: baselineGateway.url,
+    proxyTunnel: false,
+    token: proxyAuthorization(credentials),
+  });
+  const plain = { gateway, sourceUrl: source.url, sourceKey, destinationUrl: destination.url, token };
+  say(`baseline: ${EMPLOYEES} employees, pages of ${PAGE_SIZE}, plain loop through a gateway...`);
+  const before = await baseline(plain);
+  say(`Tavio: the same through hris-employee-sync...`);
   const started = Date.now();
   const run = await client.createRun(org, 'bench', {
     integration: 'hris-employee-sync',
@@ -52,20 +125,42 @@ try {
   });
   const done = await client.waitForRun(org, 'bench', run.id, { timeoutMs: 600_000, intervalMs: 200 });
   const wallMs = Date.now() - started;
+  say('baseline again...');
+  const after = await baseline(plain);
+  await gateway.close();
   const s = done.summary!;
-  console.log(`status                     ${done.status}`);
+  if (done.status !== 'completed' || s.recordsRead !== EMPLOYEES) throw new Error(`run ended ${done.status}`);
+  const plainRate = (before + after) / 2;
+  const tavioRate = (s.recordsRead * 1000) / s.durationMs;
+  const tavioWall = (s.recordsRead * 1000) / wallMs;
+  console.log('path                         records/s   vs baseline');
   console.log(
-    `records read / written     ${s.recordsRead} / ${s.recordsWritten} (${s.recordsSkipped} skipped)`,
+    `baseline (plain loop)        ${Math.round(plainRate).toString().padStart(9)}   1.00x  (runs: ${Math.round(before)}, ${Math.round(after)})`,
   );
-  console.log(`pages / executions         ${s.pages} / ${s.executions}`);
-  console.log(`workflow duration          ${(s.durationMs / 1000).toFixed(1)} s`);
   console.log(
-    `records per second         ${Math.round((s.recordsRead * 1000) / s.durationMs)} (workflow clock), ${Math.round((s.recordsRead * 1000) / wallMs)} (client wall clock)`,
+    `Tavio, workflow clock        ${Math.round(tavioRate).toString().padStart(9)}   ${(tavioRate / plainRate).toFixed(2)}x`,
   );
-  console.log(`worker RSS idle / after    ${idleRss} MiB / ${rssMiB(pid)} MiB`);
+  console.log(
+    `Tavio, client wall clock     ${Math.round(tavioWall).toString().padStart(9)}   ${(tavioWall / plainRate).toFixed(2)}x`,
+  );
+  console.log(`pages / executions           ${s.pages} / ${s.executions}`);
+  console.log(`worker RSS after the run     ${rssMiB(pid)} MiB`);
+  console.log(
+    JSON.stringify({
+      bench: 'P1 sync-throughput',
+      employees: EMPLOYEES,
+      pageSize: PAGE_SIZE,
+      baseline: Math.round(plainRate),
+      tavio: Math.round(tavioRate),
+      tavioWall: Math.round(tavioWall),
+      ratio: Number((tavioRate / plainRate).toFixed(3)),
+      ratioWall: Number((tavioWall / plainRate).toFixed(3)),
+    }),
+  );
   // Retired through the API: its bucket, key, role and namespace go too.
   await client.retireEnvironment(org, 'bench');
 } finally {
+  baselineGateway.stop();
   await source.close();
   await destination.close();
   await platform.stop();
