@@ -58,6 +58,8 @@ const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
  */
 export async function withActivityEgress<T>(
   work: () => Promise<T>,
+  /** What each heartbeat carries (an attempt's progress, for its retry to resume from). */
+  details: () => unknown = () => undefined,
 ): Promise<{ result: T; egress: EgressTally }> {
   const ctx = Context.current();
   const { startToCloseTimeoutMs, heartbeatTimeoutMs } = ctx.info;
@@ -65,9 +67,9 @@ export async function withActivityEgress<T>(
   const budget = startToCloseTimeoutMs - Math.min(1000, startToCloseTimeoutMs / 10);
   const signal = AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, budget))]);
   const interval = heartbeatTimeoutMs ? heartbeatTimeoutMs / 3 : DEFAULT_HEARTBEAT_INTERVAL_MS;
-  const ticker = setInterval(() => ctx.heartbeat(), interval);
+  const ticker = setInterval(() => ctx.heartbeat(details()), interval);
   try {
-    ctx.heartbeat();
+    ctx.heartbeat(details());
     return await withEgressTally(work, signal, ctx.info.workflowExecution?.workflowId);
   } finally {
     clearInterval(ticker);

@@ -4,7 +4,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
 import { FailureType, RetryableType } from '../common/failures.js';
-import type { ConnectionRef, SyncPageInput, SyncPageResult } from '../common/hris-sync-types.js';
+import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
+import type {
+  ConnectionRef,
+  SyncPageInput,
+  SyncPageResult,
+  SyncPagesInput,
+  SyncPagesProgress,
+  SyncPagesResult,
+} from '../common/hris-sync-types.js';
 import type { SealedConnection } from '../common/names.js';
 import { readJsonLimited } from './bounded-body.js';
 import { withActivityEgress } from './egress.js';
@@ -171,31 +179,72 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return answer.success ? answer.data.upserted : records.length;
   }
 
+  /** One page: extract, map in memory, load. */
+  async function movePage(input: SyncPageInput) {
+    const opened = await open(input);
+    const page = await extract(input, opened);
+    const mapped = page.data
+      .map((record) => mapEmployee(record))
+      .filter((r): r is CanonicalEmployee => r !== null);
+    const written = await load(input, opened, mapped);
+    // The run's last page: nothing of its connections stays in memory.
+    if (page.next_cursor === null) deps.connections?.forget(executionOf());
+    return {
+      read: page.data.length,
+      written,
+      skipped: page.data.length - mapped.length,
+      nextCursor: page.next_cursor,
+      checksum: checksumOf(mapped),
+    };
+  }
+
   return {
     /**
      * Extracts one page, maps it in memory, loads it; returns counts, the next cursor, and the
      * requests it sent through the gateway, by host. Its requests end with the attempt.
      */
     async syncEmployeePage(input: SyncPageInput): Promise<SyncPageResult> {
-      const { result, egress } = await withActivityEgress(async () => {
-        const opened = await open(input);
-        const page = await extract(input, opened);
-        const mapped = page.data
-          .map((record) => mapEmployee(record))
-          .filter((r): r is CanonicalEmployee => r !== null);
-        const written = await load(input, opened, mapped);
-        // The run's last page: nothing of its connections stays in memory.
-        if (page.next_cursor === null) deps.connections?.forget(executionOf());
-        return { page, mapped, written };
-      });
-      return {
-        read: result.page.data.length,
-        written: result.written,
-        skipped: result.page.data.length - result.mapped.length,
-        nextCursor: result.page.next_cursor,
-        checksum: checksumOf(result.mapped),
-        egress,
+      const { result, egress } = await withActivityEgress(() => movePage(input));
+      return { ...result, egress };
+    },
+
+    /**
+     * Moves up to `maxPages` pages in one attempt, stopping early when half of its time is spent,
+     * so that Temporal's round trips are paid per batch rather than per page. Each page's progress
+     * (counts and the next cursor, never records) is its heartbeat: a retry resumes after the last
+     * page that was loaded instead of loading it again.
+     */
+    async syncEmployeePages(input: SyncPagesInput): Promise<SyncPagesResult> {
+      const ctx = Context.current();
+      const deadline = Date.now() + ctx.info.startToCloseTimeoutMs / 2;
+      const resumed = ctx.info.heartbeatDetails as SyncPagesProgress | undefined;
+      let progress: SyncPagesProgress = resumed ?? {
+        pages: 0,
+        read: 0,
+        written: 0,
+        skipped: 0,
+        nextCursor: input.cursor,
+        checksum: EMPTY_CHECKSUM,
       };
+      const { egress } = await withActivityEgress(
+        async () => {
+          while (progress.pages < input.maxPages && (progress.pages === 0 || Date.now() < deadline)) {
+            if (progress.pages > 0 && progress.nextCursor === null) break;
+            const page = await movePage({ ...input, cursor: progress.nextCursor });
+            progress = {
+              pages: progress.pages + 1,
+              read: progress.read + page.read,
+              written: progress.written + page.written,
+              skipped: progress.skipped + page.skipped,
+              nextCursor: page.nextCursor,
+              checksum: xorHex(progress.checksum, page.checksum),
+            };
+            ctx.heartbeat(progress);
+          }
+        },
+        () => progress,
+      );
+      return { ...progress, egress };
     },
   };
 }

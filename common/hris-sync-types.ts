@@ -50,3 +50,25 @@ export interface SyncPageResult {
   /** Requests this page sent through the gateway, by host; absent from results of older workers. */
   egress?: Record<string, number>;
 }
+
+/** Several pages in one activity: from `cursor`, at most `maxPages`, fewer when its time runs short. */
+export interface SyncPagesInput extends SyncPageInput {
+  maxPages: number;
+}
+
+/** What a run of pages moved, summed; also its heartbeat details, from which a retry resumes. */
+export interface SyncPagesProgress {
+  pages: number;
+  read: number;
+  written: number;
+  skipped: number;
+  /** Where the next page starts; null once the source has no more. */
+  nextCursor: string | null;
+  /** XOR of the pages' checksums. */
+  checksum: string;
+}
+
+export interface SyncPagesResult extends SyncPagesProgress {
+  /** Requests this attempt sent through the gateway, by host. */
+  egress: Record<string, number>;
+}

@@ -1,20 +1,35 @@
-import { continueAsNew, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from '../activities/types.js';
 import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from '../common/hris-sync-types.js';
+import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
 import { FailureType } from '../common/failures.js';
+
+const RETRY = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  nonRetryableErrorTypes: Object.values(FailureType),
+};
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
   startToCloseTimeout: '15 seconds',
   // The activity heartbeats while it waits on upstreams: a heartbeat is what delivers a
   // cancellation to it, and a worker that died is noticed after this, not after 15 seconds.
   heartbeatTimeout: '5 seconds',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '30 seconds',
-    nonRetryableErrorTypes: Object.values(FailureType),
-  },
+  retry: RETRY,
 });
+
+/** Several pages per activity; it spends at most half of this before it returns its progress. */
+const { syncEmployeePages } = proxyActivities<activities.HrisSyncActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
+  retry: RETRY,
+});
+
+/** Runs started before several pages per activity replay the way they ran: one activity per page. */
+const PAGE_BATCHES = 'several-pages-per-activity';
+/** Pages one activity moves at most. */
+const PAGES_PER_ACTIVITY = 25;
 
 export interface SyncProgress extends SyncTotals {
   cursor: string | null;
@@ -30,18 +45,8 @@ const EMPTY_TOTALS: SyncTotals = {
   recordsWritten: 0,
   recordsSkipped: 0,
   pages: 0,
-  checksum: '0'.repeat(64),
+  checksum: EMPTY_CHECKSUM,
 };
-
-/** XOR of two hex digests of equal length: combines page checksums in any order. */
-function xorHex(a: string, b: string): string {
-  let out = '';
-  for (let i = 0; i < a.length; i += 8) {
-    const word = (parseInt(a.slice(i, i + 8), 16) ^ parseInt(b.slice(i, i + 8), 16)) >>> 0;
-    out += word.toString(16).padStart(8, '0');
-  }
-  return out;
-}
 
 function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const sum = { ...a };
@@ -50,8 +55,8 @@ function addCounts(a: Record<string, number>, b: Record<string, number>): Record
 }
 
 /**
- * hris-employee-sync: pages through the source's employees, one activity per page (extract, map
- * in memory, load), and completes with counts. Continues as new every `pagesPerExecution` pages
+ * hris-employee-sync: pages through the source's employees, several pages per activity (extract,
+ * map in memory, load each), and completes with counts. Continues as new every `pagesPerExecution` pages
  * so that a history stays small whatever the size of the source.
  */
 export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSummary> {
@@ -61,18 +66,25 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
   let totals = input.progress?.totals ?? EMPTY_TOTALS;
   setHandler(progressQuery, () => ({ ...totals, cursor, executions }));
 
-  for (let page = 0; page < input.options.pagesPerExecution; page++) {
-    const result = await syncEmployeePage({
+  for (let page = 0; page < input.options.pagesPerExecution;) {
+    const request = {
       source: input.source,
       destination: input.destination,
       cursor,
       pageSize: input.options.pageSize,
-    });
+    };
+    const result = patched(PAGE_BATCHES)
+      ? await syncEmployeePages({
+          ...request,
+          maxPages: Math.min(PAGES_PER_ACTIVITY, input.options.pagesPerExecution - page),
+        })
+      : { ...(await syncEmployeePage(request)), pages: 1 };
+    page += result.pages;
     totals = {
       recordsRead: totals.recordsRead + result.read,
       recordsWritten: totals.recordsWritten + result.written,
       recordsSkipped: totals.recordsSkipped + result.skipped,
-      pages: totals.pages + 1,
+      pages: totals.pages + result.pages,
       checksum: xorHex(totals.checksum, result.checksum),
       // Results recorded before egress was counted carry none.
       egress: addCounts(totals.egress ?? {}, result.egress ?? {}),

@@ -1,0 +1,96 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHrisSyncActivities } from '../../activities/hris-sync.js';
+import { createEgressHttp } from '../../activities/http.js';
+import { xorHex } from '../../common/checksums.js';
+import type { SyncPagesProgress, SyncPagesResult } from '../../common/hris-sync-types.js';
+import type { SealedConnection } from '../../common/names.js';
+import { startHrisSource } from '../../fixtures/hris-source.js';
+import type { HrisSource } from '../../fixtures/hris-source.js';
+import { startUpsertDestination } from '../../fixtures/upsert-destination.js';
+import type { UpsertDestination } from '../../fixtures/upsert-destination.js';
+
+/** Several pages per activity, against the fixture systems over a direct connection. */
+describe('syncEmployeePages', () => {
+  let source: HrisSource;
+  let destination: UpsertDestination;
+  const http = createEgressHttp(new Agent());
+  const vault: Record<string, SealedConnection> = {};
+  const activities = createHrisSyncActivities({ http, credentials: { open: async (id) => vault[id]! } });
+  const request = () => ({
+    source: { id: 'src', baseUrl: source.url },
+    destination: { id: 'dst', baseUrl: destination.url },
+    cursor: null,
+    pageSize: 25,
+  });
+  const attempt = (heartbeatDetails?: SyncPagesProgress) =>
+    new MockActivityEnvironment({
+      startToCloseTimeoutMs: 60_000,
+      heartbeatTimeoutMs: 5_000,
+      heartbeatDetails,
+    });
+
+  beforeAll(async () => {
+    source = await startHrisSource({ apiKey: 'source-key-123', employees: 60 });
+    destination = await startUpsertDestination({ token: 'destination-token-123' });
+    vault.src = { host: new URL(source.url).host, secrets: { apiKey: 'source-key-123' } };
+    vault.dst = { host: new URL(destination.url).host, secrets: { token: 'destination-token-123' } };
+  });
+  afterAll(async () => {
+    await Promise.all([source.close(), destination.close()]);
+    await http.close();
+  });
+
+  it('moves every page up to its bound in one attempt, with the same counts and checksum as page by page', async () => {
+    const pages = [];
+    let cursor: string | null = null;
+    do {
+      const page: { read: number; written: number; checksum: string; nextCursor: string | null } =
+        await attempt().run(activities.syncEmployeePage, { ...request(), cursor });
+      pages.push(page);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    const all: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
+      ...request(),
+      maxPages: 25,
+    });
+    expect(all).toMatchObject({
+      pages: 3,
+      read: 60,
+      written: pages.reduce((sum, page) => sum + page.written, 0),
+      nextCursor: null,
+      checksum: pages.map((page) => page.checksum).reduce(xorHex),
+    });
+    expect(Object.values(all.egress).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+
+  it('stops at its bound and says where the next page starts', async () => {
+    const two: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
+      ...request(),
+      maxPages: 2,
+    });
+    expect(two).toMatchObject({ pages: 2, read: 50 });
+    expect(two.nextCursor).not.toBeNull();
+  });
+
+  it('resumes a retried attempt after the last page its heartbeat recorded, loading no page twice', async () => {
+    const first: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
+      ...request(),
+      maxPages: 1,
+    });
+    const requestsBefore = source.requests;
+    const progress: SyncPagesProgress = {
+      pages: first.pages,
+      read: first.read,
+      written: first.written,
+      skipped: first.skipped,
+      nextCursor: first.nextCursor,
+      checksum: first.checksum,
+    };
+    const resumed = await attempt(progress).run(activities.syncEmployeePages, { ...request(), maxPages: 25 });
+    expect(resumed).toMatchObject({ pages: 3, read: 60, nextCursor: null });
+    // Two more pages were read, not three.
+    expect(source.requests - requestsBefore).toBe(2);
+  });
+});
