@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createTavioClient } from '../control-api/client.js';
+import { startHrisSource } from '../fixtures/hris-source.js';
+import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import { startPlatform } from '../scripts/platform.js';
+import { stackUp } from '../scripts/stack/services.js';
+
+/**
+ * P2, run start latency against a bare Temporal start, in one run. Method: RUNS runs (default 50)
+ * one after another, each timed from just before its start call until its first activity task was
+ * started, as the run's own history records it (ActivityTaskStarted), on one machine's clock.
+ * - Tavio: `POST .../runs` of hris-employee-sync (one page of 5 employees) through the control API,
+ *   served by the region host's environment worker.
+ * - bare: `client.workflow.start` of a trivial workflow with one activity, served by a bare worker
+ *   in the same namespace on a queue of its own, on the same Temporal server.
+ * Prints p50 and p95 of each and their ratio, and a JSON line; asserts nothing.
+ * Usage: tsx bench/start-latency.ts [runs].
+ */
+const RUNS = Number(process.argv[2] ?? 50);
+const say = (line: string) => process.stderr.write(`${line}\n`);
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+};
+
+/** Milliseconds from `startedAt` to the first ActivityTaskStarted of the workflow's first execution. */
+async function toFirstActivity(handle: WorkflowHandle, startedAt: number): Promise<number> {
+  const history = await handle.fetchHistory();
+  const event = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+  if (!event?.eventTime) throw new Error(`${handle.workflowId} started no activity`);
+  const at = Number(event.eventTime.seconds) * 1000 + Math.floor((event.eventTime.nanos ?? 0) / 1e6);
+  return at - startedAt;
+}
+
+const stack = await stackUp({ quiet: true });
+const platform = await startPlatform(stack, { regions: ['us'] });
+const sourceKey = randomBytes(16).toString('hex');
+const token = randomBytes(16).toString('hex');
+const source = await startHrisSource({ apiKey: sourceKey, employees: 5 });
+const destination = await startUpsertDestination({ token });
+try {
+  const org = `bench-${randomBytes(3).toString('hex')}`;
+  const { apiKey } = await platform.operator.createOrganization(org);
+  const tavio = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
+  const environment = await tavio.createEnvironment(org, 'bench', 'us');
+  const [src, dst] = await Promise.all([
+    tavio.createConnection(org, 'bench', {
+      name: 'hris',
+      kind: 'hris-rest',
+      baseUrl: source.url,
+      credentials: { apiKey: sourceKey },
+    }),
+    tavio.createConnection(org, 'bench', {
+      name: 'dir',
+      kind: 'upsert-rest',
+      baseUrl: destination.url,
+      credentials: { token },
+    }),
+  ]);
+  const { token: temporalToken } = await platform.operator.createTemporalToken(org, {
+    environment: 'bench',
+    role: 'admin',
+    ttlSeconds: 600,
+  });
+  const metadata = { authorization: `Bearer ${temporalToken}` };
+  const connection = await Connection.connect({ address: stack.temporalAddress, metadata });
+  const client = new Client({ connection, namespace: environment.namespace });
+  const worker = await Worker.create({
+    connection: await NativeConnection.connect({ address: stack.temporalAddress, metadata }),
+    namespace: environment.namespace,
+    taskQueue: 'p2-bare',
+    workflowsPath: fileURLToPath(new URL('./start-latency/workflows.ts', import.meta.url)),
+    activities: { touch: async () => undefined },
+  });
+  const running = worker.run();
+  const times = { tavio: [] as number[], bare: [] as number[] };
+  say(`warming up, then ${RUNS} runs each way, alternating...`);
+  for (let i = -2; i < RUNS; i++) {
+    let started = Date.now();
+    const run = await tavio.createRun(org, 'bench', {
+      integration: 'hris-employee-sync',
+      connections: { source: src.id, destination: dst.id },
+      options: { pageSize: 5 },
+      idempotencyKey: `p2-${i}`,
+    });
+    await tavio.waitForRun(org, 'bench', run.id, { timeoutMs: 60_000, intervalMs: 50 });
+    const tavioMs = await toFirstActivity(client.workflow.getHandle(run.workflowId), started);
+    started = Date.now();
+    const bare = await client.workflow.start('bare', {
+      taskQueue: 'p2-bare',
+      workflowId: `p2-bare-${i}-${randomBytes(3).toString('hex')}`,
+    });
+    await bare.result();
+    const bareMs = await toFirstActivity(bare, started);
+    if (i < 0) continue;
+    times.tavio.push(tavioMs);
+    times.bare.push(bareMs);
+    if ((i + 1) % 10 === 0) say(`  ${i + 1} / ${RUNS}`);
+  }
+  worker.shutdown();
+  await running;
+  await connection.close();
+  const figures = {
+    tavio: { p50: percentile(times.tavio, 0.5), p95: percentile(times.tavio, 0.95) },
+    bare: { p50: percentile(times.bare, 0.5), p95: percentile(times.bare, 0.95) },
+  };
+  console.log('start -> first activity    p50 ms   p95 ms');
+  console.log(
+    `bare Temporal start        ${String(figures.bare.p50).padStart(6)}   ${String(figures.bare.p95).padStart(6)}`,
+  );
+  console.log(
+    `Tavio run (control API)    ${String(figures.tavio.p50).padStart(6)}   ${String(figures.tavio.p95).padStart(6)}`,
+  );
+  console.log(`Tavio / bare, p50          ${(figures.tavio.p50 / figures.bare.p50).toFixed(2)}x`);
+  console.log(
+    JSON.stringify({
+      bench: 'P2 start-latency',
+      runs: RUNS,
+      ...figures,
+      ratioP50: figures.tavio.p50 / figures.bare.p50,
+    }),
+  );
+  await tavio.retireEnvironment(org, 'bench');
+} finally {
+  await source.close();
+  await destination.close();
+  await platform.stop();
+}
