@@ -182,8 +182,11 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<Run>('POST', `${env(org, environment)}/runs`, request),
     getRun: (org: string, environment: string, runId: string) =>
       call<Run>('GET', `${env(org, environment)}/runs/${runId}`),
-    listRuns: (org: string, environment: string) =>
-      call<{ runs: Run[] }>('GET', `${env(org, environment)}/runs`).then((r) => r.runs),
+    listRuns: (org: string, environment: string, limit?: number) =>
+      call<{ runs: Run[] }>(
+        'GET',
+        `${env(org, environment)}/runs${limit === undefined ? '' : `?limit=${limit}`}`,
+      ).then((r) => r.runs),
     getResidency: (org: string, environment: string, runId: string) =>
       call<Residency>('GET', `${env(org, environment)}/runs/${runId}/residency`),
     cancelRun: (org: string, environment: string, runId: string) =>

@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { ControlApiConfig } from '../common/config.js';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
+import { startRunReconciler } from './run-reconciler.js';
+import { runDepsOf } from './runs.js';
 import { ensureOperatorKey } from './operator-key.js';
 import { createPayloadKeys } from './payload-keys.js';
 import { createAccountAccess } from './provisioning/account-access.js';
@@ -46,6 +48,9 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     logger,
   );
   await app.listen({ host: config.host, port: config.port });
+  const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
+    onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
+  });
   // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
   const trusted = temporal.waitUntilTrusted();
   trusted.catch(() => undefined);
@@ -70,6 +75,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
+      await reconciler.stop();
       await webUi?.close();
       await app.close();
       await temporal.close();

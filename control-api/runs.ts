@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
+import type { ControlApiConfig } from '../common/config.js';
 import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
@@ -31,6 +32,21 @@ export interface RunDeps {
   regions: RegionRegistry;
   temporalUiUrl: string;
   payloadLimitBytes: number;
+}
+
+/** What run handling needs, from the control API's database, Temporal clients and configuration. */
+export function runDepsOf(deps: {
+  db: Database;
+  temporal: TemporalClients;
+  config: Pick<ControlApiConfig, 'regions' | 'temporalUiUrl' | 'payloadLimitBytes'>;
+}): RunDeps {
+  return {
+    db: deps.db,
+    temporal: deps.temporal,
+    regions: deps.config.regions,
+    temporalUiUrl: deps.config.temporalUiUrl,
+    payloadLimitBytes: deps.config.payloadLimitBytes,
+  };
 }
 
 const TERMINAL: Record<string, RunRow['status']> = {

@@ -6,9 +6,8 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
-import { refreshRun, runView, startRun, waitingReason } from '../runs.js';
+import { refreshRun, runDepsOf, runView, startRun, waitingReason } from '../runs.js';
 import { buildResidency } from '../run-placement.js';
-import type { RunDeps } from '../runs.js';
 import { envParams, runParams } from '../schemas.js';
 
 const startBody = z
@@ -21,13 +20,7 @@ const startBody = z
   .strict();
 
 export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
-  const runDeps: RunDeps = {
-    db: deps.db,
-    temporal: deps.temporal,
-    regions: deps.config.regions,
-    temporalUiUrl: deps.config.temporalUiUrl,
-    payloadLimitBytes: deps.config.payloadLimitBytes,
-  };
+  const runDeps = runDepsOf(deps);
 
   async function loadRun(principal: ReturnType<typeof principalOf>, params: z.infer<typeof runParams>) {
     const { env } = await visibleEnvironment(deps.db, principal, params);
@@ -74,8 +67,8 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           .where(eq(runs.environmentId, env.id))
           .orderBy(desc(runs.createdAt))
           .limit(request.query.limit);
-        const fresh = await Promise.all(rows.map((row) => refreshRun(runDeps, env, row)));
-        return { runs: fresh.map((row) => runView(runDeps, env, row)) };
+        // Rows only: the run reconciler moves them forward when their workflows close.
+        return { runs: rows.map((row) => runView(runDeps, env, row)) };
       },
     );
 
@@ -84,8 +77,7 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       { schema: { summary: 'Read a run: status and summary', params: runParams } },
       async (request) => {
         const { env, row } = await loadRun(principalOf(request), request.params);
-        const current = await refreshRun(runDeps, env, row);
-        return runView(runDeps, env, current, await waitingReason(runDeps, env, current));
+        return runView(runDeps, env, row, await waitingReason(runDeps, env, row));
       },
     );
 
@@ -100,11 +92,10 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const { env, row } = await loadRun(principalOf(request), request.params);
-        const current = await refreshRun(runDeps, env, row);
         return (
-          current.residency ??
+          row.residency ??
           deps.temporal.inNamespace(env.namespace, 'read', (client) =>
-            buildResidency(client, deps.config.regions, env, current, false),
+            buildResidency(client, deps.config.regions, env, row, false),
           )
         );
       },

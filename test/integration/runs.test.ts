@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
 import { waitFor } from '../../scripts/processes.js';
+import { eq } from 'drizzle-orm';
+import { runs } from '../../db/schema.js';
+import { testDatabase } from '../support/database.js';
 
 describe('runs through the API', () => {
   let s: EnvScenario;
@@ -13,6 +16,30 @@ describe('runs through the API', () => {
   afterAll(async () => {
     await Promise.all([s.close(), other.close()]);
   });
+
+  it('answers reads from the run row, which moves forward when the workflow closes, never on a read', async () => {
+    const own = await newEnvironment('eu', { employees: 10 });
+    const run = await own.client.createRun(own.org, own.env, runRequest(own));
+    const done = await own.client.waitForRun(own.org, own.env, run.id, { timeoutMs: 60_000 });
+    expect(done.status).toBe('completed');
+    const database = testDatabase();
+    try {
+      // Long after the reconciler moved it, the row is put back to running: only a read could now
+      // take it to completed again, by asking Temporal.
+      await new Promise((resolve) => setTimeout(resolve, 8_000));
+      await database.db.update(runs).set({ status: 'running' }).where(eq(runs.id, run.id));
+      const read = await own.client.getRun(own.org, own.env, run.id);
+      const listed = await own.client.listRuns(own.org, own.env);
+      expect(read.status).toBe('running');
+      expect(listed.find((r) => r.id === run.id)?.status).toBe('running');
+      const [row] = await database.db.select().from(runs).where(eq(runs.id, run.id));
+      expect(row?.status).toBe('running');
+    } finally {
+      await database.db.update(runs).set({ status: 'completed' }).where(eq(runs.id, run.id));
+      await database.close();
+      await own.close();
+    }
+  }, 90_000);
 
   it('cancels a running run, which ends canceled with nothing more written', async () => {
     const run = await s.client.createRun(

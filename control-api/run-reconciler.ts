@@ -1,0 +1,84 @@
+import { and, eq, inArray, min } from 'drizzle-orm';
+import { environments, runs } from '../db/schema.js';
+import type { RunDeps } from './runs.js';
+import { refreshRun } from './runs.js';
+
+/**
+ * Moves run rows forward when their workflows close, in the background: reads of runs only read
+ * rows, and a list never fans out to Temporal. Each pass asks each namespace that has running runs
+ * which of its executions closed since the previous pass (one visibility query per namespace), and
+ * updates those runs' rows once (status, summary, failure, residency). Several control API
+ * processes may each run one: an update applies to a row that is still running only.
+ */
+
+/** Closed executions are looked for from a little before the previous pass: visibility lags. */
+const OVERLAP_MS = 5_000;
+
+export function startRunReconciler(
+  deps: RunDeps,
+  options: { intervalMs?: number; onError?: (error: Error) => void } = {},
+) {
+  const intervalMs = options.intervalMs ?? 500;
+  /** Per environment, when its namespace was last asked. */
+  const askedAt = new Map<string, number>();
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let passing: Promise<void> = Promise.resolve();
+
+  async function reconcileEnvironment(environmentId: string, since: number): Promise<void> {
+    const [env] = await deps.db.select().from(environments).where(eq(environments.id, environmentId));
+    if (!env) return;
+    const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
+      const query = `ExecutionStatus != 'Running' AND CloseTime > '${new Date(since).toISOString()}'`;
+      const ids = new Set<string>();
+      for await (const execution of client.workflow.list({ query })) ids.add(execution.workflowId);
+      return [...ids];
+    });
+    if (closed.length === 0) return;
+    const rows = await deps.db
+      .select()
+      .from(runs)
+      .where(
+        and(eq(runs.environmentId, env.id), eq(runs.status, 'running'), inArray(runs.workflowId, closed)),
+      );
+    for (const row of rows) await refreshRun(deps, env, row);
+  }
+
+  async function pass(): Promise<void> {
+    const running = await deps.db
+      .select({ environmentId: runs.environmentId, oldest: min(runs.createdAt) })
+      .from(runs)
+      .where(eq(runs.status, 'running'))
+      .groupBy(runs.environmentId);
+    const started = Date.now();
+    for (const { environmentId, oldest } of running) {
+      const since = askedAt.get(environmentId) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
+      try {
+        await reconcileEnvironment(environmentId, since);
+        askedAt.set(environmentId, started - OVERLAP_MS);
+      } catch (error) {
+        options.onError?.(error as Error);
+      }
+    }
+    for (const environmentId of askedAt.keys())
+      if (!running.some((r) => r.environmentId === environmentId)) askedAt.delete(environmentId);
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      passing = pass()
+        .catch((error: Error) => options.onError?.(error))
+        .finally(schedule);
+    }, intervalMs);
+  }
+  schedule();
+
+  return {
+    async stop(): Promise<void> {
+      stopped = true;
+      clearTimeout(timer);
+      await passing;
+    },
+  };
+}
