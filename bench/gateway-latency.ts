@@ -4,12 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { Agent, ProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { proxyAuthorization } from '../activities/http.js';
-import { createTavioClient } from '../control-api/client.js';
 import { FIXTURE_HOST } from '../fixtures/serve.js';
-import { startPlatform } from '../scripts/platform.js';
-import { startGatewayInstance } from '../scripts/stack/gateways.js';
-import { stackUp } from '../scripts/stack/services.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
+import { benchPlatform, percentile } from './support.js';
 
 /**
  * What the region gateway adds to each request. Method: a customer system of one environment
@@ -24,9 +21,6 @@ const REQUESTS = Number(process.argv[2] ?? 2000);
 const WARMUP = 100;
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-
 async function timed(dispatcher: Dispatcher, url: string): Promise<number> {
   const started = process.hrtime.bigint();
   const answer = await request(url, { dispatcher });
@@ -40,27 +34,13 @@ const server = createServer((_req, res) => res.end(body));
 await new Promise<void>((resolve) => server.listen(0, FIXTURE_HOST, resolve));
 const url = `http://${FIXTURE_HOST}:${(server.address() as AddressInfo).port}/employees`;
 
-const stack = await stackUp({ quiet: true });
-const platform = await startPlatform(stack, { regions: [] });
-const freePort = await new Promise<number>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as AddressInfo;
-    probe.close(() => resolve(port));
-  });
-});
-const hostKey = await platform.operator.createHostKey('us');
-const gateway = await startGatewayInstance('us1', freePort, {
-  controlApiUrl: platform.api.url,
-  region: 'us',
-  key: hostKey.key,
-});
+const bench = await benchPlatform({ regions: [], employees: 1 });
+const { org, client } = bench;
+const gateway = await bench.gateway();
 try {
-  const org = `bench-${randomBytes(3).toString('hex')}`;
-  const { apiKey } = await platform.operator.createOrganization(org);
-  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   const environment = await client.createEnvironment(org, 'bench', 'us');
   await client.createConnection(org, 'bench', {
-    name: 'directory',
+    name: 'echo',
     kind: 'upsert-rest',
     baseUrl: new URL(url).origin,
     credentials: { token: randomBytes(16).toString('hex') },
@@ -109,5 +89,5 @@ try {
 } finally {
   gateway.stop();
   server.close();
-  await platform.stop();
+  await bench.close();
 }

@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { createTavioClient } from '../control-api/client.js';
-import { startHrisSource } from '../fixtures/hris-source.js';
-import { startUpsertDestination } from '../fixtures/upsert-destination.js';
-import { startPlatform } from '../scripts/platform.js';
-import { stackUp } from '../scripts/stack/services.js';
+import { benchPlatform, percentile } from './support.js';
 
 /**
  * Latency of listing runs. Method: one environment with RUNS runs (default 1000), started through
@@ -14,34 +9,12 @@ import { stackUp } from '../scripts/stack/services.js';
 const RUNS = Number(process.argv[2] ?? 1000);
 const LISTS = Number(process.argv[3] ?? 20);
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-};
 
-const stack = await stackUp({ quiet: true });
-const platform = await startPlatform(stack, { regions: [] });
-const sourceKey = randomBytes(16).toString('hex');
-const token = randomBytes(16).toString('hex');
-const source = await startHrisSource({ apiKey: sourceKey, employees: 5 });
-const destination = await startUpsertDestination({ token });
+const bench = await benchPlatform({ regions: [], employees: 5 });
+const { org, client } = bench;
 try {
-  const org = `bench-${randomBytes(3).toString('hex')}`;
-  const { apiKey } = await platform.operator.createOrganization(org);
-  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   await client.createEnvironment(org, 'bench', 'us');
-  const src = await client.createConnection(org, 'bench', {
-    name: 'hris',
-    kind: 'hris-rest',
-    baseUrl: source.url,
-    credentials: { apiKey: sourceKey },
-  });
-  const dst = await client.createConnection(org, 'bench', {
-    name: 'dir',
-    kind: 'upsert-rest',
-    baseUrl: destination.url,
-    credentials: { token },
-  });
+  const [src, dst] = await bench.connect('bench');
   say(`starting ${RUNS} runs (no worker serves them, so they stay running)...`);
   for (let i = 0; i < RUNS; i++) {
     await client.createRun(org, 'bench', {
@@ -57,7 +30,7 @@ try {
     const started = process.hrtime.bigint();
     const listed = await client.listRuns(org, 'bench', 200);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    if (listed.length !== 200) throw new Error(`listed ${listed.length} runs`);
+    if (listed.length !== Math.min(200, RUNS)) throw new Error(`listed ${listed.length} runs`);
     if (i >= 2) times.push(ms);
   }
   const figures = { p50: Math.round(percentile(times, 0.5)), p95: Math.round(percentile(times, 0.95)) };
@@ -65,7 +38,5 @@ try {
   console.log(JSON.stringify({ bench: 'run-list', runs: RUNS, lists: LISTS, ...figures }));
   await client.retireEnvironment(org, 'bench');
 } finally {
-  await source.close();
-  await destination.close();
-  await platform.stop();
+  await bench.close();
 }

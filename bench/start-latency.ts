@@ -3,11 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createTavioClient } from '../control-api/client.js';
-import { startHrisSource } from '../fixtures/hris-source.js';
-import { startUpsertDestination } from '../fixtures/upsert-destination.js';
-import { startPlatform } from '../scripts/platform.js';
-import { stackUp } from '../scripts/stack/services.js';
+import { benchPlatform, percentile } from './support.js';
 
 /**
  * P2, run start latency against a bare Temporal start, in one run. Method: RUNS runs (default 50)
@@ -22,10 +18,6 @@ import { stackUp } from '../scripts/stack/services.js';
  */
 const RUNS = Number(process.argv[2] ?? 50);
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
-};
 
 /** Milliseconds from `startedAt` to the first ActivityTaskStarted of the workflow's first execution. */
 async function toFirstActivity(handle: WorkflowHandle, startedAt: number): Promise<number> {
@@ -36,31 +28,11 @@ async function toFirstActivity(handle: WorkflowHandle, startedAt: number): Promi
   return at - startedAt;
 }
 
-const stack = await stackUp({ quiet: true });
-const platform = await startPlatform(stack, { regions: ['us'] });
-const sourceKey = randomBytes(16).toString('hex');
-const token = randomBytes(16).toString('hex');
-const source = await startHrisSource({ apiKey: sourceKey, employees: 5 });
-const destination = await startUpsertDestination({ token });
+const bench = await benchPlatform({ regions: ['us'], employees: 5 });
+const { stack, platform, org, client: tavio } = bench;
 try {
-  const org = `bench-${randomBytes(3).toString('hex')}`;
-  const { apiKey } = await platform.operator.createOrganization(org);
-  const tavio = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   const environment = await tavio.createEnvironment(org, 'bench', 'us');
-  const [src, dst] = await Promise.all([
-    tavio.createConnection(org, 'bench', {
-      name: 'hris',
-      kind: 'hris-rest',
-      baseUrl: source.url,
-      credentials: { apiKey: sourceKey },
-    }),
-    tavio.createConnection(org, 'bench', {
-      name: 'dir',
-      kind: 'upsert-rest',
-      baseUrl: destination.url,
-      credentials: { token },
-    }),
-  ]);
+  const [src, dst] = await bench.connect('bench');
   const { token: temporalToken } = await platform.operator.createTemporalToken(org, {
     environment: 'bench',
     role: 'admin',
@@ -126,7 +98,5 @@ try {
   );
   await tavio.retireEnvironment(org, 'bench');
 } finally {
-  await source.close();
-  await destination.close();
-  await platform.stop();
+  await bench.close();
 }

@@ -1,18 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ProxyAgent, request } from 'undici';
 import { mapEmployee } from '../activities/employee-mapping.js';
 import type { CanonicalEmployee } from '../activities/employee-mapping.js';
 import { proxyAuthorization } from '../activities/http.js';
-import { createTavioClient } from '../control-api/client.js';
-import { startHrisSource } from '../fixtures/hris-source.js';
-import { startUpsertDestination } from '../fixtures/upsert-destination.js';
-import { startPlatform } from '../scripts/platform.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
-import { startGatewayInstance } from '../scripts/stack/gateways.js';
-import { stackUp } from '../scripts/stack/services.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
+import { benchPlatform } from './support.js';
 
 /**
  * P1, sync throughput against a plain baseline, in one run. Method: one environment in region us,
@@ -69,43 +61,14 @@ async function baseline(options: {
   return read / seconds;
 }
 
-const stack = await stackUp({ quiet: true });
-const platform = await startPlatform(stack, { regions: ['us'] });
-const sourceKey = randomBytes(16).toString('hex');
-const token = randomBytes(16).toString('hex');
-const source = await startHrisSource({ apiKey: sourceKey, employees: EMPLOYEES });
-const destination = await startUpsertDestination({ token });
-const port = await new Promise<number>((resolve) => {
-  const probe = createServer().listen(0, '127.0.0.1', () => {
-    const { port: free } = probe.address() as AddressInfo;
-    probe.close(() => resolve(free));
-  });
-});
-const hostKey = await platform.operator.createHostKey('us');
-const baselineGateway = await startGatewayInstance('us1', port, {
-  controlApiUrl: platform.api.url,
-  region: 'us',
-  key: hostKey.key,
-});
+const bench = await benchPlatform({ regions: ['us'], employees: EMPLOYEES });
+const { org, client, source, destination, sourceKey, token } = bench;
+const baselineGateway = await bench.gateway();
 try {
-  const org = `bench-${randomBytes(3).toString('hex')}`;
-  const { apiKey } = await platform.operator.createOrganization(org);
-  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   const environment = await client.createEnvironment(org, 'bench', 'us');
   const namespace = `${org}-bench`;
   const pid = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 30_000);
-  const src = await client.createConnection(org, 'bench', {
-    name: 'hris',
-    kind: 'hris-rest',
-    baseUrl: source.url,
-    credentials: { apiKey: sourceKey },
-  });
-  const dst = await client.createConnection(org, 'bench', {
-    name: 'directory',
-    kind: 'upsert-rest',
-    baseUrl: destination.url,
-    credentials: { token },
-  });
+  const [src, dst] = await bench.connect('bench');
   const credentials = await createGatewayCredentials(baselineGateway.files.passwd).issue(environment.id);
   const gateway = new ProxyAgent({
     uri: baselineGateway.url,
@@ -161,7 +124,5 @@ try {
   await client.retireEnvironment(org, 'bench');
 } finally {
   baselineGateway.stop();
-  await source.close();
-  await destination.close();
-  await platform.stop();
+  await bench.close();
 }

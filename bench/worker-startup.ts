@@ -1,10 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { createTavioClient } from '../control-api/client.js';
-import { startHrisSource } from '../fixtures/hris-source.js';
-import { startUpsertDestination } from '../fixtures/upsert-destination.js';
-import { startPlatform } from '../scripts/platform.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
-import { stackUp } from '../scripts/stack/services.js';
+import { benchPlatform } from './support.js';
 
 /**
  * How long a new environment takes to be served, and what its worker costs. Method: ENVIRONMENTS
@@ -17,12 +12,8 @@ const ENVIRONMENTS = Number(process.argv[2] ?? 5);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const stack = await stackUp({ quiet: true });
-const platform = await startPlatform(stack, { regions: ['us'] });
-const sourceKey = randomBytes(16).toString('hex');
-const token = randomBytes(16).toString('hex');
-const source = await startHrisSource({ apiKey: sourceKey, employees: 5 });
-const destination = await startUpsertDestination({ token });
+const bench = await benchPlatform({ regions: ['us'], employees: 5 });
+const { org, client } = bench;
 const figures = {
   provisionMs: [] as number[],
   processMs: [] as number[],
@@ -30,28 +21,12 @@ const figures = {
   rssMiB: [] as number[],
 };
 try {
-  const org = `bench-${randomBytes(3).toString('hex')}`;
-  const { apiKey } = await platform.operator.createOrganization(org);
-  const client = createTavioClient({ baseUrl: platform.api.url, apiKey: apiKey.key });
   for (let i = 0; i < ENVIRONMENTS; i++) {
     const env = `env-${i}`;
     const started = Date.now();
     await client.createEnvironment(org, env, 'us');
     const active = Date.now();
-    const [src, dst] = await Promise.all([
-      client.createConnection(org, env, {
-        name: 'hris',
-        kind: 'hris-rest',
-        baseUrl: source.url,
-        credentials: { apiKey: sourceKey },
-      }),
-      client.createConnection(org, env, {
-        name: 'dir',
-        kind: 'upsert-rest',
-        baseUrl: destination.url,
-        credentials: { token },
-      }),
-    ]);
+    const [src, dst] = await bench.connect(env);
     const run = await client.createRun(org, env, {
       integration: 'hris-employee-sync',
       connections: { source: src.id, destination: dst.id },
@@ -81,7 +56,5 @@ try {
   console.log(JSON.stringify({ bench: 'worker-startup', environments: ENVIRONMENTS, medians, figures }));
   for (let i = 0; i < ENVIRONMENTS; i++) await client.retireEnvironment(org, `env-${i}`);
 } finally {
-  await source.close();
-  await destination.close();
-  await platform.stop();
+  await bench.close();
 }

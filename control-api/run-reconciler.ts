@@ -45,21 +45,26 @@ export function startRunReconciler(
   }
 
   async function pass(): Promise<void> {
+    // Retired environments' runs were canceled with them, and their namespaces are gone.
     const running = await deps.db
       .select({ environmentId: runs.environmentId, oldest: min(runs.createdAt) })
       .from(runs)
-      .where(eq(runs.status, 'running'))
+      .innerJoin(environments, eq(environments.id, runs.environmentId))
+      .where(and(eq(runs.status, 'running'), eq(environments.status, 'active')))
       .groupBy(runs.environmentId);
     const started = Date.now();
-    for (const { environmentId, oldest } of running) {
-      const since = askedAt.get(environmentId) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
-      try {
-        await reconcileEnvironment(environmentId, since);
-        askedAt.set(environmentId, started - OVERLAP_MS);
-      } catch (error) {
-        options.onError?.(error as Error);
-      }
-    }
+    // Namespaces are asked side by side: one slow namespace does not hold the others back.
+    await Promise.all(
+      running.map(async ({ environmentId, oldest }) => {
+        const since = askedAt.get(environmentId) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
+        try {
+          await reconcileEnvironment(environmentId, since);
+          askedAt.set(environmentId, started - OVERLAP_MS);
+        } catch (error) {
+          options.onError?.(error as Error);
+        }
+      }),
+    );
     for (const environmentId of askedAt.keys())
       if (!running.some((r) => r.environmentId === environmentId)) askedAt.delete(environmentId);
   }
