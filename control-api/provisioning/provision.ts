@@ -40,6 +40,16 @@ async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Waits for every task; then answers their values, or throws the first failure in their order. */
+async function allSettledOrFirstFailure<T extends readonly unknown[]>(
+  tasks: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 /**
  * Creates everything an environment owns, in its region: namespace, key, bucket, data-plane role.
  * Each step is idempotent and its result recorded, so a failed attempt leaves status `failed` with a
@@ -69,33 +79,48 @@ export async function provisionEnvironment(
   };
   await save({ status: 'provisioning', statusReason: null });
   try {
-    if (!env.namespaceRegisteredAt) {
-      const registeredAt = await step('temporal namespace', () =>
+    // Temporal, the payload key and the AWS resources do not depend on each other: they are made
+    // side by side, and every one of them settles before a failure is recorded.
+    const temporal = async () => {
+      if (!env.namespaceRegisteredAt) {
+        const registeredAt = await step('temporal namespace', () =>
+          deps.temporal.administer(env.namespace, (connection) =>
+            registerOwnNamespace(connection, env.namespace, env.id, deps.retentionHours),
+          ),
+        );
+        await save({ namespaceRegisteredAt: registeredAt });
+      }
+      await step('temporal search attributes', () =>
         deps.temporal.administer(env.namespace, (connection) =>
-          registerOwnNamespace(connection, env.namespace, env.id, deps.retentionHours),
+          ensureSearchAttributes(connection, env.namespace),
         ),
       );
-      await save({ namespaceRegisteredAt: registeredAt });
-    }
-    await step('temporal search attributes', () =>
-      deps.temporal.administer(env.namespace, (connection) =>
-        ensureSearchAttributes(connection, env.namespace),
-      ),
-    );
-    await step('payload key', () => deps.payloadKeys.ensure(env));
-    const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
-    const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
-    if (!env.keyArn) await save({ keyArn });
-    await step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn));
-    const dataplaneRoleArn = await step('data-plane role', () =>
-      ensureDataplaneRole(
-        aws,
-        identity,
-        env.bucket,
-        region.gateway,
-        hostRoleArn(deps.controlAccountId, region.gateway),
-      ),
-    );
+    };
+    const awsResources = async () => {
+      const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
+      const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
+      if (!env.keyArn) await save({ keyArn });
+      // The role names the bucket, not its key: both are made at once.
+      const [, roleArn] = await Promise.all([
+        step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn)),
+        step('data-plane role', () =>
+          ensureDataplaneRole(
+            aws,
+            identity,
+            env.bucket,
+            region.gateway,
+            hostRoleArn(deps.controlAccountId, region.gateway),
+          ),
+        ),
+      ]);
+      return { keyArn, roleArn };
+    };
+    const [, , made] = await allSettledOrFirstFailure([
+      temporal(),
+      step('payload key', () => deps.payloadKeys.ensure(env)),
+      awsResources(),
+    ] as const);
+    const { keyArn, roleArn: dataplaneRoleArn } = made;
     const row = await save({ dataplaneRoleArn, status: 'active' });
     await audit(deps.db, {
       actorKeyId,

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import {
   chmodSync,
   chownSync,
@@ -99,7 +100,8 @@ export function ensureGateway(
 
 /** The helper runs under the gateway's own user, from any folder: its loader is named by path. */
 function helperCommand(): string[] {
-  const loader = fileURLToPath(import.meta.resolve('tsx'));
+  const tsx = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+  const loader = join(tsx, 'dist', 'loader.mjs');
   const script = fileURLToPath(new URL('../../gateway/egress-acl.ts', import.meta.url));
   return [process.execPath, '--import', `file://${loader}`, script];
 }
