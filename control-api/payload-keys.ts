@@ -4,6 +4,7 @@ import { tolerating } from '../common/aws-errors.js';
 import type { PayloadDataKey, PayloadKeyRing } from '../common/payload-encryption.js';
 import type { Database } from '../db/client.js';
 import { environments, payloadKeys } from '../db/schema.js';
+import { regionalClients } from './regional-clients.js';
 
 /** The control plane's KMS key that wraps payload data keys, one per AWS region of its own account. */
 export const PAYLOAD_KEY_ALIAS = 'alias/tavio/temporal-payloads';
@@ -24,21 +25,17 @@ export function createPayloadKeys(options: {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }) {
   const { db } = options;
-  const clients = new Map<string, KMS>();
-  const plain = new Map<string, { key: Promise<PayloadDataKey | undefined>; until: number }>();
-
-  function kms(awsRegion: string): KMS {
-    let client = clients.get(awsRegion);
-    if (!client) {
-      client = new KMS({
+  const clients = regionalClients(
+    (awsRegion) =>
+      new KMS({
         region: awsRegion,
         endpoint: options.endpointFor(awsRegion),
         credentials: options.credentials,
-      });
-      clients.set(awsRegion, client);
-    }
-    return client;
-  }
+      }),
+  );
+  const plain = new Map<string, { key: Promise<PayloadDataKey | undefined>; until: number }>();
+
+  const kms = (awsRegion: string): KMS => clients.of(awsRegion);
 
   async function wrappingKey(awsRegion: string): Promise<string> {
     const described = await tolerating(
@@ -165,7 +162,7 @@ export function createPayloadKeys(options: {
     },
 
     close(): void {
-      for (const client of clients.values()) client.destroy();
+      clients.destroyAll();
     },
   };
 }

@@ -3,11 +3,18 @@ import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import { regionalClients } from '../regional-clients.js';
 
 export interface AccountClients {
   s3: S3Client;
   kms: KMS;
   iam: IAMClient;
+}
+
+function destroyClients(clients: AccountClients): void {
+  clients.s3.destroy();
+  clients.kms.destroy();
+  clients.iam.destroy();
 }
 
 interface Cached {
@@ -25,21 +32,17 @@ export function createAccountAccess(options: {
   endpointFor: (awsRegion: string) => string | undefined;
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }) {
-  const stsByRegion = new Map<string, STSClient>();
-  const cache = new Map<string, Cached>();
-
-  function sts(awsRegion: string): STSClient {
-    let client = stsByRegion.get(awsRegion);
-    if (!client) {
-      client = new STSClient({
+  const stsClients = regionalClients(
+    (awsRegion) =>
+      new STSClient({
         region: awsRegion,
         endpoint: options.endpointFor(awsRegion),
         credentials: options.credentials,
-      });
-      stsByRegion.set(awsRegion, client);
-    }
-    return client;
-  }
+      }),
+  );
+  const cache = new Map<string, Cached>();
+
+  const sts = (awsRegion: string): STSClient => stsClients.of(awsRegion);
 
   return {
     async clients(accountId: string, awsRegion: string): Promise<AccountClients> {
@@ -66,17 +69,13 @@ export function createAccountAccess(options: {
         kms: new KMS(common),
         iam: new IAMClient(common),
       };
-      hit?.clients.s3.destroy();
+      if (hit) destroyClients(hit.clients);
       cache.set(cacheKey, { clients, expiresAt: Date.now() + 50 * 60 * 1000 });
       return clients;
     },
     destroy(): void {
-      for (const { clients } of cache.values()) {
-        clients.s3.destroy();
-        clients.kms.destroy();
-        clients.iam.destroy();
-      }
-      for (const client of stsByRegion.values()) client.destroy();
+      for (const { clients } of cache.values()) destroyClients(clients);
+      stsClients.destroyAll();
     },
   };
 }
