@@ -3,6 +3,8 @@ import { environments, runs } from '../db/schema.js';
 import type { RunDeps } from './runs.js';
 import { refreshRun } from './runs.js';
 
+type Env = typeof environments.$inferSelect;
+
 /**
  * Moves run rows forward when their workflows close, in the background: reads of runs only read
  * rows, and a list never fans out to Temporal. Each pass asks each namespace that has running runs
@@ -25,9 +27,7 @@ export function startRunReconciler(
   let timer: NodeJS.Timeout | undefined;
   let passing: Promise<void> = Promise.resolve();
 
-  async function reconcileEnvironment(environmentId: string, since: number): Promise<void> {
-    const [env] = await deps.db.select().from(environments).where(eq(environments.id, environmentId));
-    if (!env) return;
+  async function reconcileEnvironment(env: Env, since: number): Promise<void> {
     const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
       const query = `ExecutionStatus != 'Running' AND CloseTime > '${new Date(since).toISOString()}'`;
       const ids = new Set<string>();
@@ -47,26 +47,26 @@ export function startRunReconciler(
   async function pass(): Promise<void> {
     // Retired environments' runs were canceled with them, and their namespaces are gone.
     const running = await deps.db
-      .select({ environmentId: runs.environmentId, oldest: min(runs.createdAt) })
+      .select({ env: environments, oldest: min(runs.createdAt) })
       .from(runs)
       .innerJoin(environments, eq(environments.id, runs.environmentId))
       .where(and(eq(runs.status, 'running'), eq(environments.status, 'active')))
-      .groupBy(runs.environmentId);
+      .groupBy(environments.id);
     const started = Date.now();
     // Namespaces are asked side by side: one slow namespace does not hold the others back.
     await Promise.all(
-      running.map(async ({ environmentId, oldest }) => {
-        const since = askedAt.get(environmentId) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
+      running.map(async ({ env, oldest }) => {
+        const since = askedAt.get(env.id) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
         try {
-          await reconcileEnvironment(environmentId, since);
-          askedAt.set(environmentId, started - OVERLAP_MS);
+          await reconcileEnvironment(env, since);
+          askedAt.set(env.id, started - OVERLAP_MS);
         } catch (error) {
           options.onError?.(error as Error);
         }
       }),
     );
     for (const environmentId of askedAt.keys())
-      if (!running.some((r) => r.environmentId === environmentId)) askedAt.delete(environmentId);
+      if (!running.some((r) => r.env.id === environmentId)) askedAt.delete(environmentId);
   }
 
   function schedule(): void {
