@@ -24,10 +24,16 @@ describe('runs through the API', () => {
     expect(done.status).toBe('completed');
     const database = testDatabase();
     try {
-      // Long after the reconciler moved it, the row is put back to running: only a read could now
-      // take it to completed again, by asking Temporal.
+      // Long after the reconciler moved it, the row is put back to running, as created after its
+      // workflow closed: the reconciler looks for executions closed since shortly before its
+      // running runs were created, so only a read could now take it to completed again.
       await new Promise((resolve) => setTimeout(resolve, 8_000));
-      await database.db.update(runs).set({ status: 'running' }).where(eq(runs.id, run.id));
+      await database.db
+        .update(runs)
+        .set({ status: 'running', createdAt: new Date() })
+        .where(eq(runs.id, run.id));
+      // Several reconciler passes go by before the reads.
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
       const read = await own.client.getRun(own.org, own.env, run.id);
       const listed = await own.client.listRuns(own.org, own.env);
       expect(read.status).toBe('running');
