@@ -198,6 +198,8 @@ const regionHostSchema = sharedSchema.extend({
   controlApiUrl: z.url(),
   hostKey: z.string().regex(/^tav_host_/, 'a region host key (tav_host_...)'),
   pollIntervalMs: z.coerce.number().int().min(100),
+  /** How long an environment's worker keeps running with no work before its host stops it. */
+  workerIdleMs: z.coerce.number().int().min(0),
   hostId: z.string().min(1),
   responseLimitBytes: responseLimitBytesSchema,
   regions: z.custom<RegionRegistry>(),
@@ -215,6 +217,7 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
       controlApiUrl: env.TAVIO_CONTROL_API_URL ?? 'http://127.0.0.1:8080',
       hostKey: env.TAVIO_HOST_KEY,
       pollIntervalMs: env.TAVIO_HOST_POLL_MS ?? '1000',
+      workerIdleMs: env.TAVIO_WORKER_IDLE_MS ?? '60000',
       hostId: env.TAVIO_HOST_ID ?? `${env.TAVIO_REGION ?? 'unknown'}-host-${process.pid}`,
       responseLimitBytes: env.TAVIO_RESPONSE_LIMIT_BYTES ?? String(DEFAULT_RESPONSE_LIMIT_BYTES),
       regions: regionRegistryFrom(env),

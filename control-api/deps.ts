@@ -1,5 +1,6 @@
 import type { ControlApiConfig } from '../common/config.js';
 import type { Database } from '../db/client.js';
+import type { BacklogWatch } from './backlog-watch.js';
 import type { AccountAccess } from './provisioning/account-access.js';
 import type { PayloadKeys } from './payload-keys.js';
 import type { SigningKeys } from './temporal-auth/signing-keys.js';
@@ -13,4 +14,6 @@ export interface ApiDeps {
   config: ControlApiConfig;
   signingKeys: SigningKeys;
   payloadKeys: PayloadKeys;
+  /** Which environments have tasks waiting that no worker takes. */
+  backlog: Pick<BacklogWatch, 'backlogged'>;
 }

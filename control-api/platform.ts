@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { ControlApiConfig } from '../common/config.js';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
+import { startBacklogWatch } from './backlog-watch.js';
 import { startRunReconciler } from './run-reconciler.js';
 import { runDepsOf } from './runs.js';
 import { ensureOperatorKey } from './operator-key.js';
@@ -43,10 +44,23 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     credentials: config.aws,
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
+  // Until the app can log, a pass that fails is retried unreported.
+  let reportBacklogError = (error: Error): void => void error;
+  const backlog = startBacklogWatch(
+    { db: database.db, temporal, regions: config.regions },
+    { onError: (error) => reportBacklogError(error) },
+  );
   const app = await buildApp(
-    { db: database.db, temporal, accounts, config, signingKeys, payloadKeys },
+    { db: database.db, temporal, accounts, config, signingKeys, payloadKeys, backlog },
     logger,
   );
+  let backlogErrorAt = 0;
+  reportBacklogError = (error) => {
+    // A namespace that cannot be asked fails every pass: logged once a minute at most.
+    if (Date.now() - backlogErrorAt < 60_000) return;
+    backlogErrorAt = Date.now();
+    app.log.warn({ err: error.message }, 'task-queue backlog not read');
+  };
   await app.listen({ host: config.host, port: config.port });
   const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
@@ -75,7 +89,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
-      await reconciler.stop();
+      await Promise.all([reconciler.stop(), backlog.stop()]);
       await webUi?.close();
       await app.close();
       await temporal.close();

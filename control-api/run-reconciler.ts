@@ -2,6 +2,7 @@ import { and, eq, inArray, min } from 'drizzle-orm';
 import { environments, runs } from '../db/schema.js';
 import type { RunDeps } from './runs.js';
 import { refreshRun } from './runs.js';
+import { repeatPass } from './repeated-pass.js';
 
 type Env = typeof environments.$inferSelect;
 
@@ -23,9 +24,6 @@ export function startRunReconciler(
   const intervalMs = options.intervalMs ?? 500;
   /** Per environment, when its namespace was last asked. */
   const askedAt = new Map<string, number>();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let passing: Promise<void> = Promise.resolve();
 
   async function reconcileEnvironment(env: Env, since: number): Promise<void> {
     const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
@@ -69,21 +67,5 @@ export function startRunReconciler(
       if (!running.some((r) => r.env.id === environmentId)) askedAt.delete(environmentId);
   }
 
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      passing = pass()
-        .catch((error: Error) => options.onError?.(error))
-        .finally(schedule);
-    }, intervalMs);
-  }
-  schedule();
-
-  return {
-    async stop(): Promise<void> {
-      stopped = true;
-      clearTimeout(timer);
-      await passing;
-    },
-  };
+  return repeatPass(pass, intervalMs, options.onError);
 }

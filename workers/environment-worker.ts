@@ -18,6 +18,8 @@ import { createTokenWatch } from './token-watch.js';
 
 /** How long an execution's opened connections stay in memory at most (its last page drops them sooner). */
 const CONNECTION_TTL_MS = 2 * 60 * 1000;
+/** How often the worker looks whether it has tasks in hand. */
+const BUSY_CHECK_MS = 500;
 
 // Whatever the worker writes is readable by its own user alone.
 process.umask(0o077);
@@ -111,10 +113,21 @@ async function main(): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stop);
   // A worker never outlives its host: when the host's channel closes, it stops.
   process.once('disconnect', stop);
+  // Its host stops a worker that has had no work for a while: it tells the host whether it has
+  // tasks in hand whenever that changes.
+  let busy = false;
+  const busyWatch = setInterval(() => {
+    const status = worker.getStatus();
+    const now = status.numInFlightActivities + status.numInFlightWorkflowActivations > 0;
+    if (now !== busy) process.send?.({ busy: now });
+    busy = now;
+  }, BUSY_CHECK_MS);
+  busyWatch.unref();
   process.send?.({ ready: true });
   try {
     await worker.run();
   } finally {
+    clearInterval(busyWatch);
     tokenWatch.stop();
     await connection.close();
     await http.close();

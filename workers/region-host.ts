@@ -10,7 +10,7 @@ import { createRegionSandbox } from './sandbox.js';
 import type { RegionSandbox } from './sandbox.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerSecrets } from './worker-secrets.js';
-import { writeWorkflowBundle } from './workflow-bundle.js';
+import { buildWorkerCode } from './worker-code.js';
 
 /** What the control API tells a region host about an active environment: identifiers, no secrets. */
 const assignmentSchema = z.object({
@@ -24,6 +24,8 @@ const assignmentSchema = z.object({
   keyArn: z.string(),
   awsRegion: z.string(),
   dataplaneRoleArn: z.string(),
+  /** The environment's work now: its running runs, and whether tasks wait on its queue untaken. */
+  work: z.object({ runningRuns: z.number().int(), backlog: z.boolean() }),
 });
 type Assignment = z.infer<typeof assignmentSchema>;
 
@@ -84,8 +86,8 @@ async function main(): Promise<void> {
   const config = loadRegionHostConfig();
   const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
   const region = config.regions[config.region];
-  log.info('building the workflow bundle');
-  const bundle = await writeWorkflowBundle();
+  log.info('building the environment worker and the workflow bundle');
+  const code = await buildWorkerCode();
   const issuer = createDataplaneCredentialIssuer({
     awsRegion: region.awsRegion,
     endpoint: region.awsEndpoint,
@@ -96,7 +98,7 @@ async function main(): Promise<void> {
   await gatewayCredentials.reset();
   const sandbox = regionSandbox(config, log);
   await sandbox?.start();
-  const supervisor = createSupervisor(log, sandbox);
+  const supervisor = createSupervisor(log, code.entryPath, sandbox);
   const secrets = createWorkerSecrets(log, (key, update) => supervisor.sendSecrets(key, update));
 
   function settingsFor(assignment: Assignment): EnvironmentWorkerSettings {
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
       payloadLimitBytes: config.payloadLimitBytes,
       responseLimitBytes: config.responseLimitBytes,
       logLevel: config.logLevel,
-      workflowBundlePath: bundle.path,
+      workflowBundlePath: code.workflowBundlePath,
       hostId: config.hostId,
     };
   }
@@ -145,9 +147,44 @@ async function main(): Promise<void> {
     await askControlApi(config, 'POST', `/environments/${key}/worker-released`, z.unknown(), release);
   }
 
+  /** When each environment last had work (runs, a backlog, tasks in hand), while it is assigned here. */
+  const lastWorkAt = new Map<string, number>();
+  /** Environments assigned to this host at the last pass, with or without a running worker. */
+  const knownHere = new Set<string>();
+  /** Workers being stopped for lack of work: started again only once stopped. */
+  const idleStops = new Map<string, Promise<void>>();
+
+  /** Stops a worker and takes back what it was given: its secrets and its gateway credentials. */
+  async function stopWorker(key: string): Promise<void> {
+    secrets.forget(key);
+    await supervisor.stop(key);
+    await gatewayCredentials.revoke(key);
+  }
+
+  function startWorker(assignment: Assignment): void {
+    supervisor.ensure({
+      key: assignment.id,
+      env: () => ({ [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)) }),
+      secrets: () =>
+        secrets.issue(assignment.id, {
+          credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
+          temporal: () => fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
+          payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
+          proxy: () => gatewayCredentials.issue(assignment.id),
+        }),
+      onProblem: (problem) => reportProblem(assignment.id, problem),
+    });
+  }
+
+  /**
+   * Runs a worker for each of this region's environments that has work, and stops one once its
+   * environment has had none for the idle period. An environment that is no longer assigned here
+   * (retired, failed) loses its worker at once, and its deletion receipt learns what went with it.
+   */
   async function reconcile(): Promise<void> {
     const assignments = await fetchAssignments(config);
-    const wanted = new Set<string>();
+    const now = Date.now();
+    const assigned = new Set<string>();
     for (const assignment of assignments) {
       // Defense in depth: the API filters by region, and the host checks again.
       if (assignment.region !== config.region || assignment.taskQueue !== region.taskQueue) {
@@ -157,32 +194,39 @@ async function main(): Promise<void> {
         );
         continue;
       }
-      wanted.add(assignment.id);
-      supervisor.ensure({
-        key: assignment.id,
-        env: () => ({ [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)) }),
-        secrets: () =>
-          secrets.issue(assignment.id, {
-            credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
-            temporal: () => fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
-            payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
-            proxy: () => gatewayCredentials.issue(assignment.id),
-          }),
-        onProblem: (problem) => reportProblem(assignment.id, problem),
-      });
-    }
-    for (const key of supervisor.keys()) {
-      if (!wanted.has(key)) {
-        secrets.forget(key);
-        await supervisor.stop(key);
-        await gatewayCredentials.revoke(key);
-        await reportReleased(key).catch((error: Error) =>
-          log.warn({ worker: key, err: error.message }, 'could not report the released worker'),
-        );
+      const key = assignment.id;
+      assigned.add(key);
+      const { runningRuns, backlog } = assignment.work;
+      if (runningRuns > 0 || backlog || supervisor.busy(key)) lastWorkAt.set(key, now);
+      const idleSince = lastWorkAt.get(key);
+      const running = supervisor.has(key);
+      if (idleSince === undefined || now - idleSince >= config.workerIdleMs) {
+        lastWorkAt.delete(key);
+        if (running && !idleStops.has(key)) {
+          log.info({ worker: key, idleMs: config.workerIdleMs }, 'environment idle: stopping its worker');
+          idleStops.set(
+            key,
+            stopWorker(key)
+              .catch((error: Error) => log.error({ worker: key, err: error.message }, 'idle worker not stopped'))
+              .finally(() => idleStops.delete(key)),
+          );
+        }
+      } else if (!running && !idleStops.has(key)) {
+        startWorker(assignment);
       }
     }
+    for (const key of [...lastWorkAt.keys()]) if (!assigned.has(key)) lastWorkAt.delete(key);
+    for (const key of knownHere) {
+      if (assigned.has(key)) continue;
+      knownHere.delete(key);
+      await idleStops.get(key);
+      await stopWorker(key);
+      await reportReleased(key).catch((error: Error) =>
+        log.warn({ worker: key, err: error.message }, 'could not report the released worker'),
+      );
+    }
+    for (const key of assigned) knownHere.add(key);
   }
-
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
@@ -195,7 +239,7 @@ async function main(): Promise<void> {
       ?.close()
       .catch((error: Error) => log.error({ err: error.message }, 'could not remove the sandbox'));
     issuer.destroy();
-    await bundle.remove();
+    await code.remove();
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown());

@@ -4,8 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { WorkerSecrets } from '../common/worker-secrets.js';
 
-const WORKER_ENTRY = fileURLToPath(new URL('./environment-worker.ts', import.meta.url));
-/** Workers start in the project's folder, where `--import tsx` finds its loader, whoever they run as. */
+/** Workers start in the project's folder, whoever they run as. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
@@ -41,6 +40,8 @@ interface Slot {
   startedAt: number;
   failures: number;
   stopping: boolean;
+  /** Whether the worker last said it has tasks in hand. */
+  busy: boolean;
   restartTimer?: NodeJS.Timeout;
 }
 
@@ -50,10 +51,11 @@ interface Exit {
 }
 
 /**
- * Runs one OS process per environment worker, each in its sandbox when one is given; restarts a
- * crashed one with exponential backoff and stops those that are no longer wanted.
+ * Runs one OS process per environment worker (`entryPath`, compiled JavaScript on plain `node`),
+ * each in its sandbox when one is given; restarts a crashed one with exponential backoff and stops
+ * those that are no longer wanted.
  */
-export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
+export function createSupervisor(log: Logger, entryPath: string, sandbox?: WorkerSandbox) {
   const slots = new Map<string, Slot>();
 
   /** Prepares the sandbox, starts the process and waits for its exit; the sandbox is released in any case. */
@@ -63,7 +65,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
     try {
       const secrets = await slot.spec.secrets();
       if (slot.stopping) return undefined;
-      const child = fork(WORKER_ENTRY, [], {
+      const child = fork(entryPath, [], {
         cwd: PROJECT_ROOT,
         // Nothing is inherited from the host: the child gets its own environment's settings only.
         env: {
@@ -74,7 +76,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
         // Node drops the supplementary groups when it switches to the worker's user.
         uid: identity?.uid,
         gid: identity?.gid,
-        execArgv: ['--import', 'tsx'],
+        execArgv: [],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const exited = new Promise<Exit>((resolve, reject) => {
@@ -90,9 +92,10 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
       slot.child = child;
       slot.startedAt = Date.now();
       child.send({ secrets });
-      child.on('message', (message: { stopping?: string }) => {
+      child.on('message', (message: { stopping?: string; busy?: boolean }) => {
         if (message.stopping)
           log.error({ worker: key, reason: message.stopping }, 'environment worker stopping');
+        if (typeof message.busy === 'boolean') slot.busy = message.busy;
       });
       log.info({ worker: key, pid: child.pid, uid: identity?.uid }, 'environment worker started');
       slot.spec.onProblem?.(null);
@@ -100,6 +103,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
         return await exited;
       } finally {
         slot.child = undefined;
+        slot.busy = false;
       }
     } finally {
       if (sandbox && identity)
@@ -159,7 +163,7 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
   return {
     ensure(spec: SupervisedWorker): void {
       if (slots.has(spec.key)) return;
-      const slot: Slot = { spec, startedAt: 0, failures: 0, stopping: false };
+      const slot: Slot = { spec, startedAt: 0, failures: 0, stopping: false, busy: false };
       slots.set(spec.key, slot);
       start(slot);
     },
@@ -168,6 +172,10 @@ export function createSupervisor(log: Logger, sandbox?: WorkerSandbox) {
     sendSecrets(key: string, secrets: WorkerSecrets): void {
       slots.get(key)?.child?.send({ secrets });
     },
+    /** Whether a worker is wanted for the key: running, starting or waiting to restart. */
+    has: (key: string): boolean => slots.has(key),
+    /** Whether the worker runs and last said it has workflow or activity tasks in hand. */
+    busy: (key: string): boolean => slots.get(key)?.busy ?? false,
     keys: () => [...slots.keys()],
     stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),
   };

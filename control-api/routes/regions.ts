@@ -1,7 +1,7 @@
-import { and, eq } from 'drizzle-orm';
+import { and, count, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { apiKeys, environments, organizations } from '../../db/schema.js';
+import { apiKeys, environments, organizations, runs } from '../../db/schema.js';
 import { regionCodeSchema } from '../../common/regions.js';
 import type { RegionCode } from '../../common/regions.js';
 import { audit } from '../audit.js';
@@ -129,7 +129,8 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments',
       {
         schema: {
-          summary: "Active environments pinned to a region: what that region's worker host runs",
+          summary:
+            "Active environments pinned to a region, with the work each has now: what that region's worker host runs",
           params: regionParams,
         },
       },
@@ -140,12 +141,14 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         if (principal.kind !== 'operator' && !isRegionHost(principal, region))
           throw notFound(`region ${region}`);
         const rows = await deps.db
-          .select({ env: environments, orgSlug: organizations.slug })
+          .select({ env: environments, orgSlug: organizations.slug, runningRuns: count(runs.id) })
           .from(environments)
           .innerJoin(organizations, eq(organizations.id, environments.organizationId))
-          .where(and(eq(environments.region, region), eq(environments.status, 'active')));
+          .leftJoin(runs, and(eq(runs.environmentId, environments.id), eq(runs.status, 'running')))
+          .where(and(eq(environments.region, region), eq(environments.status, 'active')))
+          .groupBy(environments.id, organizations.slug);
         return {
-          environments: rows.map(({ env, orgSlug }) => ({
+          environments: rows.map(({ env, orgSlug, runningRuns }) => ({
             id: env.id,
             organization: orgSlug,
             environment: env.slug,
@@ -156,6 +159,8 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             keyArn: env.keyArn!,
             awsRegion: env.awsRegion,
             dataplaneRoleArn: env.dataplaneRoleArn!,
+            // What the host starts the environment's worker for; without it the worker may stop.
+            work: { runningRuns, backlog: deps.backlog.backlogged(env.id) },
           })),
         };
       },

@@ -27,6 +27,10 @@ describe('region worker hosts', () => {
     const s = await newEnvironment('ca', { employees: 120 });
     opened.push(s);
     const namespace = `${s.org}-${s.env}`;
+    // An environment without work has no worker; its first run brings one up.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(environmentWorkerPid(namespace)).toBeUndefined();
+    const run = await s.client.createRun(s.org, s.env, runRequest(s));
     const pid = await waitFor('the ca environment worker', () => environmentWorkerPid(namespace), 20_000);
     const env = processEnv(pid);
     // The worker holds its own environment's settings and credentials, not the host's key.
@@ -37,7 +41,6 @@ describe('region worker hosts', () => {
       region: 'ca',
       bucket: s.environment.bucket,
     });
-    const run = await s.client.createRun(s.org, s.env, runRequest(s));
     const done = await s.client.waitForRun(s.org, s.env, run.id);
     expect(done).toMatchObject({ status: 'completed', taskQueue: 'ca1', summary: { recordsRead: 120 } });
     expect([...activityIdentities(await histories(namespace, run.workflowId))]).toEqual([
@@ -49,13 +52,13 @@ describe('region worker hosts', () => {
     const s = await newEnvironment('us', { employees: 600, rateLimitEvery: 4 });
     opened.push(s);
     const namespace = `${s.org}-${s.env}`;
-    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 60_000);
     const run = await s.client.createRun(
       s.org,
       s.env,
       runRequest(s, { options: { pageSize: 25, pagesPerExecution: 20 } }),
     );
     await waitFor('the first pages to land', () => s.destination.records.size >= 100 || undefined, 60_000);
+    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 60_000);
     process.kill(before, 'SIGKILL');
     const done = await s.client.waitForRun(s.org, s.env, run.id, { timeoutMs: 150_000 });
     expect(done.status).toBe('completed');
@@ -69,6 +72,7 @@ describe('region worker hosts', () => {
     const s = await newEnvironment('eu', { employees: 10 });
     opened.push(s);
     const namespace = `${s.org}-${s.env}`;
+    await s.client.createRun(s.org, s.env, runRequest(s));
     const pid = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 20_000);
     await database.db.execute(
       `update environments set status = 'failed', status_reason = 'test' where id = '${s.environment.id}'`,

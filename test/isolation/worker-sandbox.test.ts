@@ -3,8 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
-import { sql } from 'drizzle-orm';
-import { testDatabase } from '../support/database.js';
 import { newEnvironment, runRequest } from '../support/scenario.js';
 import type { EnvScenario } from '../support/scenario.js';
 
@@ -68,11 +66,19 @@ function temporalInternalPorts(): number[] {
     .filter((port) => port > 0 && port !== 7233);
 }
 
+/** Runs that keep a's and b's workers busy (their hosts run workers only while there is work). */
+const slowRuns: string[] = [];
+
 beforeAll(async () => {
   [a, b] = await Promise.all([
-    newEnvironment('us', { employees: 5 }),
-    newEnvironment('us', { employees: 5 }),
+    newEnvironment('us', { employees: 2000, rateLimitEvery: 2 }),
+    newEnvironment('us', { employees: 2000, rateLimitEvery: 2 }),
   ]);
+  for (const s of [a, b])
+    slowRuns.push(
+      (await s.client.createRun(s.org, s.env, runRequest(s, { options: { pageSize: 20, pagesPerExecution: 50 } })))
+        .id,
+    );
   workerA = await waitFor('the worker of a', () => environmentWorkerPid(`${a.org}-${a.env}`), 60_000);
   workerB = await waitFor('the worker of b', () => environmentWorkerPid(`${b.org}-${b.env}`), 60_000);
   identity = idsOf(workerA);
@@ -85,7 +91,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([a?.close(), b?.close()]);
+  await Promise.all(
+    [a, b].map(async (s, i) => {
+      if (!s) return;
+      if (slowRuns[i]) await s.client.cancelRun(s.org, s.env, slowRuns[i]).catch(() => undefined);
+      await s.close();
+    }),
+  );
 });
 
 describe('an environment worker', () => {
@@ -130,7 +142,7 @@ describe('an environment worker', () => {
     expect(await connectFrom(source.hostname, Number(source.port))).toBe('ECONNREFUSED');
   });
 
-  it("cannot read another worker's environment, the stack's secrets or write the workflow bundle", async () => {
+  it("cannot read another worker's environment, the stack's secrets or write its code", async () => {
     expect(await readFrom(`/proc/${workerB}/environ`)).toBe('EACCES');
     expect(await readFrom(join(process.cwd(), '.stack', 'aws-identities.json'))).toBe('EACCES');
     expect(await readFrom(join(process.cwd(), '.stack', 'postgres-credentials.json'))).toBe('EACCES');
@@ -140,11 +152,18 @@ describe('an environment worker', () => {
     const bundle = (JSON.parse(settings.slice(settings.indexOf('=') + 1)) as { workflowBundlePath: string })
       .workflowBundlePath;
     expect(await readFrom(bundle)).toBe('read');
-    expect(
-      await asWorker(
-        `try{require('fs').appendFileSync(${JSON.stringify(bundle)},'x');console.log('written')}catch(e){console.log(e.code)}`,
-      ),
-    ).toBe('EACCES');
+    // The compiled worker it runs, on plain node.
+    const [node, entry] = readFileSync(`/proc/${workerA}/cmdline`, 'utf8').split('\0');
+    expect(node).toBe(process.execPath);
+    expect(entry).toMatch(/\.build\/host-[^/]+\/environment-worker\.mjs$/);
+    for (const file of [bundle, entry!]) {
+      expect(await readFrom(file)).toBe('read');
+      expect(
+        await asWorker(
+          `try{require('fs').appendFileSync(${JSON.stringify(file)},'x');console.log('written')}catch(e){console.log(e.code)}`,
+        ),
+      ).toBe('EACCES');
+    }
     expect(
       await asWorker(
         `try{require('fs').writeFileSync(${JSON.stringify(join(process.cwd(), 'package.json'))},'x');console.log('written')}catch(e){console.log(e.code)}`,
@@ -158,20 +177,13 @@ describe('an environment worker that cannot be sandboxed', () => {
     const s = await newEnvironment('us', { employees: 20 });
     try {
       const namespace = `${s.org}-${s.env}`;
-      await waitFor('its worker', () => environmentWorkerPid(namespace), 60_000);
-      // Its host stops the worker and removes its user; a group of the user's name then blocks it.
-      await setStatus(s.environment.id, 'failed');
-      await waitFor('its worker to stop', () => (environmentWorkerPid(namespace) ? undefined : true), 30_000);
+      // Without work the environment has no worker yet, and so no OS user: a group of the user's
+      // name, made now, blocks the user its first run needs.
       const osUser = `tv-us1-${s.environment.id.replaceAll('-', '').slice(0, 16)}`;
-      await waitFor(
-        'its user and group to be removed',
-        () => (readFileSync('/etc/group', 'utf8').includes(`${osUser}:`) ? undefined : true),
-        30_000,
-      );
+      expect(readFileSync('/etc/passwd', 'utf8')).not.toContain(`${osUser}:`);
       execFileSync('groupadd', [osUser]);
       let runId: string | undefined;
       try {
-        await setStatus(s.environment.id, 'active');
         runId = (await s.client.createRun(s.org, s.env, runRequest(s))).id;
         const waiting = await waitFor(
           'the run to say why',
@@ -193,12 +205,3 @@ describe('an environment worker that cannot be sandboxed', () => {
     }
   }, 240_000);
 });
-
-async function setStatus(environmentId: string, status: 'active' | 'failed'): Promise<void> {
-  const database = testDatabase();
-  try {
-    await database.db.execute(sql`update environments set status = ${status} where id = ${environmentId}`);
-  } finally {
-    await database.close();
-  }
-}

@@ -3,6 +3,7 @@ import type { TestProject } from 'vitest/node';
 import { stackUp } from '../../scripts/stack/services.js';
 import { startPlatform } from '../../scripts/platform.js';
 import type { StackInfo } from '../../scripts/stack/services.js';
+import { TEST_WORKER_IDLE_MS } from './worker-idle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,7 +21,9 @@ declare module 'vitest' {
  */
 export default async function setup(project: TestProject) {
   const stack = await stackUp({ quiet: true });
-  const platform = await startPlatform(stack);
+  const platform = await startPlatform(stack, {
+    hostEnv: { TAVIO_WORKER_IDLE_MS: String(TEST_WORKER_IDLE_MS) },
+  });
   project.provide('stack', stack);
   project.provide('controlApiUrl', platform.api.url);
   project.provide('operatorKey', platform.operatorKey);
