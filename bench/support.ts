@@ -27,9 +27,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function benchPlatform(options: { regions: RegionCode[]; employees: number }) {
+export async function benchPlatform(options: {
+  regions: RegionCode[];
+  employees: number;
+  /** Settings of the region hosts (TAVIO_WORKER_IDLE_MS...). */
+  hostEnv?: Record<string, string>;
+}) {
   const stack = await stackUp({ quiet: true });
-  const platform = await startPlatform(stack, { regions: options.regions });
+  const platform = await startPlatform(stack, { regions: options.regions, hostEnv: options.hostEnv });
   const sourceKey = randomBytes(16).toString('hex');
   const token = randomBytes(16).toString('hex');
   const source = await startHrisSource({ apiKey: sourceKey, employees: options.employees });
