@@ -106,7 +106,7 @@ try {
       const run = await client.createRun(org, `env-${i}`, {
         integration: 'hris-employee-sync',
         connections: { source: src.id, destination: dst.id },
-        options: { pageSize: 100, pagesPerExecution: 25 },
+        options: { pageSize: 100 },
         idempotencyKey: 'tenancy',
       });
       const done = await client.waitForRun(org, `env-${i}`, run.id, { timeoutMs: 600_000, intervalMs: 250 });

@@ -70,13 +70,17 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
         // Nothing is inherited from the host: the child gets its own environment's settings only.
         env: {
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          // Few malloc arenas: the SDK's native threads otherwise each grow one of their own.
+          MALLOC_ARENA_MAX: '2',
           ...slot.spec.env(),
           ...(identity && { HOME: identity.home, TMPDIR: identity.home }),
         },
         // Node drops the supplementary groups when it switches to the worker's user.
         uid: identity?.uid,
         gid: identity?.gid,
-        execArgv: [],
+        // A young generation of 1 MiB per semi-space, in both of the worker's V8 isolates (main and
+        // workflow thread): about 40 MiB less resident memory per worker (bench:workers).
+        execArgv: ['--max-semi-space-size=1'],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       const exited = new Promise<Exit>((resolve, reject) => {
