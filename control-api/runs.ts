@@ -136,21 +136,24 @@ export async function startRun(
   const input: HrisSyncInput = { source: refs.source!, destination: refs.destination!, options };
   assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
   try {
-    const run = await deps.db.transaction(async (tx) => {
-      const [row] = await tx
-        .insert(runs)
-        .values({
-          id,
-          environmentId: env.id,
-          integration: request.integration,
-          workflowId,
-          idempotencyKey: request.idempotencyKey,
-          requestHash: hash,
-          createdByKeyId: actorKeyId,
-        })
-        .returning();
-      const handle = await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
-        client.workflow.start(integration.workflowType, {
+    // The namespace's token and payload key are in hand before the transaction takes a database
+    // connection: getting either may need a connection too, and runs created at once would
+    // otherwise hold every pooled connection while each waits for another.
+    const run = await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+      deps.db.transaction(async (tx) => {
+        const [row] = await tx
+          .insert(runs)
+          .values({
+            id,
+            environmentId: env.id,
+            integration: request.integration,
+            workflowId,
+            idempotencyKey: request.idempotencyKey,
+            requestHash: hash,
+            createdByKeyId: actorKeyId,
+          })
+          .returning();
+        const handle = await client.workflow.start(integration.workflowType, {
           taskQueue: deps.regions[env.region].taskQueue,
           workflowId,
           args: [input],
@@ -161,23 +164,23 @@ export async function startRun(
             { key: SA.integration, value: request.integration },
           ],
           memo: { tavioRunId: id, connections: Object.values(refs).map((ref) => ref.id) },
-        }),
-      );
-      const [started] = await tx
-        .update(runs)
-        .set({ temporalRunId: handle.firstExecutionRunId })
-        .where(eq(runs.id, id))
-        .returning();
-      await audit(tx, {
-        actorKeyId,
-        action: 'run.started',
-        organizationId: env.organizationId,
-        environmentId: env.id,
-        target: workflowId,
-        details: { integration: request.integration },
-      });
-      return started ?? row!;
-    });
+        });
+        const [started] = await tx
+          .update(runs)
+          .set({ temporalRunId: handle.firstExecutionRunId })
+          .where(eq(runs.id, id))
+          .returning();
+        await audit(tx, {
+          actorKeyId,
+          action: 'run.started',
+          organizationId: env.organizationId,
+          environmentId: env.id,
+          target: workflowId,
+          details: { integration: request.integration },
+        });
+        return started ?? row!;
+      }),
+    );
     return { run, created: true };
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;

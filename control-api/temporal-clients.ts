@@ -39,11 +39,17 @@ export async function createTemporalClients(
   }
   return {
     /** Runs `work` with the namespace's client, its calls authorized for that namespace and role only. */
-    inNamespace<T>(
+    async inNamespace<T>(
       namespace: string,
       role: 'read' | 'write',
       work: (client: Client) => Promise<T>,
     ): Promise<T> {
+      // The namespace's payload key is loaded (a database read the first time) before `work` runs,
+      // as its token is: `work` may hold a database transaction while it encodes a payload.
+      await payloadKeys
+        .ringOf(namespace)
+        .current()
+        .catch(() => undefined);
       return as(namespace, role, () => work(clientOf(namespace)));
     },
     /** Namespace administration (register, search attributes, delete) with an admin token of that namespace only. */

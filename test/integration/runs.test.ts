@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EnvScenario } from '../support/scenario.js';
-import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
+import { newEnvironment, newOrganization, rawRequest, runRequest } from '../support/scenario.js';
 import { waitFor } from '../../scripts/processes.js';
 import { eq } from 'drizzle-orm';
 import { runs } from '../../db/schema.js';
@@ -46,6 +46,29 @@ describe('runs through the API', () => {
       await own.close();
     }
   }, 90_000);
+
+  it('creates runs in more fresh environments at once than the control API has database connections', async () => {
+    const org = await newOrganization();
+    const regions = ['us', 'ca', 'eu'] as const;
+    const fresh = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => newEnvironment(regions[i % 3]!, { org, employees: 5 })),
+    );
+    try {
+      // Each is the first run of its namespace: the control API signs a token for each.
+      const created = await Promise.race([
+        Promise.all(fresh.map((e) => e.client.createRun(e.org, e.env, runRequest(e)))),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('run creation did not answer within 30 s')), 30_000),
+        ),
+      ]);
+      const done = await Promise.all(
+        created.map((run, i) => fresh[i]!.client.waitForRun(fresh[i]!.org, fresh[i]!.env, run.id)),
+      );
+      expect(done.map((run) => run.status)).toEqual(Array(12).fill('completed'));
+    } finally {
+      await Promise.all(fresh.map((e) => e.close()));
+    }
+  }, 150_000);
 
   it('cancels a running run, which ends canceled with nothing more written', async () => {
     const run = await s.client.createRun(
