@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { Response } from 'undici';
+import type { Response } from './http.js';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { abortFailure } from './egress.js';
 
@@ -11,8 +11,8 @@ function tooLarge(what: string, limitBytes: number, size: string): ApplicationFa
 }
 
 /**
- * The length the answer declares, when it counts the bytes that will be read: undici decompresses,
- * so an encoded body's Content-Length says nothing about what the stream will yield.
+ * The length the answer declares, when it counts the bytes that will be read: an encoded body is
+ * decompressed, so its Content-Length says nothing about what the stream will yield.
  */
 function declaredLength(response: Response): number | undefined {
   const encoding = response.headers.get('content-encoding');
@@ -30,25 +30,24 @@ function declaredLength(response: Response): number | undefined {
 export async function readBodyLimited(response: Response, limitBytes: number, what: string): Promise<Buffer> {
   const declared = declaredLength(response);
   if (declared !== undefined && declared > limitBytes) {
-    await response.body?.cancel().catch(() => undefined);
+    await response.cancel().catch(() => undefined);
     throw tooLarge(what, limitBytes, `a declared ${declared}-byte body`);
   }
-  if (!response.body) return Buffer.alloc(0);
-  const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const chunk = await reader.read().catch((error: unknown) => {
-      throw abortFailure(error, what);
-    });
-    if (chunk.done) return Buffer.concat(chunks, size);
-    size += chunk.value.byteLength;
-    if (size > limitBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(what, limitBytes, 'a longer body');
+  try {
+    for await (const chunk of response.body) {
+      size += chunk.byteLength;
+      if (size > limitBytes) {
+        await response.cancel().catch(() => undefined);
+        throw tooLarge(what, limitBytes, 'a longer body');
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk.value);
+  } catch (error) {
+    throw abortFailure(error, what);
   }
+  return Buffer.concat(chunks, size);
 }
 
 /**

@@ -20,9 +20,8 @@ import type { ConnectionCache } from './connection-cache.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
-import type { GatewayHttp } from './http.js';
+import type { GatewayHttp, Response } from './http.js';
 import { retryAfterSeconds } from './retry-after.js';
-import type { Response } from 'undici';
 
 const sourcePageSchema = z.object({ data: z.array(z.unknown()), next_cursor: z.string().nullable() });
 
@@ -33,7 +32,7 @@ type Side = 'Source' | 'Destination';
  * carry the status and the host, never a body: a body may hold customer data.
  */
 async function failureFor(side: Side, response: Response, url: string): Promise<Error> {
-  await response.body?.cancel().catch(() => undefined);
+  await response.cancel().catch(() => undefined);
   const where = `${side.toLowerCase()} ${new URL(url).host} answered ${response.status}`;
   if (response.status === 429) {
     const seconds = retryAfterSeconds(response.headers.get('retry-after'));

@@ -1,6 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { Headers, ProxyAgent, fetch } from 'undici';
-import type { Dispatcher, RequestInit, Response } from 'undici';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { Headers, ProxyAgent, request as send } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FailureType } from '../common/failures.js';
 import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
 import type { ProxyCredentials } from '../common/worker-secrets.js';
@@ -16,6 +18,26 @@ import {
   tunnelRefusal,
 } from './egress.js';
 
+/** A request an activity sends: its method, headers, a body of text, and what aborts it. */
+export interface RequestInit {
+  method?: string;
+  headers?: Record<string, string> | Headers;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * An answer: status, headers, and the body as a stream of bytes (decompressed when the server
+ * encoded it anyway; nothing asks it to). `cancel` discards the body and closes its connection.
+ */
+export interface Response {
+  status: number;
+  ok: boolean;
+  headers: { get(name: string): string | null };
+  body: AsyncIterable<Uint8Array>;
+  cancel(): Promise<void>;
+}
+
 /** HTTP for activities, bound to the region's egress gateway. There is no other path out. */
 export interface GatewayHttp {
   /**
@@ -24,6 +46,40 @@ export interface GatewayHttp {
    */
   fetch(url: string, init: RequestInit, allowedHosts: ReadonlySet<string>): Promise<Response>;
   close(): Promise<void>;
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/** The answer of undici's `request`, as activities read it. */
+function answerOf(answer: Dispatcher.ResponseData): Response {
+  const header = (name: string): string | null => {
+    const value = answer.headers[name.toLowerCase()];
+    return value === undefined ? null : Array.isArray(value) ? value.join(', ') : value;
+  };
+  const decoder = DECODERS[(header('content-encoding') ?? '').trim().toLowerCase()];
+  const raw = answer.body;
+  const body: Readable = decoder ? raw.pipe(decoder()) : raw;
+  // A body aborted (its attempt ended) or cancelled while nobody reads it must not crash the
+  // worker: its errors reach whoever reads it, through the stream, and are otherwise dropped.
+  raw.on('error', (error) => {
+    if (body !== raw) body.destroy(error);
+  });
+  body.on('error', () => undefined);
+  return {
+    status: answer.statusCode,
+    ok: answer.statusCode >= 200 && answer.statusCode < 300,
+    headers: { get: header },
+    body,
+    cancel: async () => {
+      raw.destroy();
+      body.destroy();
+    },
+  };
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -71,7 +127,7 @@ function redirected(init: RequestInit, status: number, from: URL, next: URL): Re
     );
   }
   const method = (init.method ?? 'GET').toUpperCase();
-  const headers = new Headers(init.headers);
+  const headers = new Headers(init.headers as Record<string, string>);
   let request: RequestInit = { ...init, headers };
   if (
     status === 303
@@ -166,22 +222,26 @@ export function createEgressHttp(
         const host = target.host;
         const dispatcher = currentDispatcher();
         const sent = target;
-        const response = await fetch(target, { ...request, dispatcher, redirect: 'manual' }).catch(
-          (error: unknown) => {
-            if (signal?.aborted) throw abortFailure(signal.reason, host);
-            throw (gateway && tunnelRefusal(sent, error)) ?? gatewayFailure(gateway ?? 'direct', error);
-          },
-        );
+        const response = await send(target, {
+          method: (request.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers: Object.fromEntries(new Headers(request.headers as Record<string, string>)),
+          body: request.body,
+          signal: request.signal,
+          dispatcher,
+        }).then(answerOf, (error: unknown) => {
+          if (signal?.aborted) throw abortFailure(signal.reason, host);
+          throw (gateway && tunnelRefusal(sent, error)) ?? gatewayFailure(gateway ?? 'direct', error);
+        });
         if (gateway) {
           const refusal = gatewayRefusal(target, response.status, response.headers.get('x-squid-error'));
           if (refusal) {
-            await response.body?.cancel();
+            await response.cancel();
             throw refusal;
           }
         }
         const location = response.headers.get('location');
         if (!REDIRECTS.has(response.status) || !location) return response;
-        await response.body?.cancel();
+        await response.cancel();
         const next = URL.parse(location, target.href);
         if (!next) throw refused(`redirect from ${target.host} to an invalid location refused`);
         request = redirected(request, response.status, target, next);

@@ -1,8 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import { Agent, Response } from 'undici';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBodyLimited, readJsonLimited } from '../../activities/bounded-body.js';
 import { createEgressHttp } from '../../activities/http.js';
+import type { Response } from '../../activities/http.js';
 import type { Upstream } from './upstream-server.js';
 import { startUpstream, stream, until } from './upstream-server.js';
 
@@ -60,19 +63,25 @@ describe('bounded answer bodies', () => {
     const chunk = new Uint8Array(16 * 1024);
     let pulled = 0;
     let cancelled = false;
-    const endless = new ReadableStream<Uint8Array>({
-      pull(controller) {
+    const endless = new Readable({
+      highWaterMark: chunk.byteLength,
+      read() {
         pulled += chunk.byteLength;
-        controller.enqueue(chunk);
-      },
-      cancel() {
-        cancelled = true;
+        this.push(chunk);
       },
     });
+    const response: Response = {
+      status: 200,
+      ok: true,
+      headers: { get: () => null },
+      body: endless,
+      cancel: async () => {
+        cancelled = true;
+        endless.destroy();
+      },
+    };
     const limit = 100_000;
-    const error = await readBodyLimited(new Response(endless), limit, 'destination test').catch(
-      (e: unknown) => e,
-    );
+    const error = await readBodyLimited(response, limit, 'destination test').catch((e: unknown) => e);
     expect(error).toMatchObject({ type: 'ResponseTooLarge', nonRetryable: true });
     expect(cancelled).toBe(true);
     // The stream's queue may hold one chunk ahead of the reader.
@@ -90,6 +99,26 @@ describe('bounded answer bodies', () => {
       (e: unknown) => e,
     );
     expect(error).toMatchObject({ type: 'ResponseTooLarge' });
+  });
+
+  it('decodes a gzip answer nobody asked for, and counts the decoded bytes against the limit', async () => {
+    const body = JSON.stringify({ data: 'x'.repeat(4 * MiB) });
+    const packed = gzipSync(body);
+    expect(packed.byteLength).toBeLessThan(MiB / 8);
+    upstream.handle = (req, res) => {
+      // Nothing asks for an encoding: the server sends one anyway.
+      res.writeHead(200, { 'content-encoding': 'gzip', 'x-asked': String(req.headers['accept-encoding']) });
+      res.end(packed);
+    };
+    const small = await get('/gzip');
+    expect(small.headers.get('x-asked')).toBe('undefined');
+    expect(await readJsonLimited(small, 8 * MiB, 'source test')).toEqual(JSON.parse(body));
+    upstream.handle = (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(packed.byteLength) });
+      res.end(packed);
+    };
+    const error = await readJsonLimited(await get('/bomb'), MiB, 'source test').catch((e: unknown) => e);
+    expect(error).toMatchObject({ type: 'ResponseTooLarge', nonRetryable: true });
   });
 
   it('refuses a body that is not JSON without quoting it, as a retryable failure', async () => {
