@@ -216,7 +216,7 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
       region: env.TAVIO_REGION,
       controlApiUrl: env.TAVIO_CONTROL_API_URL ?? 'http://127.0.0.1:8080',
       hostKey: env.TAVIO_HOST_KEY,
-      pollIntervalMs: env.TAVIO_HOST_POLL_MS ?? '1000',
+      pollIntervalMs: env.TAVIO_HOST_POLL_MS ?? '500',
       workerIdleMs: env.TAVIO_WORKER_IDLE_MS ?? '60000',
       hostId: env.TAVIO_HOST_ID ?? `${env.TAVIO_REGION ?? 'unknown'}-host-${process.pid}`,
       responseLimitBytes: env.TAVIO_RESPONSE_LIMIT_BYTES ?? String(DEFAULT_RESPONSE_LIMIT_BYTES),

@@ -61,9 +61,14 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
   /** Prepares the sandbox, starts the process and waits for its exit; the sandbox is released in any case. */
   async function live(slot: Slot): Promise<Exit | undefined> {
     const key = slot.spec.key;
-    const identity = await sandbox?.prepare(key);
+    // The sandbox and the secrets are made side by side: a cold start waits for the slower only.
+    const [prepared, issued] = await Promise.allSettled([sandbox?.prepare(key), slot.spec.secrets()]);
+    // A sandbox that failed to be prepared has released itself.
+    const identity = prepared.status === 'fulfilled' ? prepared.value : undefined;
     try {
-      const secrets = await slot.spec.secrets();
+      if (prepared.status === 'rejected') throw prepared.reason;
+      if (issued.status === 'rejected') throw issued.reason;
+      const secrets = issued.value;
       if (slot.stopping) return undefined;
       const child = fork(entryPath, [], {
         cwd: PROJECT_ROOT,
