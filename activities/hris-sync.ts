@@ -178,10 +178,16 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return answer.success ? answer.data.upserted : records.length;
   }
 
+  type Extracted = Awaited<ReturnType<typeof extract>>;
+
   /** One page: extract, map in memory, load. */
   async function movePage(input: SyncPageInput) {
     const opened = await open(input);
-    const page = await extract(input, opened);
+    return loadPage(input, opened, await extract(input, opened));
+  }
+
+  /** Maps an extracted page in memory and loads it. */
+  async function loadPage(input: SyncPageInput, opened: Opened, page: Extracted) {
     const mapped = page.data
       .map((record) => mapEmployee(record))
       .filter((r): r is CanonicalEmployee => r !== null);
@@ -209,9 +215,10 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
 
     /**
      * Moves up to `maxPages` pages in one attempt, stopping early when half of its time is spent,
-     * so that Temporal's round trips are paid per batch rather than per page. Each page's progress
-     * (counts and the next cursor, never records) is its heartbeat: a retry resumes after the last
-     * page that was loaded instead of loading it again.
+     * so that Temporal's round trips are paid per batch rather than per page. While a page loads,
+     * the next one is extracted. Each page's progress (counts and the next cursor, never records)
+     * is its heartbeat once it is loaded: a retry resumes after the last page that was loaded,
+     * and extracts again a page it had extracted but not loaded.
      */
     async syncEmployeePages(input: SyncPagesInput): Promise<SyncPagesResult> {
       const ctx = Context.current();
@@ -227,9 +234,28 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
       };
       const { egress } = await withActivityEgress(
         async () => {
-          while (progress.pages < input.maxPages && (progress.pages === 0 || Date.now() < deadline)) {
-            if (progress.pages > 0 && progress.nextCursor === null) break;
-            const page = await movePage({ ...input, cursor: progress.nextCursor });
+          const opened = await open(input);
+          const extractFrom = (cursor: string | null) => {
+            const extracting = extract({ ...input, cursor }, opened);
+            // Awaited below, unless a failure of the page loading before it ends the attempt first.
+            extracting.catch(() => undefined);
+            return extracting;
+          };
+          // A retry of an attempt that had loaded every page it was to load has nothing left to do.
+          const done =
+            progress.pages >= input.maxPages || (progress.pages > 0 && progress.nextCursor === null);
+          let next: Promise<Extracted> | undefined = done ? undefined : extractFrom(progress.nextCursor);
+          while (next) {
+            const extracted = await next;
+            next = undefined;
+            // The next page is extracted while this one loads, when this attempt will load it.
+            if (
+              extracted.next_cursor !== null &&
+              progress.pages + 1 < input.maxPages &&
+              Date.now() < deadline
+            )
+              next = extractFrom(extracted.next_cursor);
+            const page = await loadPage({ ...input, cursor: progress.nextCursor }, opened, extracted);
             progress = {
               pages: progress.pages + 1,
               read: progress.read + page.read,

@@ -33,14 +33,15 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-/** The processes whose parent is `pid`: a region host's environment workers. */
+/** A region host's environment workers: its children that run the compiled worker. */
 function childrenOf(pid: number): number[] {
   const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
-      if (parent === pid) children.push(Number(entry));
+      const worker = readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('environment-worker');
+      if (parent === pid && worker) children.push(Number(entry));
     } catch {
       // The process ended while being read.
     }
@@ -154,8 +155,14 @@ try {
   );
   console.log(`worker processes after the idle period    ${figures.workersAfterIdle}`);
   console.log(JSON.stringify({ bench: 'P4 tenancy', ...figures }));
-  say('retiring the environments...');
-  for (let i = 0; i < ENVIRONMENTS; i++) await client.retireEnvironment(org, `env-${i}`);
 } finally {
+  say('retiring the environments...');
+  const names = Array.from({ length: ENVIRONMENTS }, (_, i) => `env-${i}`);
+  await Promise.all(
+    Array.from({ length: 6 }, async () => {
+      for (let name = names.shift(); name; name = names.shift())
+        await client.retireEnvironment(org, name).catch(() => undefined);
+    }),
+  );
   await bench.close();
 }

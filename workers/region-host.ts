@@ -198,9 +198,9 @@ async function main(): Promise<void> {
       assigned.add(key);
       const { runningRuns, backlog } = assignment.work;
       if (runningRuns > 0 || backlog || supervisor.busy(key)) lastWorkAt.set(key, now);
-      const idleSince = lastWorkAt.get(key);
+      const workedAt = lastWorkAt.get(key);
       const running = supervisor.has(key);
-      if (idleSince === undefined || now - idleSince >= config.workerIdleMs) {
+      if (workedAt === undefined || now - workedAt >= config.workerIdleMs) {
         lastWorkAt.delete(key);
         if (running && !idleStops.has(key)) {
           log.info({ worker: key, idleMs: config.workerIdleMs }, 'environment idle: stopping its worker');

@@ -1,5 +1,5 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { build } from 'esbuild';
+import { build, stop as stopEsbuild } from 'esbuild';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,9 @@ export async function buildWorkerCode(): Promise<WorkerCode> {
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
+  } finally {
+    // esbuild's service process is not needed once the worker is built.
+    await stopEsbuild();
   }
   return { entryPath, workflowBundlePath, remove: () => rm(dir, { recursive: true, force: true }) };
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,13 +67,44 @@ describe('syncEmployeePages', () => {
     expect(Object.values(all.egress).reduce((a, b) => a + b, 0)).toBe(6);
   });
 
-  it('stops at its bound and says where the next page starts', async () => {
+  it('stops at its bound and says where the next page starts, extracting no page beyond it', async () => {
+    const requestsBefore = source.requests;
     const two: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
       ...request(),
       maxPages: 2,
     });
     expect(two).toMatchObject({ pages: 2, read: 50 });
     expect(two.nextCursor).not.toBeNull();
+    expect(source.requests - requestsBefore).toBe(2);
+  });
+
+  it('extracts the next page while the current one loads', async () => {
+    // A slow destination that notes, as each load ends, how many pages the source was asked for.
+    const requestsBefore = source.requests;
+    const askedByLoadEnd: number[] = [];
+    const slow = createServer((req, res) => {
+      req.resume().on('end', () => {
+        setTimeout(() => {
+          askedByLoadEnd.push(source.requests - requestsBefore);
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"upserted":25}');
+        }, 150);
+      });
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const { port } = slow.address() as AddressInfo;
+    vault.slow = { host: `127.0.0.1:${port}`, secrets: { token: 'destination-token-123' } };
+    try {
+      const all: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
+        ...request(),
+        destination: { id: 'slow', baseUrl: `http://127.0.0.1:${port}` },
+        maxPages: 25,
+      });
+      expect(all).toMatchObject({ pages: 3, read: 60, nextCursor: null });
+      // Pages two and three were asked for while the page before them loaded (page by page: 1, 2, 3).
+      expect(askedByLoadEnd).toEqual([2, 3, 3]);
+    } finally {
+      slow.close();
+    }
   });
 
   it('resumes a retried attempt after the last page its heartbeat recorded, loading no page twice', async () => {
