@@ -207,7 +207,9 @@ async function main(): Promise<void> {
           idleStops.set(
             key,
             stopWorker(key)
-              .catch((error: Error) => log.error({ worker: key, err: error.message }, 'idle worker not stopped'))
+              .catch((error: Error) =>
+                log.error({ worker: key, err: error.message }, 'idle worker not stopped'),
+              )
               .finally(() => idleStops.delete(key)),
           );
         }
