@@ -153,8 +153,9 @@ describe('an environment worker', () => {
       .workflowBundlePath;
     expect(await readFrom(bundle)).toBe('read');
     // The compiled worker it runs, on plain node.
-    const [node, entry] = readFileSync(`/proc/${workerA}/cmdline`, 'utf8').split('\0');
+    const [node, ...args] = readFileSync(`/proc/${workerA}/cmdline`, 'utf8').split('\0');
     expect(node).toBe(process.execPath);
+    const entry = args.find((arg) => arg.endsWith('.mjs'));
     expect(entry).toMatch(/\.build\/host-[^/]+\/environment-worker\.mjs$/);
     for (const file of [bundle, entry!]) {
       expect(await readFrom(file)).toBe('read');
