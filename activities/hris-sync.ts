@@ -23,7 +23,11 @@ import type { CanonicalEmployee } from './employee-mapping.js';
 import type { GatewayHttp, Response } from './http.js';
 import { retryAfterSeconds } from './retry-after.js';
 
-const sourcePageSchema = z.object({ data: z.array(z.unknown()), next_cursor: z.string().nullable() });
+// The records are checked one by one as they are mapped; here only that there is a list of them.
+const sourcePageSchema = z.object({
+  data: z.custom<unknown[]>((value) => Array.isArray(value)),
+  next_cursor: z.string().nullable(),
+});
 
 type Side = 'Source' | 'Destination';
 
@@ -57,10 +61,11 @@ async function failureFor(side: Side, response: Response, url: string): Promise<
   return ApplicationFailure.retryable(`${where}`, RetryableType.UpstreamUnavailable);
 }
 
+/** SHA-256 of the records' JSON, one after another (one update: the same digest as one per record). */
 function checksumOf(records: CanonicalEmployee[]): string {
-  const hash = createHash('sha256');
-  for (const record of records) hash.update(JSON.stringify(record));
-  return hash.digest('hex');
+  return createHash('sha256')
+    .update(records.map((record) => JSON.stringify(record)).join(''))
+    .digest('hex');
 }
 
 interface Opened {

@@ -263,7 +263,7 @@ export async function waitingReason(deps: RunDeps, env: Env, row: RunRow): Promi
   );
   if (polling) return null;
   const why = env.workerProblem ? ` (its region host cannot start it: ${env.workerProblem})` : '';
-  return `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace}${why}; the run waits for it and runs nowhere else`;
+  return `no worker of region ${env.region} polls task queue ${taskQueue} in namespace ${env.namespace} yet${why}; its region host starts one when the environment has work, and the run waits for it and runs nowhere else`;
 }
 
 export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string | null = null) {

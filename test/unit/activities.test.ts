@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { Agent } from 'undici';
@@ -61,6 +63,26 @@ describe('syncEmployeePage', () => {
       egress: { [host(source.url)]: 1, [host(destination.url)]: 1 },
     });
     expect(destination.records.size).toBe(49);
+  });
+
+  it('refuses a page whose records are not a list, as a non-retryable failure that quotes nothing', async () => {
+    const odd = createServer((_req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ data: 'Jane Doe 123-45-6789', next_cursor: null })),
+    );
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
+    sealed.odd = { host: host(url), secrets: { apiKey: 'source-key-123' } };
+    try {
+      const error = await new MockActivityEnvironment()
+        .run(activities.syncEmployeePage, { ...input(), source: { id: 'odd', baseUrl: url } })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ type: 'SourceRequestRejected', nonRetryable: true });
+      expect((error as Error).message).toBe(`source ${host(url)} sent a page of an unexpected shape`);
+    } finally {
+      odd.close();
+    }
   });
 
   it("turns a 429 into a retryable failure that waits for the source's Retry-After", async () => {
