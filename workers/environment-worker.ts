@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   });
   current ??= initial.credentials;
   proxy ??= initial.proxy;
-  const proxyCredentials = () => proxy ?? initial.proxy;
+  const proxyCredentials = () => proxy!;
 
   Runtime.install({ logger: new DefaultLogger(TEMPORAL_LOG_LEVEL[settings.logLevel]) });
   const aws = createEnvironmentAws({

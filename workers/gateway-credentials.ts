@@ -1,29 +1,18 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { proxyUserOf } from '../common/gateway-identity.js';
 import type { ProxyCredentials } from '../common/worker-secrets.js';
+import { run } from './sandbox-system.js';
 
 /** How long a worker's gateway password is good for; the host renews it at half that. */
 const PROXY_CREDENTIAL_SECONDS = 3600;
 
 /** An Apache MD5 (`$apr1$`) hash, which Squid's basic_ncsa_auth reads; the password goes in on stdin. */
-function apr1(password: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('openssl', ['passwd', '-apr1', '-stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 && out.startsWith('$apr1$')
-        ? resolve(out.trim())
-        : reject(new Error(`openssl passwd failed (exit ${code}): ${err.trim()}`)),
-    );
-    child.stdin.end(`${password}\n`);
-  });
+async function apr1(password: string): Promise<string> {
+  const hash = (await run('openssl', ['passwd', '-apr1', '-stdin'], { input: `${password}\n` })).trim();
+  if (!hash.startsWith('$apr1$')) throw new Error('openssl passwd answered no $apr1$ hash');
+  return hash;
 }
 
 /**

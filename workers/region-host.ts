@@ -154,10 +154,13 @@ async function main(): Promise<void> {
   /** Workers being stopped for lack of work: started again only once stopped. */
   const idleStops = new Map<string, Promise<void>>();
 
-  /** Stops a worker and takes back what it was given: its secrets and its gateway credentials. */
+  /**
+   * Stops a worker and then takes back what it was given: its secrets and its gateway credentials.
+   * In that order: a worker still starting may be issuing them until its stop returns.
+   */
   async function stopWorker(key: string): Promise<void> {
-    secrets.forget(key);
     await supervisor.stop(key);
+    secrets.forget(key);
     await gatewayCredentials.revoke(key);
   }
 
@@ -220,9 +223,11 @@ async function main(): Promise<void> {
     for (const key of [...lastWorkAt.keys()]) if (!assigned.has(key)) lastWorkAt.delete(key);
     for (const key of knownHere) {
       if (assigned.has(key)) continue;
-      knownHere.delete(key);
       await idleStops.get(key);
+      // Known here until its worker is stopped: a failed stop is tried again at the next pass.
       await stopWorker(key);
+      knownHere.delete(key);
+      toldProblems.delete(key);
       await reportReleased(key).catch((error: Error) =>
         log.warn({ worker: key, err: error.message }, 'could not report the released worker'),
       );

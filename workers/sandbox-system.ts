@@ -27,7 +27,8 @@ export class CommandFailed extends Error {
 const COMMAND_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
 const COMMAND_TIMEOUT_MS = 15_000;
 
-function run(
+/** Runs a command without a shell, with that fixed environment; answers its standard output. */
+export function run(
   command: string,
   args: string[],
   options: { input?: string; uid?: number; gid?: number } = {},

@@ -160,11 +160,14 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
     slot.stopping = true;
     clearTimeout(slot.restartTimer);
     const child = slot.child;
-    // A worker still starting releases its sandbox itself once it sees that it is stopping.
-    if (!child) return;
-    log.info({ worker: key }, 'stopping environment worker');
-    const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.kill('SIGTERM');
+    let kill: NodeJS.Timeout | undefined;
+    if (child) {
+      log.info({ worker: key }, 'stopping environment worker');
+      kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      child.kill('SIGTERM');
+    }
+    // A worker still starting (its sandbox and secrets being made) sees that it is stopping, starts
+    // no process and releases its sandbox: that is waited for too, so nothing of it outlives the stop.
     await slot.life;
     clearTimeout(kill);
   }
@@ -185,8 +188,6 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
     has: (key: string): boolean => slots.has(key),
     /** Whether the worker runs and last said it has workflow or activity tasks in hand. */
     busy: (key: string): boolean => slots.get(key)?.busy ?? false,
-    keys: () => [...slots.keys()],
     stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),
   };
 }
-export type Supervisor = ReturnType<typeof createSupervisor>;
