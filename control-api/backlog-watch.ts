@@ -1,7 +1,7 @@
 import proto from '@temporalio/proto';
-import { eq } from 'drizzle-orm';
+import { and, eq, notExists } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { environments } from '../db/schema.js';
+import { environments, runs } from '../db/schema.js';
 import type { RegionRegistry } from '../common/regions.js';
 import { repeatPass } from './repeated-pass.js';
 import type { TemporalClients } from './temporal-clients.js';
@@ -16,8 +16,9 @@ const CONCURRENCY = 8;
  * the signal autoscalers of Temporal workers scale on. Region hosts start an idle environment's
  * worker when the control API reports either running runs or such a backlog, so work that no API
  * call started (a retry after its worker stopped, a schedule, a timer) wakes the worker too.
- * Each pass asks every active namespace for its workflow and activity queues' statistics, with a
- * read token of that namespace; several control API processes may each run one.
+ * Each pass asks every active namespace without a running run for its workflow and activity
+ * queues' statistics, with a read token of that namespace; several control API processes may each
+ * run one.
  */
 export function startBacklogWatch(
   deps: { db: Database; temporal: TemporalClients; regions: RegionRegistry },
@@ -46,10 +47,21 @@ export function startBacklogWatch(
   }
 
   async function pass(): Promise<void> {
+    // An environment with a running run has work already: only the others are asked.
     const active = await deps.db
       .select({ id: environments.id, namespace: environments.namespace, region: environments.region })
       .from(environments)
-      .where(eq(environments.status, 'active'));
+      .where(
+        and(
+          eq(environments.status, 'active'),
+          notExists(
+            deps.db
+              .select({ id: runs.id })
+              .from(runs)
+              .where(and(eq(runs.environmentId, environments.id), eq(runs.status, 'running'))),
+          ),
+        ),
+      );
     const found = new Set<string>();
     let next = 0;
     const askNext = async (): Promise<void> => {

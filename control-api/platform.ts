@@ -44,7 +44,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     credentials: config.aws,
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
-  // Until the app can log, a pass that fails is retried unreported.
+  // Until Temporal trusts this API's tokens, a pass that fails is retried unreported.
   let reportBacklogError = (error: Error): void => void error;
   const backlog = startBacklogWatch(
     { db: database.db, temporal, regions: config.regions },
@@ -54,13 +54,6 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     { db: database.db, temporal, accounts, config, signingKeys, payloadKeys, backlog },
     logger,
   );
-  let backlogErrorAt = 0;
-  reportBacklogError = (error) => {
-    // A namespace that cannot be asked fails every pass: logged once a minute at most.
-    if (Date.now() - backlogErrorAt < 60_000) return;
-    backlogErrorAt = Date.now();
-    app.log.warn({ err: error.message }, 'task-queue backlog not read');
-  };
   await app.listen({ host: config.host, port: config.port });
   const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
@@ -68,6 +61,19 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
   const trusted = temporal.waitUntilTrusted();
   trusted.catch(() => undefined);
+  // Passes fail until Temporal trusts the tokens; from then on a failure is worth a line.
+  let backlogErrorAt = 0;
+  trusted.then(
+    () => {
+      reportBacklogError = (error) => {
+        // A namespace that cannot be asked fails every pass: logged once a minute at most.
+        if (Date.now() - backlogErrorAt < 60_000) return;
+        backlogErrorAt = Date.now();
+        app.log.warn({ err: error.message }, 'task-queue backlog not read');
+      };
+    },
+    () => undefined,
+  );
   const webUi =
     config.webUiPort === undefined
       ? undefined

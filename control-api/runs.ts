@@ -232,9 +232,10 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
       failure: failure?.slice(0, 500) ?? null,
       closedAt,
     })
-    .where(eq(runs.id, row.id))
+    // Only a row still running moves: another pass, process or a retirement may have closed it.
+    .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
     .returning();
-  return updated!;
+  return updated ?? row;
 }
 
 /** A closed run's status, summary, failure name and residency; undefined while it runs. */

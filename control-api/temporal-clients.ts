@@ -44,12 +44,14 @@ export async function createTemporalClients(
       role: 'read' | 'write',
       work: (client: Client) => Promise<T>,
     ): Promise<T> {
-      // The namespace's payload key is loaded (a database read the first time) before `work` runs,
-      // as its token is: `work` may hold a database transaction while it encodes a payload.
-      await payloadKeys
-        .ringOf(namespace)
-        .current()
-        .catch(() => undefined);
+      // A write encodes payloads: the namespace's payload key is loaded (a database read the first
+      // time) before `work` runs, as its token is, since `work` may hold a database transaction.
+      // Reads decode only what they fetch, and load the key when they meet a payload.
+      if (role === 'write')
+        await payloadKeys
+          .ringOf(namespace)
+          .current()
+          .catch(() => undefined);
       return as(namespace, role, () => work(clientOf(namespace)));
     },
     /** Namespace administration (register, search attributes, delete) with an admin token of that namespace only. */

@@ -53,6 +53,8 @@ export async function retireEnvironment(
     .where(eq(environments.id, env.id));
   // Its region host sees it is no longer active, stops its worker and confirms, meanwhile.
   const released = awaitWorkerRelease(deps.db, env.id, retiring);
+  // Awaited once the other steps are done; a failure meanwhile is not an unhandled rejection.
+  released.catch(() => undefined);
   const revoked = await deps.db
     .update(apiKeys)
     .set({ revokedAt: new Date() })
