@@ -61,11 +61,11 @@ async function failureFor(side: Side, response: Response, url: string): Promise<
   return ApplicationFailure.retryable(`${where}`, RetryableType.UpstreamUnavailable);
 }
 
-/** SHA-256 of the records' JSON, one after another (one update: the same digest as one per record). */
-function checksumOf(records: CanonicalEmployee[]): string {
-  return createHash('sha256')
-    .update(records.map((record) => JSON.stringify(record)).join(''))
-    .digest('hex');
+/** SHA-256 of the records' JSON texts, one after another. */
+function checksumOf(texts: string[]): string {
+  const hash = createHash('sha256');
+  for (const text of texts) hash.update(text);
+  return hash.digest('hex');
 }
 
 interface Opened {
@@ -140,13 +140,17 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return { source, destination, allowed: new Set([source.host, destination.host]) };
   }
 
-  async function extract(input: SyncPageInput, opened: Opened) {
+  /** One page from the source; `signal` abandons it (a prefetched page whose attempt failed). */
+  async function extract(input: SyncPageInput, opened: Opened, signal?: AbortSignal) {
     const url = new URL('/v1/employees', input.source.baseUrl);
     url.searchParams.set('limit', String(input.pageSize));
     if (input.cursor !== null) url.searchParams.set('cursor', input.cursor);
     const response = await deps.http.fetch(
       url.href,
-      { headers: { 'x-api-key': opened.source.secrets.apiKey ?? '', accept: 'application/json' } },
+      {
+        headers: { 'x-api-key': opened.source.secrets.apiKey ?? '', accept: 'application/json' },
+        signal,
+      },
       opened.allowed,
     );
     if (!response.ok) throw await failureFor('Source', response, url.href);
@@ -162,7 +166,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host) };
   }
 
-  async function load(input: SyncPageInput, opened: Opened, records: CanonicalEmployee[]): Promise<number> {
+  /** Loads records given as their JSON texts (serialized once, for the checksum and the body). */
+  async function load(input: SyncPageInput, opened: Opened, records: string[]): Promise<number> {
     if (records.length === 0) return 0;
     const url = new URL('/v1/employees/batch-upsert', input.destination.baseUrl).href;
     const response = await deps.http.fetch(
@@ -173,7 +178,7 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
           authorization: `Bearer ${opened.destination.secrets.token ?? ''}`,
           'content-type': 'application/json',
         },
-        body: JSON.stringify({ records }),
+        body: `{"records":[${records.join(',')}]}`,
       },
       opened.allowed,
     );
@@ -195,7 +200,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
   async function loadPage(input: SyncPageInput, opened: Opened, page: Extracted) {
     const mapped = page.data
       .map((record) => mapEmployee(record))
-      .filter((r): r is CanonicalEmployee => r !== null);
+      .filter((r): r is CanonicalEmployee => r !== null)
+      .map((record) => JSON.stringify(record));
     const written = await load(input, opened, mapped);
     // The run's last page: nothing of its connections stays in memory.
     if (page.next_cursor === null) deps.connections?.forget(executionOf());
@@ -237,39 +243,45 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
         nextCursor: input.cursor,
         checksum: EMPTY_CHECKSUM,
       };
+      // A retry of an attempt that had loaded every page it was to load has nothing left to do.
+      const done = progress.pages >= input.maxPages || (progress.pages > 0 && progress.nextCursor === null);
       const { egress } = await withActivityEgress(
         async () => {
+          if (done) return;
           const opened = await open(input);
+          // A page extracted ahead is abandoned when the attempt ends before loading it.
+          const ahead = new AbortController();
           const extractFrom = (cursor: string | null) => {
-            const extracting = extract({ ...input, cursor }, opened);
+            const extracting = extract({ ...input, cursor }, opened, ahead.signal);
             // Awaited below, unless a failure of the page loading before it ends the attempt first.
             extracting.catch(() => undefined);
             return extracting;
           };
-          // A retry of an attempt that had loaded every page it was to load has nothing left to do.
-          const done =
-            progress.pages >= input.maxPages || (progress.pages > 0 && progress.nextCursor === null);
-          let next: Promise<Extracted> | undefined = done ? undefined : extractFrom(progress.nextCursor);
-          while (next) {
-            const extracted = await next;
-            next = undefined;
-            // The next page is extracted while this one loads, when this attempt will load it.
-            if (
-              extracted.next_cursor !== null &&
-              progress.pages + 1 < input.maxPages &&
-              Date.now() < deadline
-            )
-              next = extractFrom(extracted.next_cursor);
-            const page = await loadPage({ ...input, cursor: progress.nextCursor }, opened, extracted);
-            progress = {
-              pages: progress.pages + 1,
-              read: progress.read + page.read,
-              written: progress.written + page.written,
-              skipped: progress.skipped + page.skipped,
-              nextCursor: page.nextCursor,
-              checksum: xorHex(progress.checksum, page.checksum),
-            };
-            ctx.heartbeat(progress);
+          let next: Promise<Extracted> | undefined = extractFrom(progress.nextCursor);
+          try {
+            while (next) {
+              const extracted = await next;
+              next = undefined;
+              // The next page is extracted while this one loads, when this attempt will load it.
+              if (
+                extracted.next_cursor !== null &&
+                progress.pages + 1 < input.maxPages &&
+                Date.now() < deadline
+              )
+                next = extractFrom(extracted.next_cursor);
+              const page = await loadPage(input, opened, extracted);
+              progress = {
+                pages: progress.pages + 1,
+                read: progress.read + page.read,
+                written: progress.written + page.written,
+                skipped: progress.skipped + page.skipped,
+                nextCursor: page.nextCursor,
+                checksum: xorHex(progress.checksum, page.checksum),
+              };
+              ctx.heartbeat(progress);
+            }
+          } finally {
+            ahead.abort();
           }
         },
         () => progress,

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { pipeline } from 'node:stream';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Headers, ProxyAgent, request as send } from 'undici';
@@ -63,12 +64,12 @@ function answerOf(answer: Dispatcher.ResponseData): Response {
   };
   const decoder = DECODERS[(header('content-encoding') ?? '').trim().toLowerCase()];
   const raw = answer.body;
-  const body: Readable = decoder ? raw.pipe(decoder()) : raw;
+  // A failure on either side of a decoder (a corrupt encoding, an aborted read) ends both, and
+  // with them the connection.
+  const body: Readable = decoder ? pipeline(raw, decoder(), () => undefined) : raw;
   // A body aborted (its attempt ended) or cancelled while nobody reads it must not crash the
   // worker: its errors reach whoever reads it, through the stream, and are otherwise dropped.
-  raw.on('error', (error) => {
-    if (body !== raw) body.destroy(error);
-  });
+  raw.on('error', () => undefined);
   body.on('error', () => undefined);
   return {
     status: answer.statusCode,

@@ -107,6 +107,49 @@ describe('syncEmployeePages', () => {
     }
   });
 
+  it('abandons the page it extracts ahead when the page before it fails to load', async () => {
+    // One real record to load, from the fixture HRIS.
+    const sample = await fetch(`${source.url}/v1/employees?limit=1`, {
+      headers: { 'x-api-key': 'source-key-123' },
+    }).then((r) => r.json() as Promise<{ data: unknown[] }>);
+    // A source whose second page answers late, and a destination that refuses the first.
+    let secondAbandoned = false;
+    const late = createServer((req, res) => {
+      if (!req.url?.includes('cursor=')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ data: sample.data, next_cursor: 'page-2' }));
+      }
+      res.on('close', () => (secondAbandoned = !res.writableEnded));
+      setTimeout(() => res.writableEnded || res.end('{"data":[],"next_cursor":null}'), 5_000);
+    });
+    const refusing = createServer((_req, res) => res.writeHead(403).end());
+    for (const server of [late, refusing])
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const urlOf = (server: typeof late) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    vault.late = { host: new URL(urlOf(late)).host, secrets: { apiKey: 'source-key-123' } };
+    vault.refusing = { host: new URL(urlOf(refusing)).host, secrets: { token: 'destination-token-123' } };
+    try {
+      const error = await attempt()
+        .run(activities.syncEmployeePages, {
+          ...request(),
+          source: { id: 'late', baseUrl: urlOf(late) },
+          destination: { id: 'refusing', baseUrl: urlOf(refusing) },
+          maxPages: 25,
+        })
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ type: 'DestinationAuthRejected' });
+      // The second page's request is closed with the attempt, long before it would have answered.
+      const failedAt = Date.now();
+      while (!secondAbandoned && Date.now() - failedAt < 2_000)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(secondAbandoned).toBe(true);
+    } finally {
+      late.closeAllConnections();
+      late.close();
+      refusing.close();
+    }
+  });
+
   it('resumes a retried attempt after the last page its heartbeat recorded, loading no page twice', async () => {
     const first: SyncPagesResult = await attempt().run(activities.syncEmployeePages, {
       ...request(),
