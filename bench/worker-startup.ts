@@ -1,5 +1,5 @@
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
-import { benchPlatform } from './support.js';
+import { benchPlatform, percentile } from './support.js';
 
 /**
  * How long a new environment takes to be served, and what its worker costs. Method: ENVIRONMENTS
@@ -10,7 +10,6 @@ import { benchPlatform } from './support.js';
  */
 const ENVIRONMENTS = Number(process.argv[2] ?? 5);
 const say = (line: string) => process.stderr.write(`${line}\n`);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const bench = await benchPlatform({ regions: ['us'], employees: 5 });
 const { org, client } = bench;
@@ -47,7 +46,7 @@ try {
       `  environment ${i + 1}: provisioned ${active - started} ms, worker process +${processUp - active} ms, first run served +${served - active} ms, RSS ${rssMiB(pid)} MiB`,
     );
   }
-  const medians = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, median(v)]));
+  const medians = Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, percentile(v, 0.5)]));
   console.log(`environments                          ${ENVIRONMENTS}`);
   console.log(`provisioning (p50)                    ${medians.provisionMs} ms`);
   console.log(`active -> worker process (p50)        ${medians.processMs} ms`);

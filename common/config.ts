@@ -166,6 +166,9 @@ function parseOrExit<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
   return parsed.data;
 }
 
+/** The control plane's AWS account, unless `TAVIO_CONTROL_ACCOUNT_ID` names another (the local S3/KMS service's default account). */
+export const DEFAULT_CONTROL_ACCOUNT_ID = '123456789012';
+
 export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
   return parseOrExit(
     controlApiSchema,
@@ -178,7 +181,7 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       operatorKey: env.TAVIO_OPERATOR_KEY,
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
       namespaceRetentionHours: env.TAVIO_NAMESPACE_RETENTION_HOURS ?? '72',
-      controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? '123456789012',
+      controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? DEFAULT_CONTROL_ACCOUNT_ID,
       accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'pool' : 'external'),
       accountPoolFile: env.TAVIO_ACCOUNT_POOL_FILE ?? '.stack/account-pool.json',
       regions: regionRegistryFrom(env),

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { controlPlaneArn } from '../../common/names.js';
+import { DEFAULT_CONTROL_ACCOUNT_ID } from '../../common/config.js';
 import type { AwsIdentities } from './aws-identities.js';
 import { displayPath, type Report, type StackPaths } from './config.js';
 import { createProvisionerRole, withEnforcementOff } from './emulator-iam.js';
@@ -18,7 +19,6 @@ import { writePrivateFile } from './private-files.js';
 
 /** Unused accounts kept ready; TAVIO_ACCOUNT_POOL_SIZE overrides. */
 const DEFAULT_POOL_SIZE = 300;
-const CONTROL_ACCOUNT_ID = '123456789012';
 const VEND_CONCURRENCY = 8;
 
 export const accountPoolFile = (paths: StackPaths): string => join(paths.stackDir, 'account-pool.json');
@@ -62,7 +62,7 @@ export async function ensureAccountPool(options: {
   const used = await accountsInUse(options.databaseUrl);
   const missing = size - pool.filter((id) => !used.has(id)).length;
   if (missing > 0) {
-    const taken = new Set([...pool, ...used, CONTROL_ACCOUNT_ID]);
+    const taken = new Set([...pool, ...used, DEFAULT_CONTROL_ACCOUNT_ID]);
     const fresh: string[] = [];
     while (fresh.length < missing) {
       const id = String(randomInt(100_000_000_000, 999_999_999_999));
@@ -75,15 +75,13 @@ export async function ensureAccountPool(options: {
     await withEnforcementOff(endpoint, async () => {
       for (let i = 0; i < fresh.length; i += VEND_CONCURRENCY) {
         await Promise.all(
-          fresh
-            .slice(i, i + VEND_CONCURRENCY)
-            .map((accountId) =>
-              createProvisionerRole({
-                endpoint,
-                accountId,
-                controlPlaneArn: controlPlaneArn(CONTROL_ACCOUNT_ID),
-              }),
-            ),
+          fresh.slice(i, i + VEND_CONCURRENCY).map((accountId) =>
+            createProvisionerRole({
+              endpoint,
+              accountId,
+              controlPlaneArn: controlPlaneArn(DEFAULT_CONTROL_ACCOUNT_ID),
+            }),
+          ),
         );
       }
     });
