@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { ReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { proxyUserOf, runTag } from '../common/gateway-identity.js';
 
@@ -34,11 +35,14 @@ export async function gatewayEgress(
   logFile: string,
   environmentId: string,
   workflowId: string,
-): Promise<HostCounts> {
+): Promise<HostCounts | undefined> {
   const user = proxyUserOf(environmentId);
   const run = runTag(workflowId);
   const counts: HostCounts = {};
-  const lines = createInterface({ input: createReadStream(logFile), crlfDelay: Infinity });
+  // A log that is not there (not written yet, rotated away) counts nothing: the caller falls back.
+  const input = await openLog(logFile);
+  if (!input) return undefined;
+  const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     const fields = fieldsOf(line);
     if (fields.get('env') !== user || fields.get('run') !== run) continue;
@@ -48,4 +52,14 @@ export async function gatewayEgress(
     if (host) counts[host] = (counts[host] ?? 0) + 1;
   }
   return counts;
+}
+
+function openLog(path: string): Promise<ReadStream | undefined> {
+  return new Promise((resolve, reject) => {
+    const stream = createReadStream(path);
+    stream.once('open', () => resolve(stream));
+    stream.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ENOENT' ? resolve(undefined) : reject(error),
+    );
+  });
 }

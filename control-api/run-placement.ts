@@ -57,8 +57,9 @@ export async function buildResidency(
     (identity) => identity.split('/')[0] ?? identity,
   );
   const logFile = regions[env.region].gatewayLogFile;
-  const egress = logFile
-    ? { source: 'gateway' as const, hosts: await gatewayEgress(logFile, env.id, row.workflowId) }
+  const logged = logFile ? await gatewayEgress(logFile, env.id, row.workflowId) : undefined;
+  const egress = logged
+    ? { source: 'gateway' as const, hosts: logged }
     : summary?.egress
       ? { source: 'worker' as const, hosts: summary.egress }
       : null;
