@@ -36,13 +36,26 @@ export const HRIS_EMPLOYEE_MAPPING: FieldMapping = {
   employmentStatus: 'status',
 };
 
-function pick(record: unknown, path: string): unknown {
+function pick(record: unknown, path: readonly string[]): unknown {
   let value: unknown = record;
-  for (const part of path.split('.')) {
+  for (const part of path) {
     if (value === null || typeof value !== 'object') return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+}
+
+type CompiledMapping = [field: string, path: string[]][];
+/** Each mapping's paths, split once: a page maps hundreds of records with the same mapping. */
+const compiled = new WeakMap<FieldMapping, CompiledMapping>();
+
+function compile(mapping: FieldMapping): CompiledMapping {
+  let fields = compiled.get(mapping);
+  if (!fields) {
+    fields = Object.entries(mapping).map(([field, path]) => [field, path.split('.')]);
+    compiled.set(mapping, fields);
+  }
+  return fields;
 }
 
 /** Maps one source record in memory; a record that does not fit the canonical shape is skipped (null). */
@@ -50,9 +63,8 @@ export function mapEmployee(
   record: unknown,
   mapping: FieldMapping = HRIS_EMPLOYEE_MAPPING,
 ): CanonicalEmployee | null {
-  const candidate = Object.fromEntries(
-    Object.entries(mapping).map(([field, path]) => [field, pick(record, path)]),
-  );
+  const candidate: Record<string, unknown> = {};
+  for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);
   const parsed = canonicalEmployeeSchema.safeParse(candidate);
   return parsed.success ? parsed.data : null;
 }

@@ -4,24 +4,27 @@ import type { CanonicalEmployee } from '../activities/employee-mapping.js';
 import { proxyAuthorization } from '../activities/http.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
-import { benchPlatform } from './support.js';
+import { benchPlatform, percentile } from './support.js';
 
 /**
  * P1, sync throughput against a plain baseline, in one run. Method: one environment in region us,
  * a fixture HRIS of EMPLOYEES records (default 10000, no rate limiting) and a fixture destination.
  * - baseline: a plain Node loop that extracts a page, maps it with the same mapping and loads it,
  *   through a gateway with the stack's configuration, authenticated as the environment; no
- *   Temporal, no vault, no activity.
+ *   Temporal, no vault, no activity, no page extracted ahead.
  * - Tavio: runs of hris-employee-sync with default options through the region host, its worker
  *   and the region's gateway: a first one that starts the environment's worker on demand (cold),
- *   then a second (warm), timed by the workflow's own clock (from its first workflow task) and by
- *   the client's (from the create call until the API reports it completed).
- * The baseline runs once to warm up, then before and after Tavio; the table shows their mean and the ratio. Then the
- * worker's RSS. Absolute figures drift between runs on shared machines; the ratio is the figure.
- * Usage: tsx bench/sync-throughput.ts [employees] [page size].
+ *   then warm ones, timed by the workflow's own clock (from its first workflow task) and by the
+ *   client's (from the create call until the API reports it completed, polled every 100 ms).
+ * The baseline runs once to warm up; then ROUNDS rounds (default 5) each run the baseline and a
+ * warm Tavio run back to back, so that both see the same state of the machine. The table shows
+ * the medians and their ratios, then the worker's RSS. Absolute figures drift between runs on
+ * shared machines; the ratio is the figure.
+ * Usage: tsx bench/sync-throughput.ts [employees] [page size] [rounds].
  */
 const EMPLOYEES = Number(process.argv[2] ?? 10_000);
 const PAGE_SIZE = Number(process.argv[3] ?? 100);
+const ROUNDS = Number(process.argv[4] ?? 5);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The plain loop: answers records per second. */
@@ -78,9 +81,8 @@ try {
   });
   const plain = { gateway, sourceUrl: source.url, sourceKey, destinationUrl: destination.url, token };
   say(`baseline: ${EMPLOYEES} employees, pages of ${PAGE_SIZE}, plain loop through a gateway...`);
-  // A first pass warms the loop's code and connections, as the worker's are warm for its second run.
+  // A first pass warms the loop's code and connections, as the worker's are warm after its first run.
   await baseline(plain);
-  const before = await baseline(plain);
   /** A run through the API: its summary, and its wall-clock time from the create call. */
   async function tavioRun(idempotencyKey: string) {
     const started = Date.now();
@@ -95,24 +97,35 @@ try {
       throw new Error(`run ended ${done.status}`);
     return { summary: done.summary, wallMs: Date.now() - started };
   }
-  say(`Tavio: the same through hris-employee-sync, first with a cold worker, then warm...`);
+  say('Tavio: a first run, with a cold worker...');
   const cold = await tavioRun('bench-cold');
-  const warm = await tavioRun('bench-warm');
+  const rate = (ms: number) => (EMPLOYEES * 1000) / ms;
+  const plainRates: number[] = [];
+  const tavioRates: number[] = [];
+  const wallRates: number[] = [];
+  let warm = cold;
+  for (let round = 1; round <= ROUNDS; round++) {
+    plainRates.push(await baseline(plain));
+    warm = await tavioRun(`bench-warm-${round}`);
+    tavioRates.push(rate(warm.summary.durationMs));
+    wallRates.push(rate(warm.wallMs));
+    say(
+      `round ${round}/${ROUNDS}: baseline ${Math.round(plainRates.at(-1)!)}, Tavio ${Math.round(tavioRates.at(-1)!)} records/s`,
+    );
+  }
   // Started for the first run, the worker stays for the host's idle period.
   const pid = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 5_000);
-  say('baseline again...');
-  const after = await baseline(plain);
   await gateway.close();
-  const plainRate = (before + after) / 2;
-  const rate = (ms: number) => (EMPLOYEES * 1000) / ms;
+  const median = (values: number[]) => percentile(values, 0.5);
+  const plainRate = median(plainRates);
   const rows: [string, number][] = [
-    ['Tavio, workflow clock', rate(warm.summary.durationMs)],
-    ['Tavio, client wall clock', rate(warm.wallMs)],
+    ['Tavio, workflow clock', median(tavioRates)],
+    ['Tavio, client wall clock', median(wallRates)],
     ['Tavio, cold worker, wall', rate(cold.wallMs)],
   ];
-  console.log('path                         records/s   vs baseline');
+  console.log(`path (median of ${ROUNDS})          records/s   vs baseline`);
   console.log(
-    `baseline (plain loop)        ${Math.round(plainRate).toString().padStart(9)}   1.00x  (runs: ${Math.round(before)}, ${Math.round(after)})`,
+    `baseline (plain loop)        ${Math.round(plainRate).toString().padStart(9)}   1.00x  (from ${Math.round(Math.min(...plainRates))} to ${Math.round(Math.max(...plainRates))})`,
   );
   for (const [path, value] of rows)
     console.log(
@@ -125,6 +138,7 @@ try {
       bench: 'P1 sync-throughput',
       employees: EMPLOYEES,
       pageSize: PAGE_SIZE,
+      rounds: ROUNDS,
       baseline: Math.round(plainRate),
       tavio: Math.round(rows[0]![1]),
       tavioWall: Math.round(rows[1]![1]),
