@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import type { ReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { proxyUserOf, runTag } from '../common/gateway-identity.js';
 
@@ -26,40 +26,82 @@ function hostOf(method: string, url: string): string | undefined {
   }
 }
 
+/** A log's size as seen at a time: what is logged after that time lies beyond that size. */
+interface Mark {
+  at: number;
+  ino: number;
+  size: number;
+}
+
+/** Per log file, the sizes its previous reads saw, oldest first. */
+const marks = new Map<string, Mark[]>();
+const MAX_MARKS = 32;
+/** A run's own clock (its row's creation time) may run this far ahead of this process's. */
+const CLOCK_MARGIN_MS = 30_000;
+
+/**
+ * Where to start reading for a run created at `since`: the log is appended to, so nothing of the
+ * run lies before the size it had when the run did not exist yet. A log replaced since (rotated)
+ * is read from its start.
+ */
+function startOf(logFile: string, ino: number, size: number, since: number): number {
+  let start = 0;
+  for (const mark of marks.get(logFile) ?? [])
+    if (mark.ino === ino && mark.size <= size && mark.at <= since - CLOCK_MARGIN_MS) start = mark.size;
+  return start;
+}
+
+function remember(logFile: string, mark: Mark): void {
+  const known = (marks.get(logFile) ?? []).filter((m) => m.ino === mark.ino && m.size <= mark.size);
+  known.push(mark);
+  marks.set(logFile, known.slice(-MAX_MARKS));
+}
+
 /**
  * Counts the requests of one run that the gateway carried to a destination: lines of the
  * environment's authenticated proxy user naming the run, on which the gateway connected to a
- * server. Refused requests never left and do not count; failed and retried attempts do.
+ * server. Refused requests never left and do not count; failed and retried attempts do. Only what
+ * was logged after the run was created (`since`) is read, as far as earlier reads tell where that
+ * starts.
  */
 export async function gatewayEgress(
   logFile: string,
   environmentId: string,
   workflowId: string,
+  since: Date,
 ): Promise<HostCounts | undefined> {
   const user = proxyUserOf(environmentId);
   const run = runTag(workflowId);
   const counts: HostCounts = {};
   // A log that is not there (not written yet, rotated away) counts nothing: the caller falls back.
-  const input = await openLog(logFile);
-  if (!input) return undefined;
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  for await (const line of lines) {
-    const fields = fieldsOf(line);
-    if (fields.get('env') !== user || fields.get('run') !== run) continue;
-    const server = fields.get('server');
-    if (!server || server === '-') continue;
-    const host = hostOf(fields.get('method') ?? '', fields.get('url') ?? '');
-    if (host) counts[host] = (counts[host] ?? 0) + 1;
+  const file = await openLog(logFile);
+  if (!file) return undefined;
+  try {
+    const { ino, size } = await file.stat();
+    const start = startOf(logFile, ino, size, since.getTime());
+    // Taken after the size: whatever is logged from now on lies beyond it.
+    remember(logFile, { at: Date.now(), ino, size });
+    const input = file.createReadStream({ start, autoClose: false });
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      if (!line.includes(run)) continue;
+      const fields = fieldsOf(line);
+      if (fields.get('env') !== user || fields.get('run') !== run) continue;
+      const server = fields.get('server');
+      if (!server || server === '-') continue;
+      const host = hostOf(fields.get('method') ?? '', fields.get('url') ?? '');
+      if (host) counts[host] = (counts[host] ?? 0) + 1;
+    }
+  } finally {
+    await file.close();
   }
   return counts;
 }
 
-function openLog(path: string): Promise<ReadStream | undefined> {
-  return new Promise((resolve, reject) => {
-    const stream = createReadStream(path);
-    stream.once('open', () => resolve(stream));
-    stream.once('error', (error: NodeJS.ErrnoException) =>
-      error.code === 'ENOENT' ? resolve(undefined) : reject(error),
-    );
-  });
+async function openLog(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }

@@ -57,7 +57,7 @@ export async function buildResidency(
     (identity) => identity.split('/')[0] ?? identity,
   );
   const logFile = regions[env.region].gatewayLogFile;
-  const logged = logFile ? await gatewayEgress(logFile, env.id, row.workflowId) : undefined;
+  const logged = logFile ? await gatewayEgress(logFile, env.id, row.workflowId, row.createdAt) : undefined;
   const egress = logged
     ? { source: 'gateway' as const, hosts: logged }
     : summary?.egress
