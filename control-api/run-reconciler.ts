@@ -1,21 +1,30 @@
-import { and, eq, inArray, min } from 'drizzle-orm';
+import proto from '@temporalio/proto';
+import { and, eq, inArray } from 'drizzle-orm';
 import { environments, runs } from '../db/schema.js';
 import type { RunDeps } from './runs.js';
 import { refreshRun } from './runs.js';
 import { repeatPass } from './repeated-pass.js';
 
 type Env = typeof environments.$inferSelect;
+type RunRow = typeof runs.$inferSelect;
 
 /**
  * Moves run rows forward when their workflows close, in the background: reads of runs only read
- * rows, and a list never fans out to Temporal. Each pass asks each namespace that has running runs
- * which of its executions closed since the previous pass (one visibility query per namespace), and
- * updates those runs' rows once (status, summary, failure, residency). Several control API
- * processes may each run one: an update applies to a row that is still running only.
+ * rows, and a list never fans out to Temporal. Two paths lead to the same update of a row (status,
+ * summary, failure, residency) when its workflow closed after shortly before the row was created:
+ * - every running run is watched by a long poll of its history for its close event, so that its
+ *   row moves as soon as its workflow closes. A poll ends with Temporal's long-poll timeout, a
+ *   continue-as-new or a refused token; the next pass starts another.
+ * - every VISIBILITY_EVERY_MS, each namespace that has running runs is asked which of its
+ *   executions closed since it was last asked (one visibility query per namespace): what a
+ *   watch missed (a poll that failed, another process's restart) is found there.
+ * An update applies to a row that is still running only, so several control API processes may
+ * each run a reconciler.
  */
 
 /** Closed executions are looked for from a little before the previous pass: visibility lags. */
 const OVERLAP_MS = 5_000;
+const VISIBILITY_EVERY_MS = 5_000;
 
 export function startRunReconciler(
   deps: RunDeps,
@@ -24,6 +33,11 @@ export function startRunReconciler(
   const intervalMs = options.intervalMs ?? 500;
   /** Per environment, when its namespace was last asked. */
   const askedAt = new Map<string, number>();
+  /** Per environment, when its namespace was last queried (askedAt is a little earlier). */
+  const queriedAt = new Map<string, number>();
+  /** The runs whose close is being waited for, by row id. */
+  const watches = new Map<string, Promise<void>>();
+  const stopping = new AbortController();
 
   async function reconcileEnvironment(env: Env, since: number): Promise<void> {
     const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
@@ -42,30 +56,82 @@ export function startRunReconciler(
     for (const row of rows) await refreshRun(deps, env, row);
   }
 
+  /** Waits for the close event of a run's current execution, then updates its row. */
+  async function watch(env: Env, row: RunRow): Promise<void> {
+    const answer = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
+      client.withAbortSignal(stopping.signal, () =>
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace: env.namespace,
+          execution: { workflowId: row.workflowId },
+          waitNewEvent: true,
+          historyEventFilterType: proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+          skipArchival: true,
+        }),
+      ),
+    );
+    const closed = answer.history?.events?.[0]?.eventTime;
+    // No event: the long poll timed out. After a continue-as-new, refreshRun finds the new
+    // execution running and leaves the row; the next pass watches that execution.
+    if (!closed) return;
+    const closedAt = Number(closed.seconds ?? 0) * 1000 + Math.floor((closed.nanos ?? 0) / 1e6);
+    if (closedAt > row.createdAt.getTime() - OVERLAP_MS) await refreshRun(deps, env, row);
+  }
+
+  function startWatching(env: Env, row: RunRow): void {
+    if (watches.has(row.id) || stopping.signal.aborted) return;
+    // A poll that fails (a token that expired, a namespace being retired) is not reported: the
+    // next pass watches again, and the visibility query, which reports its failures, backs it up.
+    const watching = watch(env, row)
+      .catch(() => undefined)
+      .finally(() => watches.delete(row.id));
+    watches.set(row.id, watching);
+  }
+
   async function pass(): Promise<void> {
     // Retired environments' runs were canceled with them, and their namespaces are gone.
-    const running = await deps.db
-      .select({ env: environments, oldest: min(runs.createdAt) })
+    const rows = await deps.db
+      .select({ env: environments, run: runs })
       .from(runs)
       .innerJoin(environments, eq(environments.id, runs.environmentId))
-      .where(and(eq(runs.status, 'running'), eq(environments.status, 'active')))
-      .groupBy(environments.id);
+      .where(and(eq(runs.status, 'running'), eq(environments.status, 'active')));
+    const running = new Map<string, { env: Env; oldest: number }>();
+    for (const { env, run } of rows) {
+      startWatching(env, run);
+      const known = running.get(env.id);
+      const created = run.createdAt.getTime();
+      if (!known || created < known.oldest) running.set(env.id, { env, oldest: created });
+    }
     const started = Date.now();
+    const due = [...running.values()].filter(
+      ({ env }) => started - (queriedAt.get(env.id) ?? 0) >= VISIBILITY_EVERY_MS,
+    );
     // Namespaces are asked side by side: one slow namespace does not hold the others back.
     await Promise.all(
-      running.map(async ({ env, oldest }) => {
-        const since = askedAt.get(env.id) ?? (oldest?.getTime() ?? started) - OVERLAP_MS;
+      due.map(async ({ env, oldest }) => {
+        const since = askedAt.get(env.id) ?? oldest - OVERLAP_MS;
         try {
           await reconcileEnvironment(env, since);
           askedAt.set(env.id, started - OVERLAP_MS);
+          queriedAt.set(env.id, started);
         } catch (error) {
           options.onError?.(error as Error);
         }
       }),
     );
     for (const environmentId of askedAt.keys())
-      if (!running.some((r) => r.env.id === environmentId)) askedAt.delete(environmentId);
+      if (!running.has(environmentId)) {
+        askedAt.delete(environmentId);
+        queriedAt.delete(environmentId);
+      }
   }
 
-  return repeatPass(pass, intervalMs, options.onError);
+  const passes = repeatPass(pass, intervalMs, options.onError);
+  return {
+    /** Resolves once no pass runs, every watch has ended, and none will start. */
+    async stop(): Promise<void> {
+      stopping.abort();
+      await passes.stop();
+      await Promise.all(watches.values());
+    },
+  };
 }
