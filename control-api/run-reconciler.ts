@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import proto from '@temporalio/proto';
 import { and, eq, inArray } from 'drizzle-orm';
 import { environments, runs } from '../db/schema.js';
@@ -38,6 +39,8 @@ export function startRunReconciler(
   /** The runs whose close is being waited for, by row id. */
   const watches = new Map<string, Promise<void>>();
   const stopping = new AbortController();
+  // Every watch's long poll listens to it.
+  setMaxListeners(0, stopping.signal);
 
   async function reconcileEnvironment(env: Env, since: number): Promise<void> {
     const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
@@ -64,7 +67,8 @@ export function startRunReconciler(
           namespace: env.namespace,
           execution: { workflowId: row.workflowId },
           waitNewEvent: true,
-          historyEventFilterType: proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+          historyEventFilterType:
+            proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
           skipArchival: true,
         }),
       ),
