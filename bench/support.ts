@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createTavioClient } from '../control-api/client.js';
 import type { RegionCode } from '../common/regions.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
@@ -17,15 +15,6 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 export async function benchPlatform(options: {
   regions: RegionCode[];
@@ -70,7 +59,7 @@ export async function benchPlatform(options: {
     /** A gateway of its own, with the stack's configuration of region us, asking this platform. */
     async gateway() {
       const hostKey = await platform.operator.createHostKey('us');
-      return startGatewayInstance('us1', await freePort(), {
+      return startGatewayInstance('us1', {
         controlApiUrl: platform.api.url,
         region: 'us',
         key: hostKey.key,

@@ -24,7 +24,7 @@ import {
   type StackPaths,
   type StackPorts,
 } from './config.js';
-import { httpAnswer } from './health.js';
+import { freePort, httpAnswer } from './health.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
 import { findOnPath, isRoot, runCommand, spawnDetached } from './process.js';
 import { GATEWAY_REFUSALS, refusalPage, squidConfig, squidFiles } from './squid.js';
@@ -157,10 +157,11 @@ export function writeGatewayControl(file: string, control: GatewayControl): void
 }
 
 /**
- * A gateway of its own, with the stack's configuration for region `code`, on `port`, in a fresh
- * temporary folder: tests and benchmarks use it to hold proxy credentials of their own.
+ * A gateway of its own, with the stack's configuration for region `code`, on a free port, in a
+ * fresh temporary folder: tests and benchmarks use it to hold proxy credentials of their own.
  */
-export async function startGatewayInstance(code: GatewayCode, port: number, control: GatewayControl) {
+export async function startGatewayInstance(code: GatewayCode, control: GatewayControl) {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), `tavio-gateway-${code}-`));
   const files = squidFiles(dir);
   writeGatewayFiles(dir, port, code);

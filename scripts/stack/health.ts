@@ -1,5 +1,6 @@
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
 import { StackError, type Report } from './config.js';
 import { isAlive, sleep, tailLog } from './process.js';
@@ -11,6 +12,16 @@ const NOTICE_INTERVAL_MS = 10_000;
 interface ProxyTarget {
   host: string;
   port: number;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** Status and headers of a GET, or undefined when nothing answered in time; with a proxy, sends the absolute URI to it. */

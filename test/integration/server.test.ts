@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,17 +7,10 @@ import { inject } from 'vitest';
 import { stackEnv } from '../../scripts/platform.js';
 import { waitFor } from '../../scripts/processes.js';
 import { onDatabase } from '../support/database.js';
+import { freePort } from '../../scripts/stack/health.js';
 
 const SERVER = fileURLToPath(new URL('../../control-api/server.ts', import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts the control API process on a database of its own and collects what it prints. */
 async function startServer(database: string, port: number) {

@@ -98,13 +98,6 @@ function tunnel(target: string): Promise<ProxyAnswer> {
   });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   [a, b] = await Promise.all([
@@ -124,13 +117,13 @@ beforeAll(async () => {
     credentials: { token: 'echo-token' },
   });
 
-  gatewayPort = await freePort();
   const hostKey = await operatorClient().createHostKey('us');
-  gateway = await startGatewayInstance('us1', gatewayPort, {
+  gateway = await startGatewayInstance('us1', {
     controlApiUrl: inject('controlApiUrl'),
     region: 'us',
     key: hostKey.key,
   });
+  gatewayPort = Number(new URL(gateway.url).port);
   credentials = await createGatewayCredentials(gateway.files.passwd).issue(a.environment.id);
 }, 60_000);
 
