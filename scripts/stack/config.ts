@@ -56,6 +56,8 @@ export interface StackPorts {
   controlApi: number;
   postgres: number;
   moto: number;
+  /** The customer-side SFTP server, on the fixtures' loopback address. */
+  sftp: number;
   gateways: Record<GatewayCode, number>;
 }
 
@@ -98,6 +100,7 @@ export function stackPorts(): StackPorts {
     controlApi: portFromEnv('TAVIO_API_PORT', 8080),
     postgres: portFromEnv('TAVIO_PG_PORT', 55432),
     moto: portFromEnv('TAVIO_MOTO_PORT', 5055),
+    sftp: portFromEnv('TAVIO_SFTP_PORT', 2222),
     gateways: {
       us1: portFromEnv(GATEWAY_PORT_ENV.us1, 8881),
       ca1: portFromEnv(GATEWAY_PORT_ENV.ca1, 8882),

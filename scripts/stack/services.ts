@@ -29,6 +29,7 @@ import { ensureBrowser } from './browser.js';
 import { ensureNftables } from './nftables.js';
 import { databaseDisplayUrl, databaseUrls, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { secureStackDir } from './private-files.js';
+import { ensureSftp, sftpHealthy, sftpServer, sftpUrl, stopSftp, type SftpServer } from './sftp.js';
 import { livePid } from './process.js';
 import {
   ensureTemporal,
@@ -65,6 +66,8 @@ export interface StackInfo {
   accountPoolFile: string;
   /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
   awsIdentities: AwsIdentities;
+  /** The customer-side SFTP server and its host key's fingerprint; its users are made per test. */
+  sftp: SftpServer;
 }
 
 export interface ServiceStatus {
@@ -108,7 +111,14 @@ function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdent
     },
     accountPoolFile: accountPoolFile(paths),
     awsIdentities,
+    sftp: sftpOf(paths, ports),
   };
+}
+
+function sftpOf(paths: StackPaths, ports: StackPorts): SftpServer {
+  const server = sftpServer(paths, ports);
+  if (!server) throw new StackError('sftp: the SFTP server has no host key yet; run `npm run stack` first');
+  return server;
 }
 
 /** Starts every service that is not already healthy, reusing those that are; safe to call repeatedly. */
@@ -124,6 +134,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     ensureMotoThenGateways(paths, ports, report),
     named('chromium', ensureBrowser(report)),
     named('nftables', ensureNftables(report)),
+    named('sftp', ensureSftp(paths, ports, report)),
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   await ensureAccountPool({
@@ -183,6 +194,7 @@ export async function stackStatus(): Promise<ServiceStatus[]> {
     ...(temporal.uiUrl === '' ? [] : [entry('temporal-ui', temporal.uiUrl, temporalUiHealthy(temporal))]),
     entry('postgres', databaseDisplayUrl(ports), pgReady(ports.postgres)),
     entry('moto', motoUrl(ports), motoHealthy(ports)),
+    entry('sftp', sftpUrl(ports), sftpHealthy(ports)),
     ...GATEWAY_CODES.map((code) =>
       entry(gatewayName(code), gatewayUrl(ports, code), gatewayHealthy(ports, code)),
     ),
@@ -194,7 +206,7 @@ export async function stackDown(options: StackDownOptions = {}): Promise<void> {
   const report = reporter(options.quiet);
   const paths = stackPaths();
   await Promise.all(GATEWAY_CODES.map((code) => stopGateway(paths, code, report)));
-  await Promise.all([stopMoto(paths, report), stopTemporal(paths, report)]);
+  await Promise.all([stopMoto(paths, report), stopTemporal(paths, report), stopSftp(paths, report)]);
   await stopPostgres(paths, report);
   if (options.purge === true) {
     assertSafeToPurge(paths);

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { SFTP_GROUP, SFTP_KEYS, SFTP_ROOT } from '../../scripts/stack/sftp.js';
+import { run } from '../../workers/sandbox-system.js';
+
+/**
+ * An account on the stack's SFTP server, made for one test: an OS user of the server's group,
+ * locked into its own folder, whose `files` folder (its home, where a session starts) the test
+ * reads and writes on disk as `folder`.
+ */
+export interface SftpAccount {
+  username: string;
+  password: string;
+  /** The account's home on this machine's disk. */
+  folder: string;
+  /** The connection's base URL and pinned host key. */
+  baseUrl: string;
+  hostKeySha256: string;
+  /** Lets the account sign in with this OpenSSH public key (`ssh-ed25519 AAAA...`). */
+  authorize(publicKey: string): Promise<void>;
+  /** Puts a file in the account's home, owned by the account. */
+  put(name: string, content: string | Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function idsOf(username: string): Promise<{ uid: number; gid: number }> {
+  const [uid, gid] = await Promise.all([run('id', ['-u', username]), run('id', ['-g', username])]);
+  return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+}
+
+export async function sftpAccount(): Promise<SftpAccount> {
+  const server = inject('stack').sftp;
+  const username = `tvs-${randomBytes(6).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  const root = join(SFTP_ROOT, username);
+  const folder = join(root, 'files');
+  await run('useradd', [
+    '--no-create-home',
+    '--gid',
+    SFTP_GROUP,
+    '--home-dir',
+    '/files',
+    '--shell',
+    '/usr/sbin/nologin',
+    username,
+  ]);
+  await run('chpasswd', [], { input: `${username}:${password}\n` });
+  const ids = await idsOf(username);
+  // The chroot belongs to root and nobody may write it; the home inside it belongs to the user.
+  await mkdir(root, { mode: 0o755 });
+  await mkdir(folder, { mode: 0o700 });
+  await chown(folder, ids.uid, ids.gid);
+  return {
+    username,
+    password,
+    folder,
+    baseUrl: `sftp://${server.host}:${server.port}`,
+    hostKeySha256: server.hostKeySha256,
+    authorize: (publicKey) => writeFile(join(SFTP_KEYS, username), `${publicKey.trim()}\n`, { mode: 0o644 }),
+    async put(name, content) {
+      await writeFile(join(folder, name), content, { mode: 0o600 });
+      await chown(join(folder, name), ids.uid, ids.gid);
+    },
+    async close() {
+      await run('userdel', [username]).catch(() => undefined);
+      await rm(root, { recursive: true, force: true });
+      await rm(join(SFTP_KEYS, username), { force: true });
+    },
+  };
+}
+
+/** A file's bytes as the account's home holds them. */
+export const readAccountFile = (account: SftpAccount, name: string) => readFile(join(account.folder, name));
