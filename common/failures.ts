@@ -18,6 +18,10 @@ export const FailureType = {
   PayloadKeyUnknown: 'PayloadKeyUnknown',
   /** A Temporal payload whose ciphertext does not authenticate: altered, or moved from another namespace. */
   PayloadTampered: 'PayloadTampered',
+  /** An SFTP server that showed another host key than the connection's pinned fingerprint. */
+  SftpHostKeyRejected: 'SftpHostKeyRejected',
+  /** An SFTP server that refused the connection's user name, password or key. */
+  SftpAuthRejected: 'SftpAuthRejected',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -88,8 +88,8 @@ function urlRefusal(url: URL): HostRefusal | undefined {
       'secret in query',
       `query parameter ${secret} looks like a secret; send it as the connection's credentials`,
     );
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    return refused('scheme', `${url.protocol} is not http: or https:`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:' && url.protocol !== 'sftp:')
+    return refused('scheme', `${url.protocol} is not http:, https: or sftp:`);
   return undefined;
 }
 

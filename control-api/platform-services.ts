@@ -10,6 +10,7 @@ export interface PlatformService {
 const DEFAULT_PORTS: Record<string, number> = {
   'http:': 80,
   'https:': 443,
+  'sftp:': 22,
   'postgres:': 5432,
   'postgresql:': 5432,
 };

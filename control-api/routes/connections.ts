@@ -3,7 +3,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { connections } from '../../db/schema.js';
-import { CONNECTION_KINDS, credentialSchemas } from '../../common/integrations.js';
+import { CONNECTION_KINDS, CONNECTION_SCHEMES, credentialSchemas } from '../../common/integrations.js';
 import type { ConnectionKind } from '../../common/integrations.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
@@ -28,10 +28,34 @@ const createBody = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and hyphens'),
     kind: z.enum(CONNECTION_KINDS),
-    baseUrl: z.url({ protocol: /^https?$/ }),
+    baseUrl: z.url({ protocol: /^(https?|sftp)$/ }),
     credentials: z.record(z.string(), z.string()),
   })
   .strict();
+
+/**
+ * A base URL of the scheme its kind speaks. An SFTP server's URL names the server only: folders and
+ * file names on it are customer data, which the control database does not hold.
+ */
+function assertBaseUrlFits(kind: ConnectionKind, baseUrl: string): void {
+  const url = new URL(baseUrl);
+  if (!CONNECTION_SCHEMES[kind].includes(url.protocol))
+    throw unprocessable(
+      'connection-scheme-mismatch',
+      `a connection of kind ${kind} takes a ${CONNECTION_SCHEMES[kind].map((s) => `${s}//`).join(' or ')} base URL, not ${url.protocol}//`,
+    );
+  if (kind === 'sftp' && (url.pathname.replace(/^\/$/, '') !== '' || url.search || url.hash))
+    throw unprocessable(
+      'connection-scheme-mismatch',
+      'an sftp base URL names the server only (sftp://host:port), without a path, query or fragment',
+    );
+  // Only http(s) URLs have their hosts put in canonical form (0x7f000001 is 127.0.0.1 there).
+  if (kind === 'sftp' && new URL(`http://${url.host}`).hostname !== url.hostname.toLowerCase())
+    throw unprocessable(
+      'connection-scheme-mismatch',
+      `the sftp base URL's host ${url.host} is not written in its usual form`,
+    );
+}
 
 type EnvironmentRow = Awaited<ReturnType<typeof visibleEnvironment>>['env'];
 
@@ -81,6 +105,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const vault = vaultOf(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
+        assertBaseUrlFits(kind, baseUrl);
         await assertConnectionHostAllowed(deps.config, baseUrl);
         const secrets = checkedCredentials(kind, credentials);
         const id = randomUUID();

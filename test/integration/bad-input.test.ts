@@ -47,6 +47,23 @@ describe('bad input', () => {
     body: { name, kind: 'hris-rest', baseUrl, credentials: { apiKey: 'abcdefgh12345' } },
   });
   const portOf = (url: string) => new URL(url).port;
+  /** An sftp connection in environment a; its credentials are right unless `credentials` says otherwise. */
+  const sftpConnection = (name: string, baseUrl: string, credentials: Record<string, string> = {}) => ({
+    method: 'POST',
+    path: `${envPath(a)}/connections`,
+    key: a.envKey,
+    body: {
+      name,
+      kind: 'sftp',
+      baseUrl,
+      credentials: {
+        username: 'payroll',
+        password: 'pw',
+        hostKeySha256: `SHA256:${'A'.repeat(43)}`,
+        ...credentials,
+      },
+    },
+  });
 
   const cases: Array<
     [
@@ -383,6 +400,47 @@ describe('bad input', () => {
       422,
       'connection-host-refused',
       /^unresolvable: /,
+    ],
+    [
+      'an sftp connection to an http URL',
+      () => sftpConnection('sftp-http', `http://${FIXTURE_HOST}:2222/`),
+      422,
+      'connection-scheme-mismatch',
+      /^a connection of kind sftp takes a sftp:\/\/ base URL, not http:\/\/$/,
+    ],
+    [
+      'an HRIS connection to an sftp URL',
+      () => connectionTo('hris-sftp', `sftp://${FIXTURE_HOST}:2222`),
+      422,
+      'connection-scheme-mismatch',
+    ],
+    [
+      'an sftp URL with a path, which is customer data',
+      () => sftpConnection('sftp-path', `sftp://${FIXTURE_HOST}:2222/payroll/2026`),
+      422,
+      'connection-scheme-mismatch',
+      /without a path, query or fragment/,
+    ],
+    [
+      'an sftp URL whose address is not written in its usual form',
+      () => sftpConnection('sftp-hex', 'sftp://0x7f000101:2222'),
+      422,
+      'connection-scheme-mismatch',
+      /not written in its usual form/,
+    ],
+    [
+      'sftp credentials with both a password and a private key',
+      () => sftpConnection('sftp-both', `sftp://${FIXTURE_HOST}:2222`, { privateKey: 'k'.repeat(100) }),
+      422,
+      'invalid-credentials',
+      /password invalid/,
+    ],
+    [
+      'sftp credentials whose host key fingerprint is not a SHA256 fingerprint',
+      () => sftpConnection('sftp-md5', `sftp://${FIXTURE_HOST}:2222`, { hostKeySha256: 'MD5:aa:bb' }),
+      422,
+      'invalid-credentials',
+      /hostKeySha256 invalid/,
     ],
     [
       'unknown field',
