@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import proto from '@temporalio/proto';
 import { and, eq, inArray } from 'drizzle-orm';
 import { environments, runs } from '../db/schema.js';
@@ -13,9 +12,10 @@ type RunRow = typeof runs.$inferSelect;
  * Moves run rows forward when their workflows close, in the background: reads of runs only read
  * rows, and a list never fans out to Temporal. Two paths lead to the same update of a row (status,
  * summary, failure, residency) when its workflow closed after shortly before the row was created:
- * - every running run is watched by a long poll of its history for its close event, so that its
- *   row moves as soon as its workflow closes. A poll ends with Temporal's long-poll timeout, a
- *   continue-as-new or a refused token; the next pass starts another.
+ * - every running run (up to MAX_WATCHES per process) is watched by a long poll of its history
+ *   for its close event, so that its row moves as soon as its workflow closes. A poll ends with
+ *   Temporal's long-poll timeout, a continue-as-new or a refused token; the next pass starts
+ *   another.
  * - every VISIBILITY_EVERY_MS, each namespace that has running runs is asked which of its
  *   executions closed since it was last asked (one visibility query per namespace): what a
  *   watch missed (a poll that failed, another process's restart) is found there.
@@ -26,6 +26,11 @@ type RunRow = typeof runs.$inferSelect;
 /** Closed executions are looked for from a little before the previous pass: visibility lags. */
 const OVERLAP_MS = 5_000;
 const VISIBILITY_EVERY_MS = 5_000;
+/** Runs watched at once by one process; the visibility query finds the others' closes. */
+const MAX_WATCHES = 200;
+/** A watch that ends within this without moving its row waits before the next (a growing delay). */
+const QUICK_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
 
 export function startRunReconciler(
   deps: RunDeps,
@@ -38,9 +43,9 @@ export function startRunReconciler(
   const queriedAt = new Map<string, number>();
   /** The runs whose close is being waited for, by row id. */
   const watches = new Map<string, Promise<void>>();
+  /** Runs whose watches ended quickly without moving them: when to watch again, and how often it happened. */
+  const backoff = new Map<string, { until: number; times: number }>();
   const stopping = new AbortController();
-  // Every watch's long poll listens to it.
-  setMaxListeners(0, stopping.signal);
 
   async function reconcileEnvironment(env: Env, since: number): Promise<void> {
     const closed = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
@@ -59,34 +64,63 @@ export function startRunReconciler(
     for (const row of rows) await refreshRun(deps, env, row);
   }
 
-  /** Waits for the close event of a run's current execution, then updates its row. */
-  async function watch(env: Env, row: RunRow): Promise<void> {
-    const answer = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
-      client.withAbortSignal(stopping.signal, () =>
-        client.workflowService.getWorkflowExecutionHistory({
-          namespace: env.namespace,
-          execution: { workflowId: row.workflowId },
-          waitNewEvent: true,
-          historyEventFilterType:
-            proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-          skipArchival: true,
-        }),
-      ),
-    );
-    const closed = answer.history?.events?.[0]?.eventTime;
-    // No event: the long poll timed out. After a continue-as-new, refreshRun finds the new
-    // execution running and leaves the row; the next pass watches that execution.
-    if (!closed) return;
-    const closedAt = Number(closed.seconds ?? 0) * 1000 + Math.floor((closed.nanos ?? 0) / 1e6);
-    if (closedAt > row.createdAt.getTime() - OVERLAP_MS) await refreshRun(deps, env, row);
+  /**
+   * Waits for the close event of a run's current execution, then updates its row; answers whether
+   * the watch has done its part (the row moved, or the long poll ran its course).
+   */
+  async function watch(env: Env, row: RunRow): Promise<boolean> {
+    // A signal of its own, which each call of the poll listens to, is dropped with the watch.
+    const own = new AbortController();
+    const abort = () => own.abort();
+    stopping.signal.addEventListener('abort', abort, { once: true });
+    const started = Date.now();
+    try {
+      const answer = await deps.temporal.inNamespace(env.namespace, 'read', (client) =>
+        client.withAbortSignal(own.signal, () =>
+          client.workflowService.getWorkflowExecutionHistory({
+            namespace: env.namespace,
+            execution: { workflowId: row.workflowId },
+            waitNewEvent: true,
+            historyEventFilterType:
+              proto.temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+            skipArchival: true,
+          }),
+        ),
+      );
+      const event = answer.history?.events?.[0];
+      const closed = event?.eventTime;
+      // No event: the long poll timed out. After a continue-as-new the next pass watches the new
+      // execution.
+      if (!closed) return true;
+      if (
+        event.eventType ===
+        proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+      )
+        return true;
+      const closedAt = Number(closed.seconds ?? 0) * 1000 + Math.floor((closed.nanos ?? 0) / 1e6);
+      if (closedAt <= row.createdAt.getTime() - OVERLAP_MS) return Date.now() - started >= QUICK_MS;
+      return (await refreshRun(deps, env, row)).status !== 'running' || Date.now() - started >= QUICK_MS;
+    } finally {
+      stopping.signal.removeEventListener('abort', abort);
+    }
   }
 
   function startWatching(env: Env, row: RunRow): void {
-    if (watches.has(row.id) || stopping.signal.aborted) return;
+    if (watches.has(row.id) || watches.size >= MAX_WATCHES || stopping.signal.aborted) return;
+    if ((backoff.get(row.id)?.until ?? 0) > Date.now()) return;
     // A poll that fails (a token that expired, a namespace being retired) is not reported: the
-    // next pass watches again, and the visibility query, which reports its failures, backs it up.
+    // visibility query, which reports its failures, backs it up. Watches that keep ending at once
+    // without moving their row (a failure, a close from before the row) are tried less and less often.
     const watching = watch(env, row)
-      .catch(() => undefined)
+      .catch(() => false)
+      .then((done) => {
+        if (done) {
+          backoff.delete(row.id);
+          return;
+        }
+        const times = (backoff.get(row.id)?.times ?? 0) + 1;
+        backoff.set(row.id, { until: Date.now() + Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** times), times });
+      })
       .finally(() => watches.delete(row.id));
     watches.set(row.id, watching);
   }
@@ -122,6 +156,8 @@ export function startRunReconciler(
         }
       }),
     );
+    const runIds = new Set(rows.map(({ run }) => run.id));
+    for (const runId of backoff.keys()) if (!runIds.has(runId)) backoff.delete(runId);
     for (const environmentId of askedAt.keys())
       if (!running.has(environmentId)) {
         askedAt.delete(environmentId);
