@@ -29,13 +29,17 @@ function hostOf(method: string, url: string): string | undefined {
 /** A log's size as seen at a time: what is logged after that time lies beyond that size. */
 interface Mark {
   at: number;
+  /** The file, by inode and first bytes: a log replaced or truncated and written again is another. */
   ino: number;
+  head: string;
   size: number;
 }
 
 /** Per log file, the sizes its previous reads saw, oldest first. */
 const marks = new Map<string, Mark[]>();
 const MAX_MARKS = 32;
+/** Enough of a log's first line to tell it from another log's (it starts with a time to the millisecond). */
+const HEAD_BYTES = 64;
 /** A run's own clock (its row's creation time) may run this far ahead of this process's. */
 const CLOCK_MARGIN_MS = 30_000;
 
@@ -44,15 +48,18 @@ const CLOCK_MARGIN_MS = 30_000;
  * run lies before the size it had when the run did not exist yet. A log replaced since (rotated)
  * is read from its start.
  */
-function startOf(logFile: string, ino: number, size: number, since: number): number {
+const sameFile = (a: Pick<Mark, 'ino' | 'head' | 'size'>, b: Mark): boolean =>
+  a.ino === b.ino && a.head === b.head && b.size <= a.size;
+
+function startOf(logFile: string, now: Pick<Mark, 'ino' | 'head' | 'size'>, since: number): number {
   let start = 0;
   for (const mark of marks.get(logFile) ?? [])
-    if (mark.ino === ino && mark.size <= size && mark.at <= since - CLOCK_MARGIN_MS) start = mark.size;
+    if (sameFile(now, mark) && mark.at <= since - CLOCK_MARGIN_MS) start = mark.size;
   return start;
 }
 
 function remember(logFile: string, mark: Mark): void {
-  const known = (marks.get(logFile) ?? []).filter((m) => m.ino === mark.ino && m.size <= mark.size);
+  const known = (marks.get(logFile) ?? []).filter((m) => sameFile(mark, m));
   known.push(mark);
   marks.set(logFile, known.slice(-MAX_MARKS));
 }
@@ -78,9 +85,11 @@ export async function gatewayEgress(
   if (!file) return undefined;
   try {
     const { ino, size } = await file.stat();
-    const start = startOf(logFile, ino, size, since.getTime());
+    const first = await file.read({ buffer: Buffer.alloc(HEAD_BYTES), position: 0 });
+    const now = { ino, size, head: first.buffer.subarray(0, first.bytesRead).toString('hex') };
+    const start = startOf(logFile, now, since.getTime());
     // Taken after the size: whatever is logged from now on lies beyond it.
-    remember(logFile, { at: Date.now(), ino, size });
+    remember(logFile, { ...now, at: Date.now() });
     const input = file.createReadStream({ start, autoClose: false });
     for await (const line of createInterface({ input, crlfDelay: Infinity })) {
       if (!line.includes(run)) continue;

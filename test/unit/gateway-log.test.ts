@@ -9,8 +9,15 @@ const ENV = '2f1c6a4e-8d3b-4c55-9a0e-5b7d9e1f3a21';
 const OTHER_ENV = '7a9b0c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d';
 
 /** A line as the gateway's `tavio` log format writes it. */
-function line(env: string, run: string, method: string, url: string, server = '127.0.1.1'): string {
-  return `1795979336.756 env=${proxyUserOf(env)} run=${run} server=${server} method=${method} url=${url} status=200 squid=TCP_MISS bytes=10\n`;
+function line(
+  env: string,
+  run: string,
+  method: string,
+  url: string,
+  server = '127.0.1.1',
+  at = '1795979336.756',
+): string {
+  return `${at} env=${proxyUserOf(env)} run=${run} server=${server} method=${method} url=${url} status=200 squid=TCP_MISS bytes=10\n`;
 }
 
 describe('gatewayEgress', () => {
@@ -63,6 +70,18 @@ describe('gatewayEgress', () => {
     await writeFile(join(dir, 'next.log'), line(ENV, 'run-b', 'GET', 'http://rotated.example/'));
     await rename(join(dir, 'next.log'), log);
     expect(await gatewayEgress(log, ENV, 'run-b', created)).toEqual({ 'rotated.example': 1 });
+    // Truncated in place (same inode) and written again past the earlier size, before a run created
+    // after that read: read whole too.
+    vi.setSystemTime(first + 300_000);
+    const later = (host: string) =>
+      line(ENV, 'run-b', 'GET', `http://${host}/`, '127.0.1.1', '1795979999.001');
+    await writeFile(
+      log,
+      later('truncated.example') + later('truncated.example') + later('truncated.example'),
+    );
+    expect(await gatewayEgress(log, ENV, 'run-b', new Date(first + 200_000))).toEqual({
+      'truncated.example': 3,
+    });
   });
 
   it('answers nothing for a log that is not there', async () => {
