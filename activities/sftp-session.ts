@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { Client } from 'ssh2';
+import { Client, utils } from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
@@ -27,22 +27,26 @@ export interface SftpSession {
   close(): void;
 }
 
-/** How long the SSH handshake and sign-in may take. */
-const READY_TIMEOUT_MS = 20_000;
+/** How long opening a session may take: tunnel, SSH handshake, sign-in and the SFTP channel. */
+const OPEN_TIMEOUT_MS = 20_000;
+const SFTP_PORT = 22;
+
+/** `host:port` of an sftp:// URL, its port 22 when it names none (the URL parser knows no default for sftp). */
+const endpointOf = (target: URL): string => `${target.hostname}:${target.port || SFTP_PORT}`;
 
 /**
  * A TCP tunnel to `host:port` through the gateway (HTTP CONNECT): the gateway decides, as for any
  * request, whether this environment may reach that endpoint.
  */
-async function tunnel(gateway: GatewayRoute, target: URL, signal?: AbortSignal): Promise<Socket> {
+async function tunnel(gateway: GatewayRoute, target: URL, signal: AbortSignal): Promise<Socket> {
   const proxy = new URL(gateway.url);
   const connect = request({
     host: proxy.hostname,
     port: proxy.port,
     method: 'CONNECT',
-    path: target.host,
+    path: endpointOf(target),
     headers: {
-      host: target.host,
+      host: endpointOf(target),
       'proxy-authorization': gateway.authorization,
       ...(gateway.run === undefined ? {} : { [RUN_HEADER]: runTag(gateway.run) }),
     },
@@ -55,18 +59,31 @@ async function tunnel(gateway: GatewayRoute, target: URL, signal?: AbortSignal):
   } catch (error) {
     throw gatewayFailure(gateway.code, error);
   }
-  const [response, socket] = answer as [{ statusCode?: number; headers: Record<string, unknown> }, Socket];
-  if (response.statusCode === 200) return socket;
+  const [response, socket, head] = answer as [
+    { statusCode?: number; headers: Record<string, unknown> },
+    Socket,
+    Buffer,
+  ];
+  if (response.statusCode === 200) {
+    // The server's first bytes (its SSH banner) may have come in with the gateway's answer.
+    if (head.length > 0) socket.unshift(head);
+    return socket;
+  }
   socket.destroy();
   const status = response.statusCode ?? 0;
   const squidError =
     typeof response.headers['x-squid-error'] === 'string' ? response.headers['x-squid-error'] : null;
-  throw (
-    gatewayRefusal(target, status, squidError) ??
-    ApplicationFailure.nonRetryable(
-      `egress to ${target.host} refused by the gateway (tunnel answered ${status})`,
-      FailureType.EgressRefused,
-    )
+  const refusal = gatewayRefusal(new URL(`sftp://${endpointOf(target)}`), status, squidError);
+  if (refusal) throw refusal;
+  // The gateway could not reach the server (502, 503, 504): it may be back by the next attempt.
+  if (status >= 500)
+    throw ApplicationFailure.retryable(
+      `sftp server ${endpointOf(target)} is unreachable through the gateway (tunnel answered ${status})`,
+      RetryableType.UpstreamUnavailable,
+    );
+  throw ApplicationFailure.nonRetryable(
+    `egress to ${endpointOf(target)} refused by the gateway (tunnel answered ${status})`,
+    FailureType.EgressRefused,
   );
 }
 
@@ -77,19 +94,20 @@ function sshFailure(
   presented: string | undefined,
   pinned: string,
 ) {
-  const where = `sftp server ${target.host}`;
+  const where = `sftp server ${endpointOf(target)}`;
+  // The presented key's fingerprint is public; the pinned one is part of the sealed credentials.
   if (presented !== undefined && presented !== pinned) {
     return ApplicationFailure.nonRetryable(
-      `${where} showed host key ${presented}, not the pinned ${pinned}: refused`,
+      `${where} showed host key ${presented}, which is not the connection's pinned host key: refused`,
       FailureType.SftpHostKeyRejected,
     );
   }
   if (error.level === 'client-authentication') {
     return ApplicationFailure.nonRetryable(`${where}: sign-in refused`, FailureType.SftpAuthRejected);
   }
-  if (error.level === 'client-timeout') {
+  if (error.level === 'client-timeout' || error.name === 'TimeoutError') {
     return ApplicationFailure.retryable(
-      `${where}: no SSH handshake within ${READY_TIMEOUT_MS} ms`,
+      `${where}: no SFTP session within ${OPEN_TIMEOUT_MS} ms`,
       RetryableType.UpstreamUnavailable,
     );
   }
@@ -99,10 +117,19 @@ function sshFailure(
   );
 }
 
+/** A private key ssh2 cannot read (its format, or its passphrase), as a failure that names the step. */
+function unreadableKey(target: URL): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `sftp server ${endpointOf(target)}: the connection's private key cannot be read (format or passphrase)`,
+    FailureType.SftpAuthRejected,
+  );
+}
+
 /**
- * Opens an SFTP session on the server of `baseUrl` (sftp://host:port) through the gateway, signed
- * in with the connection's credentials. The server's host key must be the pinned one: any other
- * is refused before credentials are sent.
+ * Opens an SFTP session on the server of `baseUrl` (sftp://host[:port]) through the gateway,
+ * signed in with the connection's credentials. The server's host key must be the pinned one: any
+ * other is refused before credentials are sent. Opening gives up after OPEN_TIMEOUT_MS, or when
+ * `signal` fires.
  */
 export async function openSftp(
   gateway: GatewayRoute,
@@ -111,7 +138,26 @@ export async function openSftp(
   signal?: AbortSignal,
 ): Promise<SftpSession> {
   const target = new URL(baseUrl);
-  const sock = await tunnel(gateway, target, signal);
+  if (credentials.privateKey !== undefined) {
+    const parsed = utils.parseKey(credentials.privateKey, credentials.passphrase);
+    if (parsed instanceof Error) throw unreadableKey(target);
+  }
+  const deadline = AbortSignal.timeout(OPEN_TIMEOUT_MS);
+  const opening = signal ? AbortSignal.any([signal, deadline]) : deadline;
+  let sock: Socket;
+  try {
+    sock = await tunnel(gateway, target, opening);
+  } catch (error) {
+    signal?.throwIfAborted();
+    if ((error as Error).name === 'AbortError' && deadline.aborted)
+      throw sshFailure(
+        target,
+        Object.assign(new Error('timeout'), { level: 'client-timeout' }),
+        undefined,
+        '',
+      );
+    throw error;
+  }
   const client = new Client();
   let presented: string | undefined;
   const ready = new Promise<void>((resolve, reject) => {
@@ -119,27 +165,38 @@ export async function openSftp(
     client.once('error', reject);
     client.once('close', () => reject(Object.assign(new Error('closed'), { level: 'connection' })));
   });
-  const abort = () => client.end();
-  signal?.addEventListener('abort', abort, { once: true });
-  client.connect({
-    sock,
-    username: credentials.username,
-    password: credentials.password,
-    privateKey: credentials.privateKey,
-    passphrase: credentials.passphrase,
-    readyTimeout: READY_TIMEOUT_MS,
-    hostVerifier: (key: Buffer) => {
-      presented = sshFingerprint(key);
-      return presented === credentials.hostKeySha256;
-    },
-  });
+  // Until the session is open, a deadline or the caller's signal ends the connection.
+  const stopOpening = () => client.end();
+  opening.addEventListener('abort', stopOpening, { once: true });
   try {
+    client.connect({
+      sock,
+      username: credentials.username,
+      password: credentials.password,
+      privateKey: credentials.privateKey,
+      passphrase: credentials.passphrase,
+      readyTimeout: OPEN_TIMEOUT_MS,
+      hostVerifier: (key: Buffer) => {
+        presented = sshFingerprint(key);
+        return presented === credentials.hostKeySha256;
+      },
+    });
     await ready;
-    const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
-      client.sftp((error, session) => (error ? reject(error) : resolve(session))),
-    );
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((error, session) => (error ? reject(error) : resolve(session)));
+      opening.addEventListener(
+        'abort',
+        () => reject(Object.assign(new Error('timeout'), { level: 'client-timeout' })),
+        {
+          once: true,
+        },
+      );
+    });
+    opening.removeEventListener('abort', stopOpening);
     // Errors after the session is open reach whoever uses it; unheard, they must not crash the worker.
     client.on('error', () => undefined);
+    const abort = () => client.end();
+    signal?.addEventListener('abort', abort, { once: true });
     return {
       sftp,
       close: () => {
@@ -148,9 +205,17 @@ export async function openSftp(
       },
     };
   } catch (error) {
+    opening.removeEventListener('abort', stopOpening);
     client.end();
-    signal?.removeEventListener('abort', abort);
+    sock.destroy();
     signal?.throwIfAborted();
+    if (deadline.aborted)
+      throw sshFailure(
+        target,
+        Object.assign(new Error('timeout'), { level: 'client-timeout' }),
+        presented,
+        credentials.hostKeySha256,
+      );
     throw sshFailure(target, error as Error & { level?: string }, presented, credentials.hostKeySha256);
   }
 }

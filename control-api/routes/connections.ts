@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { utils } from 'ssh2';
 import { z } from 'zod';
 import { connections } from '../../db/schema.js';
 import { CONNECTION_KINDS, CONNECTION_SCHEMES, credentialSchemas } from '../../common/integrations.js';
@@ -62,12 +63,23 @@ type EnvironmentRow = Awaited<ReturnType<typeof visibleEnvironment>>['env'];
 /** Checks credentials against their kind's shape; the reason names fields, never values (the values are secrets). */
 function checkedCredentials(kind: ConnectionKind, credentials: Record<string, string>) {
   const shape = credentialSchemas[kind].safeParse(credentials);
-  if (!shape.success)
+  const invalid = shape.success
+    ? unreadableKeyFields(shape.data)
+    : shape.error.issues.map((i) => i.path.join('.') || 'object');
+  if (!shape.success || invalid.length > 0)
     throw unprocessable(
       'invalid-credentials',
-      `credentials for kind ${kind} must be ${Object.keys(credentialSchemas[kind].shape).join(', ')} (${shape.error.issues.map((i) => i.path.join('.') || 'object').join(', ')} invalid)`,
+      `credentials for kind ${kind} must be ${Object.keys(credentialSchemas[kind].shape).join(', ')} (${invalid.join(', ')} invalid)`,
     );
   return shape.data;
+}
+
+/** A private key that cannot be read with its passphrase is refused when given, not when a run first signs in. */
+function unreadableKeyFields(credentials: Record<string, string | undefined>): string[] {
+  if (credentials.privateKey === undefined) return [];
+  return utils.parseKey(credentials.privateKey, credentials.passphrase) instanceof Error
+    ? ['privateKey']
+    : [];
 }
 
 /** Where the environment keeps credentials; it takes them only while active, with its key. */

@@ -48,7 +48,11 @@ describe('bad input', () => {
   });
   const portOf = (url: string) => new URL(url).port;
   /** An sftp connection in environment a; its credentials are right unless `credentials` says otherwise. */
-  const sftpConnection = (name: string, baseUrl: string, credentials: Record<string, string> = {}) => ({
+  const sftpConnection = (
+    name: string,
+    baseUrl: string,
+    credentials: Record<string, string | undefined> = {},
+  ) => ({
     method: 'POST',
     path: `${envPath(a)}/connections`,
     key: a.envKey,
@@ -434,6 +438,17 @@ describe('bad input', () => {
       422,
       'invalid-credentials',
       /password invalid/,
+    ],
+    [
+      'sftp credentials whose private key cannot be read',
+      () =>
+        sftpConnection('sftp-badkey', `sftp://${FIXTURE_HOST}:2222`, {
+          password: undefined,
+          privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${'A'.repeat(120)}\n-----END OPENSSH PRIVATE KEY-----`,
+        }),
+      422,
+      'invalid-credentials',
+      /\(privateKey invalid\)$/,
     ],
     [
       'sftp credentials whose host key fingerprint is not a SHA256 fingerprint',

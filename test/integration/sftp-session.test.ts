@@ -139,12 +139,12 @@ describe('an SFTP session through the gateway', () => {
     }
   });
 
-  it('refuses a server whose host key is not the pinned one, naming both fingerprints', async () => {
+  it('refuses a server whose host key is not the pinned one, naming the key it showed', async () => {
     const other = `SHA256:${'B'.repeat(43)}`;
     expect(await refusal(routeA, credentialsOf({ hostKeySha256: other }))).toEqual({
       type: FailureType.SftpHostKeyRejected,
       nonRetryable: true,
-      message: `sftp server ${account.baseUrl.slice(7)} showed host key ${account.hostKeySha256}, not the pinned ${other}: refused`,
+      message: `sftp server ${account.baseUrl.slice(7)} showed host key ${account.hostKeySha256}, which is not the connection's pinned host key: refused`,
     });
   });
 
@@ -159,6 +159,43 @@ describe('an SFTP session through the gateway', () => {
         message: `sftp server ${account.baseUrl.slice(7)}: sign-in refused`,
       });
     }
+  });
+
+  it('tunnels to port 22 when the URL names none, and waits for a server that is down', async () => {
+    const host = new URL(account.baseUrl).hostname;
+    await a.client.createConnection(a.org, a.env, {
+      name: 'no-port-sftp',
+      kind: 'sftp',
+      baseUrl: `sftp://${host}`,
+      credentials: { ...credentialsOf() },
+    });
+    // Nothing listens on port 22 of the customer side: the gateway lets the tunnel through and
+    // cannot connect, which a later attempt may.
+    const route = { ...routeA, run: 'sftp-no-port' };
+    const error = await openSftp(route, `sftp://${host}`, credentialsOf()).then(
+      () => undefined,
+      (failure: { type?: string; nonRetryable?: boolean; message: string }) => failure,
+    );
+    expect(error).toMatchObject({
+      type: 'UpstreamUnavailable',
+      nonRetryable: false,
+      message: `sftp server ${host}:22 is unreachable through the gateway (tunnel answered 503)`,
+    });
+  });
+
+  it('refuses a private key it cannot read, before connecting, without retrying', async () => {
+    const { private: key } = utils.generateKeyPairSync('ed25519', {
+      passphrase: 'right',
+      cipher: 'aes256-ctr',
+      rounds: 16,
+    });
+    expect(
+      await refusal(routeA, credentialsOf({ password: undefined, privateKey: key, passphrase: 'wrong' })),
+    ).toEqual({
+      type: FailureType.SftpAuthRejected,
+      nonRetryable: true,
+      message: `sftp server ${account.baseUrl.slice(7)}: the connection's private key cannot be read (format or passphrase)`,
+    });
   });
 
   it('is refused by the gateway for an environment that has no connection to the server', async () => {
