@@ -2,7 +2,8 @@ import { StackError, type Report, type StackPaths } from './config.js';
 import { portInUse, waitHealthy } from './health.js';
 import { commandLineMatches, livePid, readPid, removePid, terminate } from './process.js';
 
-export type Outcome = 'started' | 'reused';
+/** `skipped`: a service this machine cannot run (the SFTP server without root). */
+export type Outcome = 'started' | 'reused' | 'skipped';
 
 export interface PortClaim {
   port: number;

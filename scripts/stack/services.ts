@@ -30,7 +30,7 @@ import { ensureNftables } from './nftables.js';
 import { databaseDisplayUrl, databaseUrls, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { secureStackDir } from './private-files.js';
 import { ensureSftp, sftpHealthy, sftpServer, sftpUrl, stopSftp, type SftpServer } from './sftp.js';
-import { livePid } from './process.js';
+import { isRoot, livePid } from './process.js';
 import {
   ensureTemporal,
   stopTemporal,
@@ -66,8 +66,8 @@ export interface StackInfo {
   accountPoolFile: string;
   /** The control plane's and the worker hosts' keys on the local S3/KMS/IAM service. */
   awsIdentities: AwsIdentities;
-  /** The customer-side SFTP server and its host key's fingerprint; its users are made per test. */
-  sftp: SftpServer;
+  /** The customer-side SFTP server and its host key's fingerprint (none without root); its users are made per test. */
+  sftp?: SftpServer;
 }
 
 export interface ServiceStatus {
@@ -111,14 +111,8 @@ function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdent
     },
     accountPoolFile: accountPoolFile(paths),
     awsIdentities,
-    sftp: sftpOf(paths, ports),
+    sftp: isRoot() ? sftpServer(paths, ports) : undefined,
   };
-}
-
-function sftpOf(paths: StackPaths, ports: StackPorts): SftpServer {
-  const server = sftpServer(paths, ports);
-  if (!server) throw new StackError('sftp: the SFTP server has no host key yet; run `npm run stack` first');
-  return server;
 }
 
 /** Starts every service that is not already healthy, reusing those that are; safe to call repeatedly. */

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { sshFingerprint } from '../../common/ssh-fingerprint.js';
@@ -23,6 +23,9 @@ export const SFTP_GROUP = 'tavio-sftp';
 export const SFTP_ROOT = '/srv/tavio-sftp';
 /** Public keys a user may sign in with, one file per user, owned by root. */
 export const SFTP_KEYS = '/srv/tavio-sftp-keys';
+/** The names of the accounts tests make. */
+export const SFTP_USER_PREFIX = 'tvs-';
+const SYSTEM_SSHD_DROP_INS = '/etc/ssh/sshd_config.d';
 
 export interface SftpServer {
   host: string;
@@ -79,11 +82,9 @@ function sshdConfig(paths: StackPaths, ports: StackPorts): string {
     `ChrootDirectory ${SFTP_ROOT}/%u`,
     // Files arrive readable by their owner only, whatever the client asks for.
     'ForceCommand internal-sftp -u 077',
-    'AllowTcpForwarding no',
-    'AllowAgentForwarding no',
-    'AllowStreamLocalForwarding no',
+    // No TCP, socket, agent or X11 forwarding, no tunnel devices: files only.
+    'DisableForwarding yes',
     'PermitTunnel no',
-    'X11Forwarding no',
     'PermitTTY no',
     'MaxAuthTries 3',
     'LogLevel INFO',
@@ -122,6 +123,12 @@ async function prepare(paths: StackPaths, ports: StackPorts, report: Report): Pr
   }
   const group = await runCommand('getent', ['group', SFTP_GROUP]);
   if (group.code !== 0) await runOrFail('sftp: groupadd', 'groupadd', ['--system', SFTP_GROUP]);
+  // A system-wide sshd, if the machine runs one, never lets these accounts in.
+  if (existsSync(SYSTEM_SSHD_DROP_INS))
+    writeFileSync(join(SYSTEM_SSHD_DROP_INS, 'tavio-sftp.conf'), `DenyGroups ${SFTP_GROUP}\n`, {
+      mode: 0o644,
+    });
+  await removeLeftoverAccounts(report);
   const config = join(dir, 'sshd_config');
   writeFileSync(config, sshdConfig(paths, ports), { mode: 0o600 });
   const check = await runCommand(SSHD, ['-t', '-f', config]);
@@ -129,11 +136,24 @@ async function prepare(paths: StackPaths, ports: StackPorts, report: Report): Pr
   return config;
 }
 
+/** Accounts of tests that ended before deleting theirs: nothing uses them while the server is down. */
+async function removeLeftoverAccounts(report: Report): Promise<void> {
+  const leftovers = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((line) => line.split(':')[0] ?? '')
+    .filter((name) => name.startsWith(SFTP_USER_PREFIX));
+  if (leftovers.length > 0) report(`sftp: removing ${leftovers.length} account(s) left by earlier tests...`);
+  for (const name of leftovers) {
+    await runCommand('userdel', [name]);
+    rmSync(join(SFTP_ROOT, name), { recursive: true, force: true });
+    rmSync(join(SFTP_KEYS, name), { force: true });
+  }
+}
+
 export function ensureSftp(paths: StackPaths, ports: StackPorts, report: Report): Promise<Outcome> {
   if (!isRoot()) {
-    return Promise.reject(
-      new StackError('sftp: the SFTP server needs root (sshd switches to its users); run the stack as root'),
-    );
+    report('sftp: not started: the SFTP server needs root (sshd switches to its users)');
+    return Promise.resolve('skipped');
   }
   const logFile = join(paths.logsDir, 'sftp.log');
   return ensureManaged(

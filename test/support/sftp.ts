@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { SFTP_GROUP, SFTP_KEYS, SFTP_ROOT } from '../../scripts/stack/sftp.js';
+import { SFTP_GROUP, SFTP_KEYS, SFTP_ROOT, SFTP_USER_PREFIX } from '../../scripts/stack/sftp.js';
 import { run } from '../../workers/sandbox-system.js';
 
 /**
@@ -32,10 +32,40 @@ async function idsOf(username: string): Promise<{ uid: number; gid: number }> {
 
 export async function sftpAccount(): Promise<SftpAccount> {
   const server = inject('stack').sftp;
-  const username = `tvs-${randomBytes(6).toString('hex')}`;
+  if (!server) throw new Error('the stack runs no SFTP server: it needs root');
+  const username = `${SFTP_USER_PREFIX}${randomBytes(6).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
   const root = join(SFTP_ROOT, username);
   const folder = join(root, 'files');
+  const remove = async () => {
+    await run('userdel', [username]).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+    await rm(join(SFTP_KEYS, username), { force: true });
+  };
+  try {
+    await create(username, password, root, folder);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  const ids = await idsOf(username);
+  return {
+    username,
+    password,
+    folder,
+    baseUrl: `sftp://${server.host}:${server.port}`,
+    hostKeySha256: server.hostKeySha256,
+    authorize: (publicKey) => writeFile(join(SFTP_KEYS, username), `${publicKey.trim()}\n`, { mode: 0o644 }),
+    async put(name, content) {
+      await writeFile(join(folder, name), content, { mode: 0o600 });
+      await chown(join(folder, name), ids.uid, ids.gid);
+    },
+    close: remove,
+  };
+}
+
+/** The OS user, its chroot (root's) and its home inside it (its own). */
+async function create(username: string, password: string, root: string, folder: string): Promise<void> {
   await run('useradd', [
     '--no-create-home',
     '--gid',
@@ -52,23 +82,6 @@ export async function sftpAccount(): Promise<SftpAccount> {
   await mkdir(root, { mode: 0o755 });
   await mkdir(folder, { mode: 0o700 });
   await chown(folder, ids.uid, ids.gid);
-  return {
-    username,
-    password,
-    folder,
-    baseUrl: `sftp://${server.host}:${server.port}`,
-    hostKeySha256: server.hostKeySha256,
-    authorize: (publicKey) => writeFile(join(SFTP_KEYS, username), `${publicKey.trim()}\n`, { mode: 0o644 }),
-    async put(name, content) {
-      await writeFile(join(folder, name), content, { mode: 0o600 });
-      await chown(join(folder, name), ids.uid, ids.gid);
-    },
-    async close() {
-      await run('userdel', [username]).catch(() => undefined);
-      await rm(root, { recursive: true, force: true });
-      await rm(join(SFTP_KEYS, username), { force: true });
-    },
-  };
 }
 
 /** A file's bytes as the account's home holds them. */
