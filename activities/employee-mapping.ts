@@ -21,7 +21,7 @@ export type CanonicalEmployee = z.infer<typeof canonicalEmployeeSchema>;
 export type FieldMapping = Record<keyof CanonicalEmployee, string>;
 
 /** The declared mapping of an HRIS employee list record. */
-export const HRIS_EMPLOYEE_MAPPING: FieldMapping = {
+export const HRIS_EMPLOYEE_MAPPING: Readonly<FieldMapping> = Object.freeze({
   externalId: 'employee_id',
   givenName: 'first_name',
   familyName: 'last_name',
@@ -34,7 +34,7 @@ export const HRIS_EMPLOYEE_MAPPING: FieldMapping = {
   salaryCurrency: 'compensation.currency',
   nationalId: 'national_id',
   employmentStatus: 'status',
-};
+});
 
 function pick(record: unknown, path: readonly string[]): unknown {
   let value: unknown = record;
@@ -46,10 +46,13 @@ function pick(record: unknown, path: readonly string[]): unknown {
 }
 
 type CompiledMapping = [field: string, path: string[]][];
-/** Each mapping's paths, split once: a page maps hundreds of records with the same mapping. */
-const compiled = new WeakMap<FieldMapping, CompiledMapping>();
+/**
+ * Each mapping's paths, split once: a page maps hundreds of records with the same mapping. A
+ * mapping is read as it was when first used: mappings are not changed in place.
+ */
+const compiled = new WeakMap<Readonly<FieldMapping>, CompiledMapping>();
 
-function compile(mapping: FieldMapping): CompiledMapping {
+function compile(mapping: Readonly<FieldMapping>): CompiledMapping {
   let fields = compiled.get(mapping);
   if (!fields) {
     fields = Object.entries(mapping).map(([field, path]) => [field, path.split('.')]);
@@ -61,7 +64,7 @@ function compile(mapping: FieldMapping): CompiledMapping {
 /** Maps one source record in memory; a record that does not fit the canonical shape is skipped (null). */
 export function mapEmployee(
   record: unknown,
-  mapping: FieldMapping = HRIS_EMPLOYEE_MAPPING,
+  mapping: Readonly<FieldMapping> = HRIS_EMPLOYEE_MAPPING,
 ): CanonicalEmployee | null {
   const candidate: Record<string, unknown> = {};
   for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);

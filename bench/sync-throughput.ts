@@ -17,7 +17,7 @@ import { benchPlatform, percentile } from './support.js';
  *   then warm ones, timed by the workflow's own clock (from its first workflow task) and by the
  *   client's (from the create call until the API reports it completed, polled every 100 ms).
  * The baseline runs once to warm up; then ROUNDS rounds (default 5) each run the baseline and a
- * warm Tavio run back to back, so that both see the same state of the machine. The table shows
+ * warm Tavio run back to back, in turn first, so that both see the same state of the machine. The table shows
  * the medians and their ratios, then the worker's RSS. Absolute figures drift between runs on
  * shared machines; the ratio is the figure.
  * Usage: tsx bench/sync-throughput.ts [employees] [page size] [rounds].
@@ -25,6 +25,8 @@ import { benchPlatform, percentile } from './support.js';
 const EMPLOYEES = Number(process.argv[2] ?? 10_000);
 const PAGE_SIZE = Number(process.argv[3] ?? 100);
 const ROUNDS = Number(process.argv[4] ?? 5);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`rounds must be a whole number of at least 1, not ${process.argv[4]}`);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The plain loop: answers records per second. */
@@ -105,8 +107,11 @@ try {
   const wallRates: number[] = [];
   let warm = cold;
   for (let round = 1; round <= ROUNDS; round++) {
+    // Each goes first every other round: neither always follows the other's after-effects.
+    const tavioFirst = round % 2 === 0;
+    if (tavioFirst) warm = await tavioRun(`bench-warm-${round}`);
     plainRates.push(await baseline(plain));
-    warm = await tavioRun(`bench-warm-${round}`);
+    if (!tavioFirst) warm = await tavioRun(`bench-warm-${round}`);
     tavioRates.push(rate(warm.summary.durationMs));
     wallRates.push(rate(warm.wallMs));
     say(
