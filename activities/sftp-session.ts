@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
-import { Client, utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
@@ -139,7 +139,7 @@ export async function openSftp(
 ): Promise<SftpSession> {
   const target = new URL(baseUrl);
   if (credentials.privateKey !== undefined) {
-    const parsed = utils.parseKey(credentials.privateKey, credentials.passphrase);
+    const parsed = ssh2.utils.parseKey(credentials.privateKey, credentials.passphrase);
     if (parsed instanceof Error) throw unreadableKey(target);
   }
   const deadline = AbortSignal.timeout(OPEN_TIMEOUT_MS);
@@ -158,7 +158,7 @@ export async function openSftp(
       );
     throw error;
   }
-  const client = new Client();
+  const client = new ssh2.Client();
   let presented: string | undefined;
   const ready = new Promise<void>((resolve, reject) => {
     client.once('ready', resolve);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { connections } from '../../db/schema.js';
 import { CONNECTION_KINDS, CONNECTION_SCHEMES, credentialSchemas } from '../../common/integrations.js';
@@ -77,7 +77,7 @@ function checkedCredentials(kind: ConnectionKind, credentials: Record<string, st
 /** A private key that cannot be read with its passphrase is refused when given, not when a run first signs in. */
 function unreadableKeyFields(credentials: Record<string, string | undefined>): string[] {
   if (credentials.privateKey === undefined) return [];
-  return utils.parseKey(credentials.privateKey, credentials.passphrase) instanceof Error
+  return ssh2.utils.parseKey(credentials.privateKey, credentials.passphrase) instanceof Error
     ? ['privateKey']
     : [];
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openSftp } from '../../activities/sftp-session.js';
@@ -125,7 +125,7 @@ describe('an SFTP session through the gateway', () => {
   });
 
   it('signs in with a private key the account authorized', async () => {
-    const keys = utils.generateKeyPairSync('ed25519');
+    const keys = ssh2.utils.generateKeyPairSync('ed25519');
     await account.authorize(keys.public);
     const session = await openSftp(
       routeA,
@@ -184,7 +184,7 @@ describe('an SFTP session through the gateway', () => {
   });
 
   it('refuses a private key it cannot read, before connecting, without retrying', async () => {
-    const { private: key } = utils.generateKeyPairSync('ed25519', {
+    const { private: key } = ssh2.utils.generateKeyPairSync('ed25519', {
       passphrase: 'right',
       cipher: 'aes256-ctr',
       rounds: 16,
