@@ -107,24 +107,43 @@ const { encrypt, decrypt } = buildClient({
 /** Sealed objects of one environment, read and written with the caller's own S3 and KMS clients. */
 export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: string; scope: SealScope }) {
   const { s3, kms, bucket, scope } = options;
-  const keyringFor = (objectKey: string) =>
+  /** The context of `objectKey`, with entries of its own (a file's run and part) when it has them. */
+  const contextOf = (objectKey: string, extra: Record<string, string> = {}) => ({
+    ...extra,
+    ...sealContext(scope, objectKey),
+  });
+  const keyringFor = (objectKey: string, extra?: Record<string, string>) =>
     new BoundKeyring(
       new KmsKeyringNode({ generatorKeyId: scope.keyArn, clientProvider: () => kms }),
-      sealContext(scope, objectKey),
+      contextOf(objectKey, extra),
     );
 
+  /** One Encryption SDK message of `plaintext`, bound to `objectKey` and the `extra` context. */
+  async function seal(objectKey: string, plaintext: Uint8Array, extra?: Record<string, string>) {
+    const { result } = await encrypt(keyringFor(objectKey, extra), plaintext, {
+      encryptionContext: contextOf(objectKey, extra),
+    });
+    return result;
+  }
+
+  /** Opens a message sealed by `seal` for the same object and context; refuses any other without decrypting. */
+  async function unseal(objectKey: string, sealed: Uint8Array, extra?: Record<string, string>) {
+    const { plaintext } = await decrypt(keyringFor(objectKey, extra), sealed);
+    return plaintext;
+  }
+
   return {
+    seal,
+    unseal,
+
     /** Seals `plaintext` and writes it; returns the object key. */
     async put(purpose: ObjectPurpose, name: string, plaintext: Uint8Array): Promise<string> {
       const key = objectKeyOf(purpose, name);
-      const { result } = await encrypt(keyringFor(key), plaintext, {
-        encryptionContext: sealContext(scope, key),
-      });
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
-          Body: result,
+          Body: await seal(key, plaintext),
           ContentType: 'application/vnd.aws.encryption-sdk',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: scope.keyArn,
@@ -134,9 +153,8 @@ export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: str
     },
 
     /** Opens the sealed bytes of the object at `purpose/name`; refuses bytes sealed for another place without decrypting them. */
-    async open(purpose: ObjectPurpose, name: string, sealed: Uint8Array): Promise<Buffer> {
-      const { plaintext } = await decrypt(keyringFor(objectKeyOf(purpose, name)), sealed);
-      return plaintext;
+    open(purpose: ObjectPurpose, name: string, sealed: Uint8Array): Promise<Buffer> {
+      return unseal(objectKeyOf(purpose, name), sealed);
     },
 
     /** Reads and opens an object. */

@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SealedStore } from '../common/sealed-objects.js';
+
+/**
+ * A file buffered in the environment's bucket: one S3 multipart object whose parts are each one
+ * sealed message (AWS Encryption SDK, under the environment's key) of PART_BYTES of the file, the
+ * last one shorter. Each part's encryption context names the object, the run, the file and the
+ * part's number, so a part is opened only in its own place. Memory holds one part at a time
+ * whatever the file's size. The progress after each part (upload id, part numbers, ETags, sizes:
+ * never contents) is what a retry resumes from.
+ */
+
+/** Plaintext bytes per part (S3 takes parts of at least 5 MiB, but for the last). */
+export const PART_BYTES = 8 * 1024 * 1024;
+
+export interface BufferedPart {
+  number: number;
+  etag: string;
+  /** Bytes of the file in this part. */
+  plainBytes: number;
+  /** Bytes of the sealed message that holds them. */
+  sealedBytes: number;
+}
+
+/** What an attempt has buffered so far; heartbeat details carry it. */
+export interface BufferProgress {
+  uploadId: string;
+  parts: BufferedPart[];
+}
+
+export interface BufferedFile {
+  /** The object key in the bucket. */
+  key: string;
+  parts: BufferedPart[];
+  size: number;
+  /** SHA-256 of the whole file, hex. */
+  sha256: string;
+}
+
+export interface FileBufferTarget {
+  s3: S3Client;
+  store: SealedStore;
+  bucket: string;
+  keyArn: string;
+  /** The object key, under `tmp/`. */
+  key: string;
+  /** Context entries of every part: the run and the file (opaque ids, never names). */
+  context: { run: string; file: string };
+}
+
+const partContext = (target: FileBufferTarget, part: number) => ({ ...target.context, part: String(part) });
+export const bufferedBytes = (parts: readonly BufferedPart[]) =>
+  parts.reduce((sum, p) => sum + p.plainBytes, 0);
+
+/** The plaintext of each buffered part, in order, from the bucket: one part in memory at a time. */
+export async function* readBuffered(target: FileBufferTarget, parts: readonly BufferedPart[]) {
+  let offset = 0;
+  for (const part of parts) {
+    const object = await target.s3.send(
+      new GetObjectCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        Range: `bytes=${offset}-${offset + part.sealedBytes - 1}`,
+      }),
+    );
+    offset += part.sealedBytes;
+    yield await target.store.unseal(
+      target.key,
+      await object.Body!.transformToByteArray(),
+      partContext(target, part.number),
+    );
+  }
+}
+
+/** What follows the first `bytes` bytes of a stream; those are handed to `skipped`. */
+async function* skipping(stream: Readable, bytes: number, skipped: (chunk: Buffer) => void) {
+  let left = bytes;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (left >= chunk.length) {
+      skipped(chunk);
+      left -= chunk.length;
+      continue;
+    }
+    if (left > 0) skipped(chunk.subarray(0, left));
+    yield chunk.subarray(left);
+    left = 0;
+  }
+}
+
+/** Takes exactly `bytes` bytes at a time from a stream, the last chunk shorter; an empty stream gives one empty chunk. */
+async function* chunksOf(stream: AsyncIterable<Buffer>, bytes: number): AsyncGenerator<Buffer> {
+  let held: Buffer[] = [];
+  let size = 0;
+  let gave = false;
+  for await (const chunk of stream) {
+    held.push(chunk);
+    size += chunk.length;
+    while (size >= bytes) {
+      const all = Buffer.concat(held, size);
+      yield all.subarray(0, bytes);
+      gave = true;
+      held = size > bytes ? [all.subarray(bytes)] : [];
+      size -= bytes;
+    }
+  }
+  if (size > 0 || !gave) yield Buffer.concat(held, size);
+}
+
+/**
+ * Buffers a file into the bucket. `read()` opens the source; `onPart` is told the progress after
+ * each part (a heartbeat). Resumed from `progress`, it uploads nothing again: it reads the source
+ * from its start, hashing what is already buffered on the way (the whole file's SHA-256 cannot be
+ * carried across attempts, and an upload's parts cannot be read before it completes), and goes
+ * on with the next part.
+ */
+export async function bufferFile(
+  target: FileBufferTarget,
+  read: () => Promise<Readable>,
+  onPart: (progress: BufferProgress) => void,
+  resumed?: BufferProgress,
+): Promise<BufferedFile> {
+  const hash = createHash('sha256');
+  let progress: BufferProgress;
+  if (resumed) {
+    progress = { uploadId: resumed.uploadId, parts: [...resumed.parts] };
+  } else {
+    const created = await target.s3.send(
+      new CreateMultipartUploadCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        ContentType: 'application/vnd.tavio.sealed-parts',
+        ServerSideEncryption: 'aws:kms',
+        SSEKMSKeyId: target.keyArn,
+      }),
+    );
+    progress = { uploadId: created.UploadId!, parts: [] };
+  }
+  const source = await read();
+  try {
+    const rest = skipping(source, bufferedBytes(progress.parts), (skipped) => hash.update(skipped));
+    for await (const plain of chunksOf(rest, PART_BYTES)) {
+      // A resumed file that had ended exactly at a part's end has nothing more to add.
+      if (plain.length === 0 && progress.parts.length > 0) break;
+      const number = progress.parts.length + 1;
+      const sealed = await target.store.seal(target.key, plain, partContext(target, number));
+      const uploaded = await target.s3.send(
+        new UploadPartCommand({
+          Bucket: target.bucket,
+          Key: target.key,
+          UploadId: progress.uploadId,
+          PartNumber: number,
+          Body: sealed,
+        }),
+      );
+      hash.update(plain);
+      progress = {
+        ...progress,
+        parts: [
+          ...progress.parts,
+          { number, etag: uploaded.ETag!, plainBytes: plain.length, sealedBytes: sealed.length },
+        ],
+      };
+      onPart(progress);
+    }
+  } finally {
+    source.destroy();
+  }
+  await target.s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: target.bucket,
+      Key: target.key,
+      UploadId: progress.uploadId,
+      MultipartUpload: { Parts: progress.parts.map((p) => ({ PartNumber: p.number, ETag: p.etag })) },
+    }),
+  );
+  return {
+    key: target.key,
+    parts: progress.parts,
+    size: bufferedBytes(progress.parts),
+    sha256: hash.digest('hex'),
+  };
+}
+
+/** Gives up an upload that will not be completed, so that S3 keeps none of its parts. */
+export async function abandonBuffer(target: FileBufferTarget, progress: BufferProgress): Promise<void> {
+  await target.s3.send(
+    new AbortMultipartUploadCommand({ Bucket: target.bucket, Key: target.key, UploadId: progress.uploadId }),
+  );
+}
