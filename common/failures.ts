@@ -22,6 +22,10 @@ export const FailureType = {
   SftpHostKeyRejected: 'SftpHostKeyRejected',
   /** An SFTP server that refused the connection's user name, password or key. */
   SftpAuthRejected: 'SftpAuthRejected',
+  /** A destination that already holds a file of the name a delivery would take: never overwritten. */
+  DestinationFileExists: 'DestinationFileExists',
+  /** A file whose size or SHA-256 is not what was read from its source. */
+  FileVerificationFailed: 'FileVerificationFailed',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

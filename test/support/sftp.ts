@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
 import { inject } from 'vitest';
+import { sshFingerprint } from '../../common/ssh-fingerprint.js';
 import { SFTP_GROUP, SFTP_KEYS, SFTP_ROOT, SFTP_USER_PREFIX } from '../../scripts/stack/sftp.js';
 import { run } from '../../workers/sandbox-system.js';
 
@@ -86,3 +89,23 @@ async function create(username: string, password: string, root: string, folder: 
 
 /** A file's bytes as the account's home holds them. */
 export const readAccountFile = (account: SftpAccount, name: string) => readFile(join(account.folder, name));
+
+/** An SFTP session of the account straight to the server (tests that are not about the way there). */
+export async function directSftp(account: SftpAccount): Promise<{ sftp: SFTPWrapper; close(): void }> {
+  const url = new URL(account.baseUrl);
+  const client = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve).once('error', reject);
+    client.connect({
+      host: url.hostname,
+      port: Number(url.port),
+      username: account.username,
+      password: account.password,
+      hostVerifier: (key: Buffer) => sshFingerprint(key) === account.hostKeySha256,
+    });
+  });
+  const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
+    client.sftp((error, session) => (error ? reject(error) : resolve(session))),
+  );
+  return { sftp, close: () => client.end() };
+}
