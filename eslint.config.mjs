@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.stack/**', 'db/migrations/**', 'test/histories/**'] },
+  { ignores: ['node_modules/**', '.stack/**', '.build/**', 'db/migrations/**', 'test/histories/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -75,7 +75,13 @@ export function createEnvironmentAws(options: {
     credentials: options.credentials,
     requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent }),
   };
-  const s3 = new S3Client({ ...common, forcePathStyle: options.endpoint !== undefined });
+  const s3 = new S3Client({
+    ...common,
+    forcePathStyle: options.endpoint !== undefined,
+    // No `Expect: 100-continue` before large bodies (a buffered file's parts): the request would
+    // leave before the proxy agent gives it the absolute URL a forward proxy needs.
+    expectContinueHeader: false,
+  });
   const kms = new KMS(common);
   const tally = { step: 'finalizeRequest', name: 'tavioEgressTally' } as const;
   const runHeader = { step: 'deserialize', name: 'tavioRunHeader' } as const;

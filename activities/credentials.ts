@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import type { ConnectionRef } from '../common/hris-sync-types.js';
 import type { SealedConnection } from '../common/names.js';
 import { FailureType } from '../common/failures.js';
 import { createSealedStore, SealedObjectError } from '../common/sealed-objects.js';
@@ -49,4 +50,15 @@ export function createCredentialOpener(vault: VaultLocation): CredentialOpener {
       }
     },
   };
+}
+
+/** A run's URL must point at the host sealed with its connection; anything else is refused. */
+export function assertSealedHost(role: string, ref: ConnectionRef, sealed: SealedConnection): void {
+  const host = new URL(ref.baseUrl).host;
+  if (host !== sealed.host) {
+    throw ApplicationFailure.nonRetryable(
+      `egress to ${host} refused: connection ${role} ${ref.id} is recorded for another host`,
+      FailureType.EgressRefused,
+    );
+  }
 }

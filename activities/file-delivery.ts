@@ -72,6 +72,8 @@ export async function deliverFile(
     mode: 0o600,
   });
   const closed = once(out, 'close');
+  // Awaited once everything is written; a failure before then is thrown by the write that met it.
+  closed.catch(() => undefined);
   try {
     let index = 0;
     for await (const plain of readBuffered(target, file.parts)) {

@@ -6,7 +6,6 @@ import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
 import type {
-  ConnectionRef,
   SyncPageInput,
   SyncPageResult,
   SyncPagesInput,
@@ -17,6 +16,7 @@ import type { SealedConnection } from '../common/names.js';
 import { readJsonLimited } from './bounded-body.js';
 import { withActivityEgress } from './egress.js';
 import type { ConnectionCache } from './connection-cache.js';
+import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
@@ -72,17 +72,6 @@ interface Opened {
   source: SealedConnection;
   destination: SealedConnection;
   allowed: ReadonlySet<string>;
-}
-
-/** A run's URL must point at the host sealed with its connection; anything else is refused. */
-function assertSealedHost(role: string, ref: ConnectionRef, sealed: SealedConnection): void {
-  const host = new URL(ref.baseUrl).host;
-  if (host !== sealed.host) {
-    throw ApplicationFailure.nonRetryable(
-      `egress to ${host} refused: connection ${role} ${ref.id} is recorded for another host`,
-      FailureType.EgressRefused,
-    );
-  }
 }
 
 /** Cursors are opaque tokens of a few dozen characters; a longer one is a page of data in disguise. */

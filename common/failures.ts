@@ -24,6 +24,8 @@ export const FailureType = {
   SftpAuthRejected: 'SftpAuthRejected',
   /** A destination that already holds a file of the name a delivery would take: never overwritten. */
   DestinationFileExists: 'DestinationFileExists',
+  /** A source file that changed or went away between the listing and its transfer. */
+  SourceFileChanged: 'SourceFileChanged',
   /** A file whose size or SHA-256 is not what was read from its source. */
   FileVerificationFailed: 'FileVerificationFailed',
 } as const;

@@ -24,6 +24,10 @@ const sftpCredentials = z
     privateKey: z.string().min(64).max(16_384).optional(),
     passphrase: z.string().min(1).max(512).optional(),
     hostKeySha256: z.string().regex(SSH_FINGERPRINT),
+    /** The folder files are taken from or delivered to, relative to where a session starts. */
+    folder: z.string().min(1).max(1024).optional(),
+    /** Which files of the folder a transfer takes: `*` and `?` wildcards on the file name. */
+    pattern: z.string().min(1).max(256).optional(),
   })
   .strict()
   .refine((c) => (c.password === undefined) !== (c.privateKey === undefined), {
@@ -50,12 +54,26 @@ export const hrisSyncOptionsSchema = z
   })
   .strict();
 
+export const fileTransferOptionsSchema = z
+  .object({
+    /** What becomes of a source file once it is delivered: kept, or deleted from the source server. */
+    sourceAfter: z.enum(['keep', 'delete']).default('keep'),
+    /** Files one run takes at most; the next run takes the rest. */
+    maxFiles: z.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
 /** The integrations shipped in code: each a workflow type with the connection roles it needs. */
 export const INTEGRATIONS = {
   'hris-employee-sync': {
     workflowType: 'hrisEmployeeSync',
     connections: { source: 'hris-rest', destination: 'upsert-rest' } as Record<string, ConnectionKind>,
     options: hrisSyncOptionsSchema,
+  },
+  'sftp-file-transfer': {
+    workflowType: 'sftpFileTransfer',
+    connections: { source: 'sftp', destination: 'sftp' } as Record<string, ConnectionKind>,
+    options: fileTransferOptionsSchema,
   },
 } as const;
 export type IntegrationName = keyof typeof INTEGRATIONS;

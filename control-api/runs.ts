@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { INTEGRATIONS, isIntegration } from '../common/integrations.js';
-import type { HrisSyncInput, HrisSyncSummary } from '../common/hris-sync-types.js';
+import type { HrisSyncSummary } from '../common/hris-sync-types.js';
 import { assertMetadataSized } from '../common/payload-guard.js';
 import { SA } from '../common/search-attributes.js';
 import type { RegionRegistry } from '../common/regions.js';
@@ -133,7 +133,8 @@ export async function startRun(
 
   const id = randomUUID();
   const workflowId = `${request.integration}-${id}`;
-  const input: HrisSyncInput = { source: refs.source!, destination: refs.destination!, options };
+  // Every integration takes its connections by role, and its options.
+  const input = { source: refs.source!, destination: refs.destination!, options };
   assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
   try {
     // The namespace's token and payload key are in hand before the transaction takes a database

@@ -9,10 +9,12 @@ import type { DataplaneCredentials, ProxyCredentials } from '../common/worker-se
 import { GATEWAY_OF } from '../common/gateways.js';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
+import { createSealedStore } from '../common/sealed-objects.js';
 import { createEnvironmentAws } from '../activities/aws.js';
 import { createConnectionCache } from '../activities/connection-cache.js';
 import { createCredentialOpener } from '../activities/credentials.js';
-import { createGatewayHttp } from '../activities/http.js';
+import { createFileTransferActivities } from '../activities/file-transfer.js';
+import { createGatewayHttp, proxyAuthorization } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
 import { activityFailureScrubber, activityPayloadGuard } from './activity-guard.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
@@ -87,12 +89,26 @@ async function main(): Promise<void> {
     taskQueue: settings.taskQueue,
     identity: `${settings.hostId}/${settings.namespace}/${process.pid}`,
     workflowBundle: { codePath: settings.workflowBundlePath },
-    activities: createHrisSyncActivities({
-      http,
-      credentials,
-      connections: createConnectionCache({ ttlMs: CONNECTION_TTL_MS, maxEntries: 64 }),
-      responseLimitBytes: settings.responseLimitBytes,
-    }),
+    activities: {
+      ...createHrisSyncActivities({
+        http,
+        credentials,
+        connections: createConnectionCache({ ttlMs: CONNECTION_TTL_MS, maxEntries: 64 }),
+        responseLimitBytes: settings.responseLimitBytes,
+      }),
+      ...createFileTransferActivities({
+        aws,
+        credentials,
+        store: createSealedStore({ s3: aws.s3, kms: aws.kms, bucket: settings.bucket, scope: settings }),
+        bucket: settings.bucket,
+        keyArn: settings.keyArn,
+        gateway: () => ({
+          url: settings.gatewayUrl,
+          code: gateway,
+          authorization: proxyAuthorization(proxyCredentials()),
+        }),
+      }),
+    },
     interceptors: {
       activity: [
         activityFailureScrubber(),

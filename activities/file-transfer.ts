@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { Context } from '@temporalio/activity';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/common';
+import type { SFTPWrapper, Stats } from 'ssh2';
+import { FailureType } from '../common/failures.js';
+import type {
+  BufferedFileMeta,
+  FileStepInput,
+  FileTransferInput,
+  ListedFile,
+} from '../common/file-transfer-types.js';
+import type { ConnectionRef } from '../common/hris-sync-types.js';
+import type { SftpCredentials } from '../common/integrations.js';
+import { objectKeyOf } from '../common/sealed-objects.js';
+import type { SealedStore } from '../common/sealed-objects.js';
+import type { EnvironmentAws } from './aws.js';
+import { assertSealedHost } from './credentials.js';
+import type { CredentialOpener } from './credentials.js';
+import { attemptSignal, withActivityEgress } from './egress.js';
+import { bufferFile } from './file-buffer.js';
+import type { BufferProgress, FileBufferTarget } from './file-buffer.js';
+import { deliverFile } from './file-delivery.js';
+import type { DeliveryProgress } from './file-delivery.js';
+import { openSftp } from './sftp-session.js';
+import type { GatewayRoute } from './sftp-session.js';
+
+/**
+ * Activities of sftp-file-transfer. File names and folders are customer data: they live in the
+ * run's sealed manifest (`tmp/<run>/manifest`) and the source connection's sealed ledger of files
+ * already transferred (`files/ledger-<connection>`), never in an activity's input, result,
+ * heartbeat or failure.
+ */
+
+interface ManifestEntry {
+  id: string;
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+export interface FileTransferDeps {
+  aws: EnvironmentAws;
+  credentials: CredentialOpener;
+  store: SealedStore;
+  bucket: string;
+  keyArn: string;
+  /** The region's gateway, as this environment's proxy user. */
+  gateway: () => Omit<GatewayRoute, 'run'>;
+}
+
+/** `*` and `?` wildcards over a whole file name; every other character stands for itself. */
+export function matchesPattern(name: string, pattern: string): boolean {
+  const body = [...pattern]
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  return new RegExp(`^${body}$`, 's').test(name);
+}
+
+/** A file as the ledger remembers it: its name, size and modification time, hashed. */
+const fingerprintOf = (entry: Pick<ManifestEntry, 'name' | 'size' | 'mtime'>) =>
+  createHash('sha256')
+    .update(JSON.stringify([entry.name, entry.size, entry.mtime]))
+    .digest('hex');
+
+const sourceChanged = () =>
+  ApplicationFailure.nonRetryable(
+    'reading from the source server: the file changed or went away since it was listed',
+    FailureType.SourceFileChanged,
+  );
+
+const call = <T>(run: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
+const statOf = (sftp: SFTPWrapper, path: string) =>
+  call<Stats>((done) => sftp.stat(path, done)).catch(() => undefined);
+
+export function createFileTransferActivities(deps: FileTransferDeps) {
+  const run = () => Context.current().info.workflowExecution!.workflowId;
+  const manifestName = () => `${run()}/manifest`;
+  const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
+
+  /** A session on a connection's server, with the folder and pattern sealed with it. */
+  async function session(role: string, ref: ConnectionRef) {
+    const sealed = await deps.credentials.open(ref.id);
+    assertSealedHost(role, ref, sealed);
+    const credentials = sealed.secrets as unknown as SftpCredentials;
+    const opened = await openSftp(
+      { ...deps.gateway(), run: run() },
+      ref.baseUrl,
+      credentials,
+      attemptSignal(),
+    );
+    return { ...opened, folder: credentials.folder ?? '.', pattern: credentials.pattern ?? '*' };
+  }
+
+  async function manifest(): Promise<ManifestEntry[]> {
+    return JSON.parse((await deps.store.get('tmp', manifestName())).toString('utf8')) as ManifestEntry[];
+  }
+
+  async function entryOf(file: ListedFile): Promise<ManifestEntry> {
+    const entry = (await manifest()).find((e) => e.id === file.id);
+    if (!entry) throw new Error(`file ${file.id} is not in the run's manifest`);
+    return entry;
+  }
+
+  async function ledger(connectionId: string): Promise<string[]> {
+    try {
+      return JSON.parse(
+        (await deps.store.get('files', ledgerName(connectionId))).toString('utf8'),
+      ) as string[];
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return [];
+      throw error;
+    }
+  }
+
+  const bufferTarget = (file: ListedFile): FileBufferTarget => ({
+    s3: deps.aws.s3,
+    store: deps.store,
+    bucket: deps.bucket,
+    keyArn: deps.keyArn,
+    key: objectKeyOf('tmp', `${run()}/${file.id}`),
+    context: { run: run(), file: file.id },
+  });
+
+  const dropBuffered = (key: string) =>
+    deps.aws.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
+
+  return {
+    /**
+     * Lists the source folder's files that match the connection's pattern and that the ledger
+     * does not know, up to `maxFiles`, oldest name first; seals their names into the manifest.
+     */
+    async listSourceFiles(input: FileTransferInput): Promise<ListedFile[]> {
+      const { result } = await withActivityEgress(async () => {
+        const source = await session('source', input.source);
+        try {
+          const entries = await call<{ filename: string; attrs: Stats }[]>((done) =>
+            source.sftp.readdir(source.folder, done),
+          );
+          const known = new Set(await ledger(input.source.id));
+          const files = entries
+            .filter((e) => e.attrs.isFile() && matchesPattern(e.filename, source.pattern))
+            .map((e) => ({ name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime }))
+            .filter((e) => !known.has(fingerprintOf(e)))
+            .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+            .slice(0, input.options.maxFiles)
+            .map((e, index) => ({ id: `f${index + 1}`, ...e }));
+          await deps.store.put('tmp', manifestName(), Buffer.from(JSON.stringify(files)));
+          return files.map(({ id, size }) => ({ id, size }));
+        } finally {
+          source.close();
+        }
+      });
+      return result;
+    },
+
+    /** Streams a listed file into the bucket, sealed part by part; a retry resumes after its last part. */
+    async bufferSourceFile(input: FileStepInput): Promise<BufferedFileMeta> {
+      const ctx = Context.current();
+      let progress = ctx.info.heartbeatDetails as BufferProgress | undefined;
+      const entry = await entryOf(input.file);
+      const { result } = await withActivityEgress(
+        async () => {
+          const source = await session('source', input.source);
+          try {
+            const path = posix.join(source.folder, entry.name);
+            const now = await statOf(source.sftp, path);
+            if (now?.size !== entry.size || now.mtime !== entry.mtime) throw sourceChanged();
+            const buffered = await bufferFile(
+              bufferTarget(input.file),
+              async () => source.sftp.createReadStream(path),
+              (next) => {
+                progress = next;
+                ctx.heartbeat(next);
+              },
+              progress,
+            );
+            if (buffered.size !== entry.size) {
+              await dropBuffered(buffered.key);
+              throw sourceChanged();
+            }
+            return buffered;
+          } finally {
+            source.close();
+          }
+        },
+        () => progress,
+      );
+      return result;
+    },
+
+    /** Delivers a buffered file to the destination folder under its name, whole or not at all. */
+    async deliverBufferedFile(input: FileStepInput & { buffered: BufferedFileMeta }): Promise<void> {
+      const ctx = Context.current();
+      let progress = ctx.info.heartbeatDetails as DeliveryProgress | undefined;
+      const resumed = progress;
+      const entry = await entryOf(input.file);
+      await withActivityEgress(
+        async () => {
+          const destination = await session('destination', input.destination);
+          try {
+            await deliverFile(
+              bufferTarget(input.file),
+              input.buffered,
+              destination.sftp,
+              {
+                temporary: posix.join(destination.folder, `.${entry.name}.tavio-${input.file.id}`),
+                final: posix.join(destination.folder, entry.name),
+              },
+              (next) => {
+                progress = next;
+                ctx.heartbeat(next);
+              },
+              resumed,
+            );
+          } finally {
+            destination.close();
+          }
+        },
+        () => progress,
+      );
+    },
+
+    /**
+     * After a delivery: drops the buffered copy, deletes the source file when asked to, and
+     * records the file in the source's ledger so that no later run transfers it again.
+     */
+    async finishFile(
+      input: FileStepInput & { buffered: BufferedFileMeta; sourceAfter: 'keep' | 'delete' },
+    ): Promise<{ sourceDeleted: boolean; sha256: string }> {
+      const entry = await entryOf(input.file);
+      await dropBuffered(input.buffered.key);
+      const known = await ledger(input.source.id);
+      const fingerprint = fingerprintOf(entry);
+      if (!known.includes(fingerprint))
+        await deps.store.put(
+          'files',
+          ledgerName(input.source.id),
+          Buffer.from(JSON.stringify([...known, fingerprint])),
+        );
+      if (input.sourceAfter === 'keep') return { sourceDeleted: false, sha256: input.buffered.sha256 };
+      const { result } = await withActivityEgress(async () => {
+        const source = await session('source', input.source);
+        try {
+          await call<void>((done) => source.sftp.unlink(posix.join(source.folder, entry.name), done));
+          return true;
+        } catch {
+          // Already gone: a retry of this step after it deleted it.
+          return false;
+        } finally {
+          source.close();
+        }
+      });
+      return { sourceDeleted: result, sha256: input.buffered.sha256 };
+    },
+
+    /** Drops what a run left in the bucket: a file's buffered copy, when given, and the manifest. */
+    async discardRunFiles(input: { bufferedKeys: string[] }): Promise<void> {
+      for (const key of input.bufferedKeys) await dropBuffered(key);
+      await dropBuffered(objectKeyOf('tmp', manifestName()));
+    },
+  };
+}
+export type FileTransferActivities = ReturnType<typeof createFileTransferActivities>;

@@ -1,0 +1,54 @@
+import type { ConnectionRef } from './hris-sync-types.js';
+
+/**
+ * Metadata that crosses Temporal for the sftp-file-transfer integration: opaque file ids, sizes,
+ * part records and SHA-256 digests. File names and folders stay in the environment's bucket, in
+ * the run's sealed manifest.
+ */
+
+export interface FileTransferOptions {
+  sourceAfter: 'keep' | 'delete';
+  maxFiles: number;
+}
+
+export interface FileTransferInput {
+  source: ConnectionRef;
+  destination: ConnectionRef;
+  options: FileTransferOptions;
+}
+
+/** A file of the run's manifest, as the workflow knows it. */
+export interface ListedFile {
+  id: string;
+  size: number;
+}
+
+export interface BufferedPartMeta {
+  number: number;
+  etag: string;
+  plainBytes: number;
+  sealedBytes: number;
+}
+
+/** A file buffered in the bucket: its parts, size and SHA-256. */
+export interface BufferedFileMeta {
+  key: string;
+  parts: BufferedPartMeta[];
+  size: number;
+  sha256: string;
+}
+
+export interface FileStepInput {
+  source: ConnectionRef;
+  destination: ConnectionRef;
+  file: ListedFile;
+}
+
+export interface FileTransferSummary {
+  files: number;
+  bytes: number;
+  /** Per file id, the SHA-256 of what was delivered. */
+  sha256: Record<string, string>;
+  sourceDeleted: number;
+  durationMs: number;
+}
