@@ -5,6 +5,8 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListPartsCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -189,6 +191,46 @@ export async function bufferFile(
     sha256: hash.digest('hex'),
   };
 }
+
+/**
+ * The progress of an earlier attempt as S3 itself holds it, for a retry whose heartbeat details
+ * are missing or older (heartbeats reach Temporal at most every few seconds; a killed worker's
+ * last parts may never have): the newest unfinished upload of the object and its parts from the
+ * first on, each but the last of a file of `size` bytes holding PART_BYTES of it. Other unfinished
+ * uploads of the object are given up.
+ */
+export async function uploadedSoFar(
+  target: FileBufferTarget,
+  size: number,
+): Promise<BufferProgress | undefined> {
+  const listed = await target.s3.send(
+    new ListMultipartUploadsCommand({ Bucket: target.bucket, Prefix: target.key }),
+  );
+  const uploads = (listed.Uploads ?? [])
+    .filter((u) => u.Key === target.key && u.UploadId)
+    .sort((a, b) => (a.Initiated?.getTime() ?? 0) - (b.Initiated?.getTime() ?? 0));
+  const newest = uploads.pop();
+  for (const stale of uploads) await abandonBuffer(target, { uploadId: stale.UploadId!, parts: [] });
+  if (!newest) return undefined;
+  const found = await target.s3.send(
+    new ListPartsCommand({ Bucket: target.bucket, Key: target.key, UploadId: newest.UploadId }),
+  );
+  const parts: BufferedPart[] = [];
+  for (const part of (found.Parts ?? []).sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0))) {
+    if (part.PartNumber !== parts.length + 1) break;
+    parts.push({
+      number: part.PartNumber,
+      etag: part.ETag!,
+      plainBytes: Math.max(0, Math.min(PART_BYTES, size - parts.length * PART_BYTES)),
+      sealedBytes: part.Size!,
+    });
+  }
+  return { uploadId: newest.UploadId!, parts };
+}
+
+/** Of two records of progress, the one further on. */
+export const furtherOf = (a: BufferProgress | undefined, b: BufferProgress | undefined) =>
+  (b?.parts.length ?? -1) > (a?.parts.length ?? -1) ? b : a;
 
 /** Gives up an upload that will not be completed, so that S3 keeps none of its parts. */
 export async function abandonBuffer(target: FileBufferTarget, progress: BufferProgress): Promise<void> {

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { FailureType } from '../common/failures.js';
-import { bufferedBytes, readBuffered } from './file-buffer.js';
+import { bufferedBytes, PART_BYTES, readBuffered } from './file-buffer.js';
 import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
 
 /**
@@ -42,6 +42,13 @@ const statOf = (sftp: SFTPWrapper, path: string) =>
 const remove = (sftp: SFTPWrapper, path: string) =>
   call<void>((done) => sftp.unlink(path, done)).catch(() => undefined);
 
+/** SHA-256 of a file on the server, read through. */
+async function sha256Of(sftp: SFTPWrapper, path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of sftp.createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
+}
+
 /**
  * Writes the buffered file's parts from `from` on, hashing every part (those written by an
  * earlier attempt are read again from the bucket), then checks, renames and checks again.
@@ -55,16 +62,23 @@ export async function deliverFile(
   resumed?: DeliveryProgress,
 ): Promise<void> {
   const [temporary, final] = await Promise.all([statOf(sftp, names.temporary), statOf(sftp, names.final)]);
-  // An earlier attempt renamed it and ended before saying so.
-  if (resumed && !temporary && final?.size === file.size) return;
   if (final) {
+    // An earlier attempt renamed it and ended before saying so, or the very same file is there.
+    if (!temporary && final.size === file.size && (await sha256Of(sftp, names.final)) === file.sha256) return;
     await remove(sftp, names.temporary);
     throw failed(
       'a file of the same name is already there; nothing was written',
       FailureType.DestinationFileExists,
     );
   }
-  const from = resumed && temporary ? resumed.partsWritten : 0;
+  // Where to go on: the temporary name belongs to this run and file alone, and holds what the
+  // server acknowledged; heartbeats may not all have arrived. Only whole parts count.
+  const from = temporary
+    ? Math.min(
+        file.parts.length,
+        Math.max(resumed?.partsWritten ?? 0, Math.floor(temporary.size / PART_BYTES)),
+      )
+    : 0;
   const hash = createHash('sha256');
   const out = sftp.createWriteStream(names.temporary, {
     flags: from > 0 ? 'r+' : 'w',

@@ -19,7 +19,7 @@ import type { EnvironmentAws } from './aws.js';
 import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { attemptSignal, withActivityEgress } from './egress.js';
-import { bufferFile } from './file-buffer.js';
+import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
 import type { BufferProgress, FileBufferTarget } from './file-buffer.js';
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
@@ -78,6 +78,8 @@ const statOf = (sftp: SFTPWrapper, path: string) =>
 export function createFileTransferActivities(deps: FileTransferDeps) {
   const run = () => Context.current().info.workflowExecution!.workflowId;
   const manifestName = () => `${run()}/manifest`;
+  /** A short tag of the run in temporary names on the destination: another run's leftovers are never resumed. */
+  const runTag = () => createHash('sha256').update(run()).digest('hex').slice(0, 12);
   const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
 
   /** A session on a connection's server, with the folder and pattern sealed with it. */
@@ -159,8 +161,15 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     /** Streams a listed file into the bucket, sealed part by part; a retry resumes after its last part. */
     async bufferSourceFile(input: FileStepInput): Promise<BufferedFileMeta> {
       const ctx = Context.current();
-      let progress = ctx.info.heartbeatDetails as BufferProgress | undefined;
       const entry = await entryOf(input.file);
+      // A retry goes on from what S3 holds when its heartbeats did not all arrive.
+      let progress =
+        ctx.info.attempt > 1
+          ? furtherOf(
+              ctx.info.heartbeatDetails as BufferProgress | undefined,
+              await uploadedSoFar(bufferTarget(input.file), entry.size),
+            )
+          : undefined;
       const { result } = await withActivityEgress(
         async () => {
           const source = await session('source', input.source);
@@ -206,7 +215,10 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
               input.buffered,
               destination.sftp,
               {
-                temporary: posix.join(destination.folder, `.${entry.name}.tavio-${input.file.id}`),
+                temporary: posix.join(
+                  destination.folder,
+                  `.${entry.name}.tavio-${runTag()}-${input.file.id}`,
+                ),
                 final: posix.join(destination.folder, entry.name),
               },
               (next) => {

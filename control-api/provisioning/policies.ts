@@ -38,12 +38,24 @@ export function dataplanePermissions(scope: {
   return {
     Version: '2012-10-17',
     Statement: [
-      { Sid: 'OwnBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [bucketArn] },
+      {
+        Sid: 'OwnBucket',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket', 's3:ListBucketMultipartUploads'],
+        Resource: [bucketArn],
+      },
       {
         Sid: 'OwnObjects',
         Effect: 'Allow',
         Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
         Resource: [`${bucketArn}/*`],
+      },
+      {
+        // A buffered file's retry finds, and a failed transfer gives up, its unfinished upload.
+        Sid: 'OwnBufferedUploads',
+        Effect: 'Allow',
+        Action: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        Resource: [`${bucketArn}/tmp/*`],
       },
       {
         // Credentials are the control plane's to write: a worker cannot replace or remove them.

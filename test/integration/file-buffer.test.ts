@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bufferFile, PART_BYTES, readBuffered } from '../../activities/file-buffer.js';
+import { bufferFile, PART_BYTES, readBuffered, uploadedSoFar } from '../../activities/file-buffer.js';
 import type { BufferedFile, BufferProgress, FileBufferTarget } from '../../activities/file-buffer.js';
 import { deliverFile } from '../../activities/file-delivery.js';
 import type { DeliveryProgress } from '../../activities/file-delivery.js';
@@ -116,6 +116,23 @@ describe('a file buffered in the bucket', () => {
     expect(buffered.parts[0]).toEqual(kept!.parts[0]);
     expect(buffered.sha256).toBe(sha256(file));
     expect((await readAll(target, buffered.parts)).equals(file)).toBe(true);
+  });
+
+  it('finds what S3 holds of an unfinished upload, for a retry whose heartbeats did not arrive', async () => {
+    const file = randomBytes(2 * PART_BYTES + 10);
+    const target = targetFor('f-found');
+    let kept: BufferProgress | undefined;
+    await expect(
+      bufferFile(target, sourceOf(file), (progress) => {
+        kept = progress;
+        if (progress.parts.length === 2) throw new Error('worker killed');
+      }),
+    ).rejects.toThrow('worker killed');
+    const found = await uploadedSoFar(target, file.length);
+    expect(found).toEqual(kept);
+    const buffered = await bufferFile(target, sourceOf(file), () => undefined, found);
+    expect(buffered.parts.map((p) => p.plainBytes)).toEqual([PART_BYTES, PART_BYTES, 10]);
+    expect(buffered.sha256).toBe(sha256(file));
   });
 
   it("opens a part only in its own place: another part's number or another file is refused undecrypted", async () => {

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DATAPLANE_ROLE } from '../../common/names.js';
 import { PART_BYTES } from '../../activities/file-buffer.js';
 import type { RegionCode } from '../../common/regions.js';
+import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
 import { clientsAs } from '../support/aws.js';
 import { decodedText, histories, newEnvironment, uniqueSlug } from '../support/scenario.js';
 import type { EnvScenario } from '../support/scenario.js';
@@ -27,6 +28,7 @@ interface Transfer {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const transfers: Partial<Record<RegionCode, Transfer>> = {};
+let killed: Transfer | undefined;
 
 async function transferIn(region: RegionCode): Promise<Transfer> {
   const [s, source, destination] = await Promise.all([
@@ -82,7 +84,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(
-    Object.values(transfers).flatMap((t) => [t.s.close(), t.source.close(), t.destination.close()]),
+    [...Object.values(transfers), ...(killed ? [killed] : [])].flatMap((t) => [
+      t.s.close(),
+      t.source.close(),
+      t.destination.close(),
+    ]),
   );
 });
 
@@ -135,4 +141,41 @@ describe('sftp-file-transfer', () => {
     expect(again.status).toBe('completed');
     expect(again.summary).toMatchObject({ files: 0, bytes: 0 });
   });
+});
+
+describe('sftp-file-transfer under a worker kill', () => {
+  it('resumes a file mid-transfer after its worker is killed, uploading no part twice, and delivers it once, whole', async () => {
+    const t = await transferIn('us');
+    killed = t;
+    const big = 'payroll-big.csv';
+    t.files[big] = randomBytes(5 * PART_BYTES + 777);
+    await t.source.put(big, t.files[big]!);
+    const created = await t.s.client.createRun(t.s.org, t.s.env, {
+      integration: 'sftp-file-transfer',
+      connections: t.connections,
+      options: { sourceAfter: 'keep' },
+      idempotencyKey: uniqueSlug('transfer'),
+    });
+    const log = inject('stack').gatewayFiles.us1.accessLog;
+    const uploads = () =>
+      readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(`run=${created.workflowId} `) && line.includes(' method=PUT '))
+        .length;
+    // Files go by name: census.csv (f1, one part), payroll-2026-11-us.csv (f2, two), the big file
+    // (f3, six). With the manifest and a ledger write after each file, the 8th upload is the big
+    // file's second part: the worker is killed then.
+    await waitFor('parts of the big file to be buffered', () => uploads() >= 8 || undefined, 60_000);
+    const namespace = t.s.environment.namespace;
+    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 10_000);
+    process.kill(before, 'SIGKILL');
+    const done = await t.s.client.waitForRun(t.s.org, t.s.env, created.id, { timeoutMs: 150_000 });
+    expect(done.status).toBe('completed');
+    expect(environmentWorkerPid(namespace)).not.toBe(before);
+    expect(done.summary).toMatchObject({ files: 3, sha256: { f3: sha256(t.files[big]!) } });
+    expect((await readAccountFile(t.destination, big)).equals(t.files[big]!)).toBe(true);
+    expect(readdirSync(t.destination.folder).sort()).toEqual(['census.csv', 'payroll-2026-11-us.csv', big]);
+    // The manifest, 1 + 2 + 6 parts and 3 ledger writes; only a part in flight at the kill goes twice.
+    expect(uploads()).toBeLessThanOrEqual(1 + 9 + 3 + 1);
+  }, 240_000);
 });
