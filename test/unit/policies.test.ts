@@ -26,8 +26,16 @@ describe("an environment's data-plane policy", () => {
       .filter((s) => s.Action.every((a) => a.startsWith('s3:')))
       .flatMap((s) => s.Resource);
     expect([...new Set(s3Resources)].sort()).toEqual(
-      [bucketArn, `${bucketArn}/*`, `${bucketArn}/credentials/*`].sort(),
+      [bucketArn, `${bucketArn}/*`, `${bucketArn}/credentials/*`, `${bucketArn}/tmp/*`].sort(),
     );
+  });
+
+  it('lets it find and give up unfinished uploads under tmp/ only', () => {
+    expect(bySid(policy, 'OwnBufferedUploads')).toMatchObject({
+      Effect: 'Allow',
+      Action: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+      Resource: [`${bucketArn}/tmp/*`],
+    });
   });
 
   it('binds key use to its own encryption context, or to S3 acting for its bucket', () => {
