@@ -167,7 +167,8 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
         ctx.info.attempt > 1
           ? furtherOf(
               ctx.info.heartbeatDetails as BufferProgress | undefined,
-              await uploadedSoFar(bufferTarget(input.file), entry.size),
+              // An environment provisioned before its role could list uploads starts over.
+              await uploadedSoFar(bufferTarget(input.file), entry.size).catch(() => undefined),
             )
           : undefined;
       const { result } = await withActivityEgress(
