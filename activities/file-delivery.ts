@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SFTPWrapper, Stats } from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
 import { FailureType } from '../common/failures.js';
 import { bufferedBytes, PART_BYTES, readBuffered } from './file-buffer.js';
 import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
+import { sftpCall, statOf } from './sftp-session.js';
 
 /**
  * Delivers a buffered file to an SFTP server: its parts, opened one at a time from the bucket, are
@@ -30,17 +31,8 @@ export interface DeliveryNames {
 const failed = (problem: string, type: FailureType) =>
   ApplicationFailure.nonRetryable(`delivery to the destination server: ${problem}`, type);
 
-const call = <T>(run: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
-
-const statOf = (sftp: SFTPWrapper, path: string) =>
-  call<Stats>((done) => sftp.stat(path, done)).catch((error: { code?: number }) => {
-    // SFTP status 2: no such file.
-    if (error.code === 2) return undefined;
-    throw error;
-  });
 const remove = (sftp: SFTPWrapper, path: string) =>
-  call<void>((done) => sftp.unlink(path, done)).catch(() => undefined);
+  sftpCall<void>((done) => sftp.unlink(path, done)).catch(() => undefined);
 
 /** SHA-256 of a file on the server, read through. */
 async function sha256Of(sftp: SFTPWrapper, path: string): Promise<string> {
@@ -117,7 +109,7 @@ export async function deliverFile(
     );
   }
   try {
-    await call<void>((done) => sftp.rename(names.temporary, names.final, done));
+    await sftpCall<void>((done) => sftp.rename(names.temporary, names.final, done));
   } catch {
     await remove(sftp, names.temporary);
     throw failed(

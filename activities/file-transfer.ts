@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SFTPWrapper, Stats } from 'ssh2';
+import type { Stats } from 'ssh2';
 import { FailureType } from '../common/failures.js';
 import type {
   BufferedFileMeta,
@@ -23,7 +23,7 @@ import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
 import type { BufferProgress, FileBufferTarget } from './file-buffer.js';
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
-import { openSftp } from './sftp-session.js';
+import { openSftp, sftpCall, statOf } from './sftp-session.js';
 import type { GatewayRoute } from './sftp-session.js';
 
 /**
@@ -69,11 +69,6 @@ const sourceChanged = () =>
     'reading from the source server: the file changed or went away since it was listed',
     FailureType.SourceFileChanged,
   );
-
-const call = <T>(run: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
-  new Promise<T>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
-const statOf = (sftp: SFTPWrapper, path: string) =>
-  call<Stats>((done) => sftp.stat(path, done)).catch(() => undefined);
 
 export function createFileTransferActivities(deps: FileTransferDeps) {
   const run = () => Context.current().info.workflowExecution!.workflowId;
@@ -138,7 +133,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       const { result } = await withActivityEgress(async () => {
         const source = await session('source', input.source);
         try {
-          const entries = await call<{ filename: string; attrs: Stats }[]>((done) =>
+          const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((done) =>
             source.sftp.readdir(source.folder, done),
           );
           const known = new Set(await ledger(input.source.id));
@@ -257,7 +252,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       const { result } = await withActivityEgress(async () => {
         const source = await session('source', input.source);
         try {
-          await call<void>((done) => source.sftp.unlink(posix.join(source.folder, entry.name), done));
+          await sftpCall<void>((done) => source.sftp.unlink(posix.join(source.folder, entry.name), done));
           return true;
         } catch {
           // Already gone: a retry of this step after it deleted it.

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import ssh2 from 'ssh2';
-import type { SFTPWrapper } from 'ssh2';
+import type { SFTPWrapper, Stats } from 'ssh2';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
 import type { SftpCredentials } from '../common/integrations.js';
@@ -219,3 +219,14 @@ export async function openSftp(
     throw sshFailure(target, error as Error & { level?: string }, presented, credentials.hostKeySha256);
   }
 }
+
+/** An SFTP call with a callback, as a promise. */
+export const sftpCall = <T>(run: (done: (error: Error | null | undefined, value?: T) => void) => void) =>
+  new Promise<T>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
+
+/** A path's attributes, or undefined when there is nothing there (SFTP status 2, no such file). */
+export const statOf = (sftp: SFTPWrapper, path: string) =>
+  sftpCall<Stats>((done) => sftp.stat(path, done)).catch((error: { code?: number }) => {
+    if (error.code === 2) return undefined;
+    throw error;
+  });
