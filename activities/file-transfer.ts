@@ -20,7 +20,7 @@ import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { attemptSignal, withActivityEgress } from './egress.js';
 import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
-import type { BufferProgress, FileBufferTarget } from './file-buffer.js';
+import type { BufferedFile, BufferedPart, BufferProgress, FileBufferTarget } from './file-buffer.js';
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
 import { openSftp, sftpCall, statOf } from './sftp-session.js';
@@ -121,8 +121,21 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     context: { run: run(), file: file.id },
   });
 
-  const dropBuffered = (key: string) =>
+  const dropObject = (key: string) =>
     deps.aws.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
+  /** A buffered file's records of its parts, beside it. */
+  const partsName = (file: ListedFile) => `${run()}/${file.id}.parts`;
+  /** Drops a buffered file and the records of its parts. */
+  const dropBuffered = async (key: string) => {
+    await dropObject(key);
+    await dropObject(`${key}.parts`);
+  };
+  async function buffered(file: ListedFile, meta: BufferedFileMeta): Promise<BufferedFile> {
+    const parts = JSON.parse(
+      (await deps.store.get('tmp', partsName(file))).toString('utf8'),
+    ) as BufferedPart[];
+    return { key: meta.key, parts, size: meta.size, sha256: meta.sha256 };
+  }
 
   return {
     /**
@@ -183,10 +196,16 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
               progress,
             );
             if (buffered.size !== entry.size) {
-              await dropBuffered(buffered.key);
+              await dropObject(buffered.key);
               throw sourceChanged();
             }
-            return buffered;
+            await deps.store.put('tmp', partsName(input.file), Buffer.from(JSON.stringify(buffered.parts)));
+            return {
+              key: buffered.key,
+              parts: buffered.parts.length,
+              size: buffered.size,
+              sha256: buffered.sha256,
+            };
           } finally {
             source.close();
           }
@@ -202,13 +221,14 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       let progress = ctx.info.heartbeatDetails as DeliveryProgress | undefined;
       const resumed = progress;
       const entry = await entryOf(input.file);
+      const file = await buffered(input.file, input.buffered);
       await withActivityEgress(
         async () => {
           const destination = await session('destination', input.destination);
           try {
             await deliverFile(
               bufferTarget(input.file),
-              input.buffered,
+              file,
               destination.sftp,
               {
                 temporary: posix.join(
@@ -267,7 +287,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     /** Drops what a run left in the bucket: a file's buffered copy, when given, and the manifest. */
     async discardRunFiles(input: { bufferedKeys: string[] }): Promise<void> {
       for (const key of input.bufferedKeys) await dropBuffered(key);
-      await dropBuffered(objectKeyOf('tmp', manifestName()));
+      await dropObject(objectKeyOf('tmp', manifestName()));
     },
   };
 }

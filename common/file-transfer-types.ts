@@ -23,17 +23,14 @@ export interface ListedFile {
   size: number;
 }
 
-export interface BufferedPartMeta {
-  number: number;
-  etag: string;
-  plainBytes: number;
-  sealedBytes: number;
-}
-
-/** A file buffered in the bucket: its parts, size and SHA-256. */
+/**
+ * A file buffered in the bucket: its object, size and SHA-256, and how many parts it has. The
+ * parts' records (sizes, ETags) are kept beside it in the bucket: a history's payloads stay the
+ * same size whatever the file's.
+ */
 export interface BufferedFileMeta {
   key: string;
-  parts: BufferedPartMeta[];
+  parts: number;
   size: number;
   sha256: string;
 }
