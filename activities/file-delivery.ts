@@ -5,7 +5,7 @@ import type { SFTPWrapper } from 'ssh2';
 import { FailureType } from '../common/failures.js';
 import { bufferedBytes, PART_BYTES, readBuffered } from './file-buffer.js';
 import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
-import { sftpCall, statOf } from './sftp-session.js';
+import { sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 
 /**
  * Delivers a buffered file to an SFTP server: its parts, opened one at a time from the bucket, are
@@ -77,6 +77,10 @@ export async function deliverFile(
     start: bufferedBytes(file.parts.slice(0, from)),
     mode: 0o600,
   });
+  // The stream's own failure (opening the file refused, say) comes as an event; a write after it
+  // only learns that the stream was destroyed.
+  let failure: unknown;
+  out.on('error', (error: Error) => (failure ??= error));
   const closed = once(out, 'close');
   // Awaited once everything is written; a failure before then is thrown by the write that met it.
   closed.catch(() => undefined);
@@ -95,7 +99,7 @@ export async function deliverFile(
     await closed;
   } catch (error) {
     out.destroy();
-    throw error;
+    throw sftpStatusFailure('destination', 'writing the file', failure ?? error);
   }
   const written = await statOf(sftp, names.temporary);
   const sha256 = hash.digest('hex');

@@ -23,7 +23,7 @@ import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
 import type { BufferedFile, BufferedPart, BufferProgress, FileBufferTarget } from './file-buffer.js';
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
-import { openSftp, sftpCall, statOf } from './sftp-session.js';
+import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 import type { GatewayRoute } from './sftp-session.js';
 
 /**
@@ -148,7 +148,9 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
         try {
           const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((done) =>
             source.sftp.readdir(source.folder, done),
-          );
+          ).catch((error: unknown) => {
+            throw sftpStatusFailure('source', 'listing the folder', error);
+          });
           const known = new Set(await ledger(input.source.id));
           const files = entries
             .filter((e) => e.attrs.isFile() && matchesPattern(e.filename, source.pattern))

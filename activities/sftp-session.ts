@@ -230,3 +230,22 @@ export const statOf = (sftp: SFTPWrapper, path: string) =>
     if (error.code === 2) return undefined;
     throw error;
   });
+
+/**
+ * An SFTP status a retry cannot change (2, no such file; 3, permission denied) as a named
+ * failure that says the step and the side, never the path; anything else unchanged.
+ */
+export function sftpStatusFailure(side: 'source' | 'destination', step: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 2)
+    return ApplicationFailure.nonRetryable(
+      `${step} on the ${side} server: no such file or folder`,
+      FailureType.SftpPathMissing,
+    );
+  if (code === 3)
+    return ApplicationFailure.nonRetryable(
+      `${step} on the ${side} server: permission denied`,
+      FailureType.SftpPermissionDenied,
+    );
+  return error;
+}

@@ -24,6 +24,10 @@ export const FailureType = {
   SftpAuthRejected: 'SftpAuthRejected',
   /** A destination that already holds a file of the name a delivery would take: never overwritten. */
   DestinationFileExists: 'DestinationFileExists',
+  /** An SFTP path (a connection's folder, a file) that is not there. */
+  SftpPathMissing: 'SftpPathMissing',
+  /** An SFTP server that refused to list, read or write a path. */
+  SftpPermissionDenied: 'SftpPermissionDenied',
   /** A source file that changed or went away between the listing and its transfer. */
   SourceFileChanged: 'SourceFileChanged',
   /** A file whose size or SHA-256 is not what was read from its source. */

@@ -144,6 +144,54 @@ describe('sftp-file-transfer', () => {
     },
   );
 
+  it('fails, naming the step and never a path, when the source folder is missing or the destination refuses writes', async () => {
+    const t = transfers.ca!;
+    const connect = (name: string, account: SftpAccount, extra: Record<string, string>) =>
+      t.s.client.createConnection(t.s.org, t.s.env, {
+        name,
+        kind: 'sftp',
+        baseUrl: account.baseUrl,
+        credentials: {
+          username: account.username,
+          password: account.password,
+          hostKeySha256: account.hostKeySha256,
+          ...extra,
+        },
+      });
+    const [missing, readOnly] = await Promise.all([
+      connect('missing-folder', t.source, { folder: 'exports-2026' }),
+      // The account's chroot root belongs to root: nothing can be written there.
+      connect('read-only', t.destination, { folder: '/' }),
+    ]);
+    await t.source.put('late.csv', 'employee_id\nE9\n');
+    const failed = async (connections: { source: string; destination: string }) => {
+      const created = await t.s.client.createRun(t.s.org, t.s.env, {
+        integration: 'sftp-file-transfer',
+        connections,
+        options: {},
+        idempotencyKey: uniqueSlug('transfer'),
+      });
+      return t.s.client.waitForRun(t.s.org, t.s.env, created.id, { timeoutMs: 120_000 });
+    };
+    const noFolder = await failed({ source: missing.id, destination: t.connections.destination });
+    expect([noFolder.status, noFolder.failure]).toEqual([
+      'failed',
+      'SftpPathMissing: listing the folder on the source server: no such file or folder',
+    ]);
+    const refused = await failed({ source: t.connections.source, destination: readOnly.id });
+    expect([refused.status, refused.failure]).toEqual([
+      'failed',
+      'SftpPermissionDenied: writing the file on the destination server: permission denied',
+    ]);
+    // Nothing was delivered, and the buffered copy was dropped with the run.
+    expect(readdirSync(t.destination.folder)).not.toContain('late.csv');
+    const { s3 } = await clientsAs(t.s.environment, DATAPLANE_ROLE);
+    const listed = await s3.send(
+      new ListObjectsV2Command({ Bucket: t.s.environment.bucket, Prefix: 'tmp/' }),
+    );
+    expect(listed.Contents ?? []).toEqual([]);
+  });
+
   it('does not transfer a file again in a later run', async () => {
     const t = transfers.us!;
     const again = await run(t, 'keep');
