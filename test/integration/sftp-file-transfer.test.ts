@@ -30,6 +30,21 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const transfers: Partial<Record<RegionCode, Transfer>> = {};
 let killed: Transfer | undefined;
 
+/** An sftp connection of the environment to an account, signed in by password. */
+function connectSftp(s: EnvScenario, name: string, account: SftpAccount, extra: Record<string, string> = {}) {
+  return s.client.createConnection(s.org, s.env, {
+    name,
+    kind: 'sftp',
+    baseUrl: account.baseUrl,
+    credentials: {
+      username: account.username,
+      password: account.password,
+      hostKeySha256: account.hostKeySha256,
+      ...extra,
+    },
+  });
+}
+
 async function transferIn(region: RegionCode): Promise<Transfer> {
   const [s, source, destination] = await Promise.all([
     newEnvironment(region, { employees: 5 }),
@@ -47,21 +62,9 @@ async function transferIn(region: RegionCode): Promise<Transfer> {
     'notes.txt': Buffer.from('not for transfer\n'),
   };
   for (const [name, content] of Object.entries(files)) await source.put(name, content);
-  const connect = (name: string, account: SftpAccount, extra: Record<string, string>) =>
-    s.client.createConnection(s.org, s.env, {
-      name,
-      kind: 'sftp',
-      baseUrl: account.baseUrl,
-      credentials: {
-        username: account.username,
-        password: account.password,
-        hostKeySha256: account.hostKeySha256,
-        ...extra,
-      },
-    });
   const [src, dst] = await Promise.all([
-    connect('payroll-drop', source, { folder: '.', pattern: '*.csv' }),
-    connect('payroll-vendor', destination, {}),
+    connectSftp(s, 'payroll-drop', source, { folder: '.', pattern: '*.csv' }),
+    connectSftp(s, 'payroll-vendor', destination),
   ]);
   return { s, source, destination, connections: { source: src.id, destination: dst.id }, files };
 }
@@ -146,22 +149,10 @@ describe('sftp-file-transfer', () => {
 
   it('fails, naming the step and never a path, when the source folder is missing or the destination refuses writes', async () => {
     const t = transfers.ca!;
-    const connect = (name: string, account: SftpAccount, extra: Record<string, string>) =>
-      t.s.client.createConnection(t.s.org, t.s.env, {
-        name,
-        kind: 'sftp',
-        baseUrl: account.baseUrl,
-        credentials: {
-          username: account.username,
-          password: account.password,
-          hostKeySha256: account.hostKeySha256,
-          ...extra,
-        },
-      });
     const [missing, readOnly] = await Promise.all([
-      connect('missing-folder', t.source, { folder: 'exports-2026' }),
+      connectSftp(t.s, 'missing-folder', t.source, { folder: 'exports-2026' }),
       // The account's chroot root belongs to root: nothing can be written there.
-      connect('read-only', t.destination, { folder: '/' }),
+      connectSftp(t.s, 'read-only', t.destination, { folder: '/' }),
     ]);
     await t.source.put('late.csv', 'employee_id\nE9\n');
     const failed = async (connections: { source: string; destination: string }) => {
