@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { sshFingerprint } from '../../common/ssh-fingerprint.js';
 import { FIXTURE_HOST } from '../../fixtures/serve.js';
+import { passwd } from '../../workers/sandbox-system.js';
 import { ensureExecutable } from './apt.js';
 import { StackError, displayPath, type Report, type StackPaths, type StackPorts } from './config.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
@@ -138,12 +139,9 @@ async function prepare(paths: StackPaths, ports: StackPorts, report: Report): Pr
 
 /** Accounts of tests that ended before deleting theirs: nothing uses them while the server is down. */
 async function removeLeftoverAccounts(report: Report): Promise<void> {
-  const leftovers = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .map((line) => line.split(':')[0] ?? '')
-    .filter((name) => name.startsWith(SFTP_USER_PREFIX));
+  const leftovers = (await passwd()).filter((user) => user.name.startsWith(SFTP_USER_PREFIX));
   if (leftovers.length > 0) report(`sftp: removing ${leftovers.length} account(s) left by earlier tests...`);
-  for (const name of leftovers) {
+  for (const { name } of leftovers) {
     await runCommand('userdel', [name]);
     rmSync(join(SFTP_ROOT, name), { recursive: true, force: true });
     rmSync(join(SFTP_KEYS, name), { force: true });

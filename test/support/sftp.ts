@@ -6,7 +6,7 @@ import type { SFTPWrapper } from 'ssh2';
 import { inject } from 'vitest';
 import { sshFingerprint } from '../../common/ssh-fingerprint.js';
 import { SFTP_GROUP, SFTP_KEYS, SFTP_ROOT, SFTP_USER_PREFIX } from '../../scripts/stack/sftp.js';
-import { run } from '../../workers/sandbox-system.js';
+import { passwd, run } from '../../workers/sandbox-system.js';
 
 /**
  * An account on the stack's SFTP server, made for one test: an OS user of the server's group,
@@ -29,8 +29,9 @@ export interface SftpAccount {
 }
 
 async function idsOf(username: string): Promise<{ uid: number; gid: number }> {
-  const [uid, gid] = await Promise.all([run('id', ['-u', username]), run('id', ['-g', username])]);
-  return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
+  const user = (await passwd()).find((entry) => entry.name === username);
+  if (!user) throw new Error(`${username} is not in /etc/passwd after useradd`);
+  return user;
 }
 
 export async function sftpAccount(): Promise<SftpAccount> {
