@@ -24,7 +24,7 @@ import type { BufferedFile, BufferedPart, BufferProgress, FileBufferTarget } fro
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
 import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
-import type { GatewayRoute } from './sftp-session.js';
+import type { GatewayRoute, SftpSession } from './sftp-session.js';
 
 /**
  * Activities of sftp-file-transfer. File names and folders are customer data: they live in the
@@ -51,11 +51,11 @@ export interface FileTransferDeps {
 }
 
 /** `*` and `?` wildcards over a whole file name; every other character stands for itself. */
-export function matchesPattern(name: string, pattern: string): boolean {
+export function patternOf(pattern: string): RegExp {
   const body = [...pattern]
     .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
     .join('');
-  return new RegExp(`^${body}$`, 's').test(name);
+  return new RegExp(`^${body}$`, 's');
 }
 
 /** A file as the ledger remembers it: its name, size and modification time, hashed. */
@@ -77,8 +77,12 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   const runTag = () => createHash('sha256').update(run()).digest('hex').slice(0, 12);
   const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
 
-  /** A session on a connection's server, with the folder and pattern sealed with it. */
-  async function session(role: string, ref: ConnectionRef) {
+  /** A session on a connection's server, with the folder and pattern sealed with it, open while `work` runs. */
+  async function withSession<T>(
+    role: string,
+    ref: ConnectionRef,
+    work: (session: SftpSession & { folder: string; pattern: string }) => Promise<T>,
+  ): Promise<T> {
     const sealed = await deps.credentials.open(ref.id);
     assertSealedHost(role, ref, sealed);
     const credentials = sealed.secrets as unknown as SftpCredentials;
@@ -88,8 +92,23 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       credentials,
       attemptSignal(),
     );
-    return { ...opened, folder: credentials.folder ?? '.', pattern: credentials.pattern ?? '*' };
+    try {
+      return await work({
+        ...opened,
+        folder: credentials.folder ?? '.',
+        pattern: credentials.pattern ?? '*',
+      });
+    } finally {
+      opened.close();
+    }
   }
+
+  /**
+   * One attempt's work, every request of it (S3, KMS, SFTP) tagged with the run at the gateway,
+   * ended with the attempt, and heartbeating `details`.
+   */
+  const attempt = async <T>(work: () => Promise<T>, details?: () => unknown): Promise<T> =>
+    (await withActivityEgress(work, details)).result;
 
   async function manifest(): Promise<ManifestEntry[]> {
     return JSON.parse((await deps.store.get('tmp', manifestName())).toString('utf8')) as ManifestEntry[];
@@ -140,20 +159,20 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   return {
     /**
      * Lists the source folder's files that match the connection's pattern and that the ledger
-     * does not know, up to `maxFiles`, oldest name first; seals their names into the manifest.
+     * does not know, up to `maxFiles`, by name; seals their names into the manifest.
      */
-    async listSourceFiles(input: FileTransferInput): Promise<ListedFile[]> {
-      const { result } = await withActivityEgress(async () => {
-        const source = await session('source', input.source);
-        try {
+    listSourceFiles: (input: FileTransferInput): Promise<ListedFile[]> =>
+      attempt(() =>
+        withSession('source', input.source, async (source) => {
           const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((done) =>
             source.sftp.readdir(source.folder, done),
           ).catch((error: unknown) => {
             throw sftpStatusFailure('source', 'listing the folder', error);
           });
           const known = new Set(await ledger(input.source.id));
+          const matching = patternOf(source.pattern);
           const files = entries
-            .filter((e) => e.attrs.isFile() && matchesPattern(e.filename, source.pattern))
+            .filter((e) => e.attrs.isFile() && matching.test(e.filename))
             .map((e) => ({ name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime }))
             .filter((e) => !known.has(fingerprintOf(e)))
             .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -161,35 +180,30 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
             .map((e, index) => ({ id: `f${index + 1}`, ...e }));
           await deps.store.put('tmp', manifestName(), Buffer.from(JSON.stringify(files)));
           return files.map(({ id, size }) => ({ id, size }));
-        } finally {
-          source.close();
-        }
-      });
-      return result;
-    },
+        }),
+      ),
 
     /** Streams a listed file into the bucket, sealed part by part; a retry resumes after its last part. */
-    async bufferSourceFile(input: FileStepInput): Promise<BufferedFileMeta> {
+    bufferSourceFile(input: FileStepInput): Promise<BufferedFileMeta> {
       const ctx = Context.current();
-      const entry = await entryOf(input.file);
-      // A retry goes on from what S3 holds when its heartbeats did not all arrive.
-      let progress =
-        ctx.info.attempt > 1
-          ? furtherOf(
-              ctx.info.heartbeatDetails as BufferProgress | undefined,
-              // An environment provisioned before its role could list uploads starts over.
-              await uploadedSoFar(bufferTarget(input.file), entry.size).catch(() => undefined),
-            )
-          : undefined;
-      const { result } = await withActivityEgress(
+      let progress: BufferProgress | undefined;
+      return attempt(
         async () => {
-          const source = await session('source', input.source);
-          try {
+          const entry = await entryOf(input.file);
+          const target = bufferTarget(input.file);
+          // A retry goes on from what S3 holds when its heartbeats did not all arrive; an
+          // environment provisioned before its role could list uploads starts over.
+          if (ctx.info.attempt > 1)
+            progress = furtherOf(
+              ctx.info.heartbeatDetails as BufferProgress | undefined,
+              await uploadedSoFar(target, entry.size).catch(() => undefined),
+            );
+          return withSession('source', input.source, async (source) => {
             const path = posix.join(source.folder, entry.name);
             const now = await statOf(source.sftp, path);
             if (now?.size !== entry.size || now.mtime !== entry.mtime) throw sourceChanged();
             const buffered = await bufferFile(
-              bufferTarget(input.file),
+              target,
               async () => source.sftp.createReadStream(path),
               (next) => {
                 progress = next;
@@ -202,33 +216,25 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
               throw sourceChanged();
             }
             await deps.store.put('tmp', partsName(input.file), Buffer.from(JSON.stringify(buffered.parts)));
-            return {
-              key: buffered.key,
-              parts: buffered.parts.length,
-              size: buffered.size,
-              sha256: buffered.sha256,
-            };
-          } finally {
-            source.close();
-          }
+            const { key, size, sha256 } = buffered;
+            return { key, parts: buffered.parts.length, size, sha256 };
+          });
         },
         () => progress,
       );
-      return result;
     },
 
     /** Delivers a buffered file to the destination folder under its name, whole or not at all. */
-    async deliverBufferedFile(input: FileStepInput & { buffered: BufferedFileMeta }): Promise<void> {
+    deliverBufferedFile(input: FileStepInput & { buffered: BufferedFileMeta }): Promise<void> {
       const ctx = Context.current();
-      let progress = ctx.info.heartbeatDetails as DeliveryProgress | undefined;
-      const resumed = progress;
-      const entry = await entryOf(input.file);
-      const file = await buffered(input.file, input.buffered);
-      await withActivityEgress(
+      const resumed = ctx.info.heartbeatDetails as DeliveryProgress | undefined;
+      let progress = resumed;
+      return attempt(
         async () => {
-          const destination = await session('destination', input.destination);
-          try {
-            await deliverFile(
+          const entry = await entryOf(input.file);
+          const file = await buffered(input.file, input.buffered);
+          await withSession('destination', input.destination, (destination) =>
+            deliverFile(
               bufferTarget(input.file),
               file,
               destination.sftp,
@@ -244,53 +250,49 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
                 ctx.heartbeat(next);
               },
               resumed,
-            );
-          } finally {
-            destination.close();
-          }
+            ),
+          );
         },
         () => progress,
       );
     },
 
     /**
-     * After a delivery: drops the buffered copy, deletes the source file when asked to, and
-     * records the file in the source's ledger so that no later run transfers it again.
+     * After a delivery: drops the buffered copy, records the file in the source's ledger so that
+     * no later run transfers it again, and deletes the source file when asked to.
      */
-    async finishFile(
+    finishFile: (
       input: FileStepInput & { buffered: BufferedFileMeta; sourceAfter: 'keep' | 'delete' },
-    ): Promise<{ sourceDeleted: boolean; sha256: string }> {
-      const entry = await entryOf(input.file);
-      await dropBuffered(input.buffered.key);
-      const known = await ledger(input.source.id);
-      const fingerprint = fingerprintOf(entry);
-      if (!known.includes(fingerprint))
-        await deps.store.put(
-          'files',
-          ledgerName(input.source.id),
-          Buffer.from(JSON.stringify([...known, fingerprint])),
-        );
-      if (input.sourceAfter === 'keep') return { sourceDeleted: false, sha256: input.buffered.sha256 };
-      const { result } = await withActivityEgress(async () => {
-        const source = await session('source', input.source);
-        try {
-          await sftpCall<void>((done) => source.sftp.unlink(posix.join(source.folder, entry.name), done));
-          return true;
-        } catch {
+    ): Promise<{ sourceDeleted: boolean }> =>
+      attempt(async () => {
+        const entry = await entryOf(input.file);
+        await dropBuffered(input.buffered.key);
+        const known = await ledger(input.source.id);
+        const fingerprint = fingerprintOf(entry);
+        if (!known.includes(fingerprint))
+          await deps.store.put(
+            'files',
+            ledgerName(input.source.id),
+            Buffer.from(JSON.stringify([...known, fingerprint])),
+          );
+        if (input.sourceAfter === 'keep') return { sourceDeleted: false };
+        return withSession('source', input.source, async (source) => {
+          const path = posix.join(source.folder, entry.name);
           // Already gone: a retry of this step after it deleted it.
-          return false;
-        } finally {
-          source.close();
-        }
-      });
-      return { sourceDeleted: result, sha256: input.buffered.sha256 };
-    },
+          if (!(await statOf(source.sftp, path))) return { sourceDeleted: false };
+          await sftpCall<void>((done) => source.sftp.unlink(path, done)).catch((error: unknown) => {
+            throw sftpStatusFailure('source', 'deleting the delivered file', error);
+          });
+          return { sourceDeleted: true };
+        });
+      }),
 
     /** Drops what a run left in the bucket: a file's buffered copy, when given, and the manifest. */
-    async discardRunFiles(input: { bufferedKeys: string[] }): Promise<void> {
-      for (const key of input.bufferedKeys) await dropBuffered(key);
-      await dropObject(objectKeyOf('tmp', manifestName()));
-    },
+    discardRunFiles: (input: { bufferedKeys: string[] }): Promise<void> =>
+      attempt(async () => {
+        for (const key of input.bufferedKeys) await dropBuffered(key);
+        await dropObject(objectKeyOf('tmp', manifestName()));
+      }),
   };
 }
 export type FileTransferActivities = ReturnType<typeof createFileTransferActivities>;

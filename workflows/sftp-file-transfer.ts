@@ -45,10 +45,10 @@ export async function sftpFileTransfer(input: FileTransferInput): Promise<FileTr
       current = await bufferSourceFile(step);
       await deliverBufferedFile({ ...step, buffered: current });
       const done = await finishFile({ ...step, buffered: current, sourceAfter: input.options.sourceAfter });
-      current = undefined;
       summary.files += 1;
       summary.bytes += file.size;
-      summary.sha256[file.id] = done.sha256;
+      summary.sha256[file.id] = current.sha256;
+      current = undefined;
       if (done.sourceDeleted) summary.sourceDeleted += 1;
     }
   } finally {

@@ -211,9 +211,9 @@ describe('sftp-file-transfer under a worker kill', () => {
         .filter((line) => line.includes(`run=${created.workflowId} `) && line.includes(' method=PUT '))
         .length;
     // Files go by name: census.csv (f1, one part), payroll-2026-11-us.csv (f2, two), the big file
-    // (f3, six). With the manifest and a ledger write after each file, the 8th upload is the big
-    // file's second part: the worker is killed then.
-    await waitFor('parts of the big file to be buffered', () => uploads() >= 8 || undefined, 60_000);
+    // (f3, six). After the manifest, each file writes its parts, the record of its parts and the
+    // ledger: the 10th upload is the big file's second part, and the worker is killed then.
+    await waitFor('parts of the big file to be buffered', () => uploads() >= 10 || undefined, 60_000);
     const namespace = t.s.environment.namespace;
     const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 10_000);
     process.kill(before, 'SIGKILL');
@@ -223,7 +223,8 @@ describe('sftp-file-transfer under a worker kill', () => {
     expect(done.summary).toMatchObject({ files: 3, sha256: { f3: sha256(t.files[big]!) } });
     expect((await readAccountFile(t.destination, big)).equals(t.files[big]!)).toBe(true);
     expect(readdirSync(t.destination.folder).sort()).toEqual(['census.csv', 'payroll-2026-11-us.csv', big]);
-    // The manifest, 1 + 2 + 6 parts and 3 ledger writes; only a part in flight at the kill goes twice.
-    expect(uploads()).toBeLessThanOrEqual(1 + 9 + 3 + 1);
+    // The manifest, 1 + 2 + 6 parts, 3 records of parts and 3 ledger writes; only a part in flight
+    // at the kill goes twice.
+    expect(uploads()).toBeLessThanOrEqual(1 + 9 + 3 + 3 + 1);
   }, 240_000);
 });
