@@ -68,6 +68,11 @@ export function mapEmployee(
 ): CanonicalEmployee | null {
   const candidate: Record<string, unknown> = {};
   for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);
+  return toCanonical(candidate);
+}
+
+/** A candidate record as a canonical employee, or null when it does not fit the shape. */
+export function toCanonical(candidate: Record<string, unknown>): CanonicalEmployee | null {
   const parsed = canonicalEmployeeSchema.safeParse(candidate);
   return parsed.success ? parsed.data : null;
 }

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Stats } from 'ssh2';
 import { FailureType } from '../common/failures.js';
 import type {
   BufferedFileMeta,
   FileStepInput,
-  FileTransferInput,
   ListedFile,
+  SourceFileStep,
+  SourceListing,
 } from '../common/file-transfer-types.js';
 import type { ConnectionRef } from '../common/hris-sync-types.js';
 import type { SftpCredentials } from '../common/integrations.js';
@@ -18,11 +18,13 @@ import type { SealedStore } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';
 import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
-import { attemptSignal, withActivityEgress } from './egress.js';
+import { attemptSignal } from './egress.js';
 import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
-import type { BufferedFile, BufferedPart, BufferProgress, FileBufferTarget } from './file-buffer.js';
+import type { BufferProgress } from './file-buffer.js';
 import { deliverFile } from './file-delivery.js';
 import type { DeliveryProgress } from './file-delivery.js';
+import { attempt, createRunFiles, currentRun } from './run-files.js';
+import type { ManifestEntry } from './run-files.js';
 import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 import type { GatewayRoute, SftpSession } from './sftp-session.js';
 
@@ -32,13 +34,6 @@ import type { GatewayRoute, SftpSession } from './sftp-session.js';
  * already transferred (`files/ledger-<connection>`), never in an activity's input, result,
  * heartbeat or failure.
  */
-
-interface ManifestEntry {
-  id: string;
-  name: string;
-  size: number;
-  mtime: number;
-}
 
 export interface FileTransferDeps {
   aws: EnvironmentAws;
@@ -71,10 +66,9 @@ const sourceChanged = () =>
   );
 
 export function createFileTransferActivities(deps: FileTransferDeps) {
-  const run = () => Context.current().info.workflowExecution!.workflowId;
-  const manifestName = () => `${run()}/manifest`;
+  const files = createRunFiles(deps);
   /** A short tag of the run in temporary names on the destination: another run's leftovers are never resumed. */
-  const runTag = () => createHash('sha256').update(run()).digest('hex').slice(0, 12);
+  const runTag = () => createHash('sha256').update(currentRun()).digest('hex').slice(0, 12);
   const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
 
   /** A session on a connection's server, with the folder and pattern sealed with it, open while `work` runs. */
@@ -87,7 +81,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     assertSealedHost(role, ref, sealed);
     const credentials = sealed.secrets as unknown as SftpCredentials;
     const opened = await openSftp(
-      { ...deps.gateway(), run: run() },
+      { ...deps.gateway(), run: currentRun() },
       ref.baseUrl,
       credentials,
       attemptSignal(),
@@ -103,23 +97,6 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     }
   }
 
-  /**
-   * One attempt's work, every request of it (S3, KMS, SFTP) tagged with the run at the gateway,
-   * ended with the attempt, and heartbeating `details`.
-   */
-  const attempt = async <T>(work: () => Promise<T>, details?: () => unknown): Promise<T> =>
-    (await withActivityEgress(work, details)).result;
-
-  async function manifest(): Promise<ManifestEntry[]> {
-    return JSON.parse((await deps.store.get('tmp', manifestName())).toString('utf8')) as ManifestEntry[];
-  }
-
-  async function entryOf(file: ListedFile): Promise<ManifestEntry> {
-    const entry = (await manifest()).find((e) => e.id === file.id);
-    if (!entry) throw new Error(`file ${file.id} is not in the run's manifest`);
-    return entry;
-  }
-
   async function ledger(connectionId: string): Promise<string[]> {
     try {
       return JSON.parse(
@@ -131,37 +108,12 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     }
   }
 
-  const bufferTarget = (file: ListedFile): FileBufferTarget => ({
-    s3: deps.aws.s3,
-    store: deps.store,
-    bucket: deps.bucket,
-    keyArn: deps.keyArn,
-    key: objectKeyOf('tmp', `${run()}/${file.id}`),
-    context: { run: run(), file: file.id },
-  });
-
-  const dropObject = (key: string) =>
-    deps.aws.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
-  /** A buffered file's records of its parts, beside it. */
-  const partsName = (file: ListedFile) => `${run()}/${file.id}.parts`;
-  /** Drops a buffered file and the records of its parts. */
-  const dropBuffered = async (key: string) => {
-    await dropObject(key);
-    await dropObject(`${key}.parts`);
-  };
-  async function buffered(file: ListedFile, meta: BufferedFileMeta): Promise<BufferedFile> {
-    const parts = JSON.parse(
-      (await deps.store.get('tmp', partsName(file))).toString('utf8'),
-    ) as BufferedPart[];
-    return { key: meta.key, parts, size: meta.size, sha256: meta.sha256 };
-  }
-
   return {
     /**
      * Lists the source folder's files that match the connection's pattern and that the ledger
      * does not know, up to `maxFiles`, by name; seals their names into the manifest.
      */
-    listSourceFiles: (input: FileTransferInput): Promise<ListedFile[]> =>
+    listSourceFiles: (input: SourceListing): Promise<ListedFile[]> =>
       attempt(() =>
         withSession('source', input.source, async (source) => {
           const entries = await sftpCall<{ filename: string; attrs: Stats }[]>((done) =>
@@ -171,26 +123,26 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
           });
           const known = new Set(await ledger(input.source.id));
           const matching = patternOf(source.pattern);
-          const files = entries
+          const listed = entries
             .filter((e) => e.attrs.isFile() && matching.test(e.filename))
             .map((e) => ({ name: e.filename, size: e.attrs.size, mtime: e.attrs.mtime }))
             .filter((e) => !known.has(fingerprintOf(e)))
             .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
             .slice(0, input.options.maxFiles)
             .map((e, index) => ({ id: `f${index + 1}`, ...e }));
-          await deps.store.put('tmp', manifestName(), Buffer.from(JSON.stringify(files)));
-          return files.map(({ id, size }) => ({ id, size }));
+          await files.writeManifest(listed);
+          return listed.map(({ id, size }) => ({ id, size }));
         }),
       ),
 
     /** Streams a listed file into the bucket, sealed part by part; a retry resumes after its last part. */
-    bufferSourceFile(input: FileStepInput): Promise<BufferedFileMeta> {
+    bufferSourceFile(input: SourceFileStep): Promise<BufferedFileMeta> {
       const ctx = Context.current();
       let progress: BufferProgress | undefined;
       return attempt(
         async () => {
-          const entry = await entryOf(input.file);
-          const target = bufferTarget(input.file);
+          const entry = await files.entryOf(input.file);
+          const target = files.bufferTarget(input.file);
           // A retry goes on from what S3 holds when its heartbeats did not all arrive; an
           // environment provisioned before its role could list uploads starts over.
           if (ctx.info.attempt > 1)
@@ -212,10 +164,10 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
               progress,
             );
             if (buffered.size !== entry.size) {
-              await dropObject(buffered.key);
+              await files.dropObject(buffered.key);
               throw sourceChanged();
             }
-            await deps.store.put('tmp', partsName(input.file), Buffer.from(JSON.stringify(buffered.parts)));
+            await files.writeParts(input.file, buffered.parts);
             const { key, size, sha256 } = buffered;
             return { key, parts: buffered.parts.length, size, sha256 };
           });
@@ -231,11 +183,11 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       let progress = resumed;
       return attempt(
         async () => {
-          const entry = await entryOf(input.file);
-          const file = await buffered(input.file, input.buffered);
+          const entry = await files.entryOf(input.file);
+          const file = await files.buffered(input.file, input.buffered);
           await withSession('destination', input.destination, (destination) =>
             deliverFile(
-              bufferTarget(input.file),
+              files.bufferTarget(input.file),
               file,
               destination.sftp,
               {
@@ -262,11 +214,11 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
      * no later run transfers it again, and deletes the source file when asked to.
      */
     finishFile: (
-      input: FileStepInput & { buffered: BufferedFileMeta; sourceAfter: 'keep' | 'delete' },
+      input: SourceFileStep & { buffered: BufferedFileMeta; sourceAfter: 'keep' | 'delete' },
     ): Promise<{ sourceDeleted: boolean }> =>
       attempt(async () => {
-        const entry = await entryOf(input.file);
-        await dropBuffered(input.buffered.key);
+        const entry = await files.entryOf(input.file);
+        await files.dropBuffered(input.buffered.key);
         const known = await ledger(input.source.id);
         const fingerprint = fingerprintOf(entry);
         if (!known.includes(fingerprint))
@@ -290,8 +242,8 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     /** Drops what a run left in the bucket: a file's buffered copy, when given, and the manifest. */
     discardRunFiles: (input: { bufferedKeys: string[] }): Promise<void> =>
       attempt(async () => {
-        for (const key of input.bufferedKeys) await dropBuffered(key);
-        await dropObject(objectKeyOf('tmp', manifestName()));
+        for (const key of input.bufferedKeys) await files.dropBuffered(key);
+        await files.dropObject(objectKeyOf('tmp', files.manifestName()));
       }),
   };
 }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
-import { FailureType, RetryableType } from '../common/failures.js';
+import { FailureType } from '../common/failures.js';
 import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
 import type {
   SyncPageInput,
@@ -20,53 +19,14 @@ import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { mapEmployee } from './employee-mapping.js';
 import type { CanonicalEmployee } from './employee-mapping.js';
-import type { GatewayHttp, Response } from './http.js';
-import { retryAfterSeconds } from './retry-after.js';
+import type { GatewayHttp } from './http.js';
+import { checksumOf, failureFor, upsertEmployees } from './upsert-destination.js';
 
 // The records are checked one by one as they are mapped; here only that there is a list of them.
 const sourcePageSchema = z.object({
   data: z.custom<unknown[]>((value) => Array.isArray(value)),
   next_cursor: z.string().nullable(),
 });
-
-type Side = 'Source' | 'Destination';
-
-/**
- * Classifies an unsuccessful answer, whose body is left unread and its connection closed. Messages
- * carry the status and the host, never a body: a body may hold customer data.
- */
-async function failureFor(side: Side, response: Response, url: string): Promise<Error> {
-  await response.cancel().catch(() => undefined);
-  const where = `${side.toLowerCase()} ${new URL(url).host} answered ${response.status}`;
-  if (response.status === 429) {
-    const seconds = retryAfterSeconds(response.headers.get('retry-after'));
-    return ApplicationFailure.create({
-      type: RetryableType.RateLimited,
-      message: `${where} (rate limited)`,
-      nextRetryDelay: seconds === undefined ? undefined : `${seconds} seconds`,
-    });
-  }
-  if (response.status === 401 || response.status === 403) {
-    return ApplicationFailure.nonRetryable(
-      `${where}: credentials refused`,
-      FailureType[`${side}AuthRejected`],
-    );
-  }
-  if (response.status >= 400 && response.status < 500 && response.status !== 408) {
-    return ApplicationFailure.nonRetryable(
-      `${where}: request refused`,
-      FailureType[`${side}RequestRejected`],
-    );
-  }
-  return ApplicationFailure.retryable(`${where}`, RetryableType.UpstreamUnavailable);
-}
-
-/** SHA-256 of the records' JSON texts, one after another. */
-function checksumOf(texts: string[]): string {
-  const hash = createHash('sha256');
-  for (const text of texts) hash.update(text);
-  return hash.digest('hex');
-}
 
 interface Opened {
   source: SealedConnection;
@@ -155,27 +115,17 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host) };
   }
 
-  /** Loads records given as their JSON texts (serialized once, for the checksum and the body). */
-  async function load(input: SyncPageInput, opened: Opened, records: string[]): Promise<number> {
-    if (records.length === 0) return 0;
-    const url = new URL('/v1/employees/batch-upsert', input.destination.baseUrl).href;
-    const response = await deps.http.fetch(
-      url,
+  const load = (input: SyncPageInput, opened: Opened, records: string[]) =>
+    upsertEmployees(
       {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${opened.destination.secrets.token ?? ''}`,
-          'content-type': 'application/json',
-        },
-        body: `{"records":[${records.join(',')}]}`,
+        http: deps.http,
+        baseUrl: input.destination.baseUrl,
+        token: opened.destination.secrets.token ?? '',
+        allowed: opened.allowed,
+        responseLimitBytes: responseLimit,
       },
-      opened.allowed,
+      records,
     );
-    if (!response.ok) throw await failureFor('Destination', response, url);
-    const body = await readJsonLimited(response, responseLimit, `destination ${new URL(url).host}`);
-    const answer = z.object({ upserted: z.number().int() }).safeParse(body);
-    return answer.success ? answer.data.upserted : records.length;
-  }
 
   type Extracted = Awaited<ReturnType<typeof extract>>;
 

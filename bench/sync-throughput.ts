@@ -2,6 +2,7 @@ import { ProxyAgent, request } from 'undici';
 import { mapEmployee } from '../activities/employee-mapping.js';
 import type { CanonicalEmployee } from '../activities/employee-mapping.js';
 import { proxyAuthorization } from '../activities/http.js';
+import { summaryOf } from '../control-api/client.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
 import { benchPlatform, percentile } from './support.js';
@@ -95,9 +96,10 @@ try {
       idempotencyKey,
     });
     const done = await client.waitForRun(org, 'bench', run.id, { timeoutMs: 600_000, intervalMs: 100 });
-    if (done.status !== 'completed' || done.summary?.recordsRead !== EMPLOYEES)
+    const summary = summaryOf(done, 'hris-employee-sync');
+    if (done.status !== 'completed' || summary?.recordsRead !== EMPLOYEES)
       throw new Error(`run ended ${done.status}`);
-    return { summary: done.summary, wallMs: Date.now() - started };
+    return { summary, wallMs: Date.now() - started };
   }
   say('Tavio: a first run, with a cold worker...');
   const cold = await tavioRun('bench-cold');

@@ -35,10 +35,20 @@ export interface BufferedFileMeta {
   sha256: string;
 }
 
-export interface FileStepInput {
+/** A step on one listed file of a source server. */
+export interface SourceFileStep {
   source: ConnectionRef;
-  destination: ConnectionRef;
   file: ListedFile;
+}
+
+export interface FileStepInput extends SourceFileStep {
+  destination: ConnectionRef;
+}
+
+/** What a listing needs: the source server, and how many new files a run takes at most. */
+export interface SourceListing {
+  source: ConnectionRef;
+  options: { maxFiles: number };
 }
 
 export interface FileTransferSummary {

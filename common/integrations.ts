@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import { CENSUS_FIELDS, DEFAULT_CENSUS_MAPPING } from './census-import-types.js';
+import type { CensusImportSummary } from './census-import-types.js';
+import type { FileTransferSummary } from './file-transfer-types.js';
+import type { HrisSyncSummary } from './hris-sync-types.js';
 import { SSH_FINGERPRINT } from './ssh-fingerprint.js';
 
 /** Connection kinds Tavio knows how to talk to. */
@@ -54,12 +58,34 @@ export const hrisSyncOptionsSchema = z
   })
   .strict();
 
-export const fileTransferOptionsSchema = z
+const fileOptions = {
+  /** What becomes of a source file once it is delivered: kept, or deleted from the source server. */
+  sourceAfter: z.enum(['keep', 'delete']).default('keep'),
+  /** Files one run takes at most; the next run takes the rest. */
+  maxFiles: z.number().int().min(1).max(500).default(100),
+};
+
+export const fileTransferOptionsSchema = z.object(fileOptions).strict();
+
+/** Printable column names, each column used by one field. */
+const censusMappingSchema = z
+  .object(
+    Object.fromEntries(
+      CENSUS_FIELDS.map((field) => [field, z.string().min(1).max(128).regex(/^\P{Cc}+$/u)]),
+    ) as Record<(typeof CENSUS_FIELDS)[number], z.ZodString>,
+  )
+  .strict()
+  .refine((mapping) => new Set(Object.values(mapping)).size === CENSUS_FIELDS.length, {
+    message: 'each field needs a column of its own',
+  });
+
+export const censusImportOptionsSchema = z
   .object({
-    /** What becomes of a source file once it is delivered: kept, or deleted from the source server. */
-    sourceAfter: z.enum(['keep', 'delete']).default('keep'),
-    /** Files one run takes at most; the next run takes the rest. */
-    maxFiles: z.number().int().min(1).max(500).default(100),
+    ...fileOptions,
+    /** Employees per request to the destination. */
+    pageSize: z.number().int().min(1).max(500).default(100),
+    /** Which column each canonical field is read from. */
+    mapping: censusMappingSchema.default({ ...DEFAULT_CENSUS_MAPPING }),
   })
   .strict();
 
@@ -75,9 +101,22 @@ export const INTEGRATIONS = {
     connections: { source: 'sftp', destination: 'sftp' } as Record<string, ConnectionKind>,
     options: fileTransferOptionsSchema,
   },
+  'census-file-import': {
+    workflowType: 'censusFileImport',
+    connections: { source: 'sftp', destination: 'upsert-rest' } as Record<string, ConnectionKind>,
+    options: censusImportOptionsSchema,
+  },
 } as const;
 export type IntegrationName = keyof typeof INTEGRATIONS;
 
 export function isIntegration(name: string): name is IntegrationName {
   return Object.hasOwn(INTEGRATIONS, name);
 }
+
+/** What a completed run of each integration returns: counts, sizes and digests, never records or names. */
+export interface SummaryOf {
+  'hris-employee-sync': HrisSyncSummary;
+  'sftp-file-transfer': FileTransferSummary;
+  'census-file-import': CensusImportSummary;
+}
+export type RunSummary = SummaryOf[IntegrationName];

@@ -17,7 +17,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
  */
 
 /** What an environment's bucket holds, one prefix per purpose. */
-export const OBJECT_PURPOSES = ['tmp', 'files', 'logs', 'credentials'] as const;
+export const OBJECT_PURPOSES = ['tmp', 'files', 'quarantine', 'logs', 'credentials'] as const;
 export type ObjectPurpose = (typeof OBJECT_PURPOSES)[number];
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -1,3 +1,4 @@
+import type { IntegrationName, RunSummary, SummaryOf } from '../common/integrations.js';
 import type { ResidencyRecord } from './run-placement.js';
 import type { RetirementReceipt } from './provisioning/retire.js';
 
@@ -36,16 +37,8 @@ export interface Run {
   workflowId: string;
   runId: string | null;
   webUiUrl: string;
-  summary: {
-    recordsRead: number;
-    recordsWritten: number;
-    recordsSkipped: number;
-    pages: number;
-    executions: number;
-    durationMs: number;
-    checksum: string;
-    egress?: Record<string, number>;
-  } | null;
+  /** Per integration: counts, sizes and digests once the run completed. */
+  summary: RunSummary | null;
   failure: string | null;
   /** Set while a running run has no worker of its region to run on. */
   waitingFor: string | null;
@@ -220,3 +213,10 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
   };
 }
 export type TavioClient = ReturnType<typeof createTavioClient>;
+
+/** A run's summary as its integration shapes it; null until it completes. Throws for a run of another integration. */
+export function summaryOf<I extends IntegrationName>(run: Run, integration: I): SummaryOf[I] | null {
+  if (run.integration !== integration)
+    throw new Error(`run ${run.id} is a run of ${run.integration}, not of ${integration}`);
+  return run.summary as SummaryOf[I] | null;
+}

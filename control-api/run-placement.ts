@@ -1,7 +1,7 @@
 import proto from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { environments, runs } from '../db/schema.js';
-import type { HrisSyncSummary } from '../common/hris-sync-types.js';
+import type { RunSummary } from '../common/integrations.js';
 import type { RegionRegistry } from '../common/regions.js';
 import { gatewayEgress } from './gateway-log.js';
 
@@ -52,7 +52,7 @@ export async function buildResidency(
   row: RunRow,
   final: boolean,
 ): Promise<ResidencyRecord> {
-  const summary = row.summary as HrisSyncSummary | null;
+  const summary = row.summary as RunSummary | null;
   const hostIds = (await workerIdentities(client, row.workflowId)).map(
     (identity) => identity.split('/')[0] ?? identity,
   );
@@ -60,7 +60,7 @@ export async function buildResidency(
   const logged = logFile ? await gatewayEgress(logFile, env.id, row.workflowId, row.createdAt) : undefined;
   const egress = logged
     ? { source: 'gateway' as const, hosts: logged }
-    : summary?.egress
+    : summary && 'egress' in summary && summary.egress
       ? { source: 'worker' as const, hosts: summary.egress }
       : null;
   return {

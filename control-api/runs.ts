@@ -7,7 +7,7 @@ import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { INTEGRATIONS, isIntegration } from '../common/integrations.js';
-import type { HrisSyncSummary } from '../common/hris-sync-types.js';
+import type { RunSummary } from '../common/integrations.js';
 import { assertMetadataSized } from '../common/payload-guard.js';
 import { SA } from '../common/search-attributes.js';
 import type { RegionRegistry } from '../common/regions.js';
@@ -245,10 +245,10 @@ async function closedRun(client: Client, regions: RegionRegistry, env: Env, row:
   const description = await handle.describe();
   const status = TERMINAL[description.status.name];
   if (!status) return undefined;
-  let summary: HrisSyncSummary | null = null;
+  let summary: RunSummary | null = null;
   let failure: string | null = null;
   try {
-    summary = (await handle.result()) as HrisSyncSummary;
+    summary = (await handle.result()) as RunSummary;
   } catch (error) {
     failure = error instanceof WorkflowFailedError ? failureName(error) : status;
   }
@@ -280,7 +280,7 @@ export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string
     workflowId: row.workflowId,
     runId: row.temporalRunId,
     webUiUrl: `${deps.temporalUiUrl}/namespaces/${encodeURIComponent(env.namespace)}/workflows/${encodeURIComponent(row.workflowId)}`,
-    summary: (row.summary as HrisSyncSummary | null) ?? null,
+    summary: (row.summary as RunSummary | null) ?? null,
     failure: row.failure,
     waitingFor,
     createdAt: row.createdAt.toISOString(),

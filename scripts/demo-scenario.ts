@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RegionCode } from '../common/regions.js';
 import type { Run, TavioClient } from '../control-api/client.js';
-import { createTavioClient } from '../control-api/client.js';
+import { createTavioClient, summaryOf } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
 import type { Platform } from './platform.js';
@@ -81,10 +81,11 @@ export async function runDemo(
   const runs = await Promise.all(
     started.map(async ({ client, envSlug, region, run }) => {
       const done = await client.waitForRun(org, envSlug, run.id, { timeoutMs: 300_000 });
+      const summary = summaryOf(done, 'hris-employee-sync');
       const residency = await client.getResidency(org, envSlug, run.id);
       say(`demo: residency of ${done.workflowId}: ${JSON.stringify(residency)}`);
       say(
-        `demo: ${done.namespace} ${done.status}: ${done.summary?.recordsRead ?? 0} read, ${done.summary?.recordsWritten ?? 0} written, ${done.summary?.recordsSkipped ?? 0} skipped -> ${done.webUiUrl}`,
+        `demo: ${done.namespace} ${done.status}: ${summary?.recordsRead ?? 0} read, ${summary?.recordsWritten ?? 0} written, ${summary?.recordsSkipped ?? 0} skipped -> ${done.webUiUrl}`,
       );
       return {
         organization: org,
@@ -95,10 +96,10 @@ export async function runDemo(
         workflowId: done.workflowId,
         runId: done.runId,
         status: done.status,
-        recordsRead: done.summary?.recordsRead ?? 0,
-        recordsWritten: done.summary?.recordsWritten ?? 0,
+        recordsRead: summary?.recordsRead ?? 0,
+        recordsWritten: summary?.recordsWritten ?? 0,
         webUiUrl: done.webUiUrl,
-        durationMs: done.summary?.durationMs ?? 0,
+        durationMs: summary?.durationMs ?? 0,
       };
     }),
   );

@@ -13,6 +13,7 @@ import { createSealedStore } from '../common/sealed-objects.js';
 import { createEnvironmentAws } from '../activities/aws.js';
 import { createConnectionCache } from '../activities/connection-cache.js';
 import { createCredentialOpener } from '../activities/credentials.js';
+import { createCensusImportActivities } from '../activities/census-import.js';
 import { createFileTransferActivities } from '../activities/file-transfer.js';
 import { createGatewayHttp, proxyAuthorization } from '../activities/http.js';
 import { createHrisSyncActivities } from '../activities/hris-sync.js';
@@ -78,6 +79,13 @@ async function main(): Promise<void> {
   const gateway = GATEWAY_OF[settings.region];
   const http = createGatewayHttp(settings.gatewayUrl, gateway, proxyCredentials);
   const credentials = createCredentialOpener({ aws, ...settings, gateway });
+  /** Where runs that move files keep them: the environment's bucket, sealed under its key. */
+  const files = {
+    aws,
+    store: createSealedStore({ s3: aws.s3, kms: aws.kms, bucket: settings.bucket, scope: settings }),
+    bucket: settings.bucket,
+    keyArn: settings.keyArn,
+  };
   const connection = await NativeConnection.connect({
     address: settings.temporalAddress,
     metadata: tokenWatch.renew(initial.temporal),
@@ -97,16 +105,19 @@ async function main(): Promise<void> {
         responseLimitBytes: settings.responseLimitBytes,
       }),
       ...createFileTransferActivities({
-        aws,
+        ...files,
         credentials,
-        store: createSealedStore({ s3: aws.s3, kms: aws.kms, bucket: settings.bucket, scope: settings }),
-        bucket: settings.bucket,
-        keyArn: settings.keyArn,
         gateway: () => ({
           url: settings.gatewayUrl,
           code: gateway,
           authorization: proxyAuthorization(proxyCredentials()),
         }),
+      }),
+      ...createCensusImportActivities({
+        ...files,
+        http,
+        credentials,
+        responseLimitBytes: settings.responseLimitBytes,
       }),
     },
     interceptors: {

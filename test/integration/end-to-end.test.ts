@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../control-api/client.js';
+import { summaryOf } from '../../control-api/client.js';
 import { mapEmployee } from '../../activities/employee-mapping.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { gatewayLog, gatewayMarks } from '../support/gateways.js';
@@ -44,7 +45,7 @@ describe('hris-employee-sync end to end, in two regions', () => {
     });
     expect(expectedWritten).toBeLessThan(EMPLOYEES);
     // 6 pages with 3 pages per execution: one continue-as-new.
-    expect(run.summary?.executions).toBe(2);
+    expect(summaryOf(run, 'hris-employee-sync')?.executions).toBe(2);
   });
 
   it.each(['us', 'eu'] as const)(
@@ -73,7 +74,7 @@ describe('hris-employee-sync end to end, in two regions', () => {
   it('writes the mapped records to the destination, and only there', () => {
     const s = scenarios.us;
     const first = s.source.employees[0]!;
-    expect(s.destination.records.size).toBe(runs.us.summary?.recordsWritten);
+    expect(s.destination.records.size).toBe(summaryOf(runs.us, 'hris-employee-sync')?.recordsWritten);
     expect(s.destination.records.get(first.employee_id)).toMatchObject({
       externalId: first.employee_id,
       email: first.work_email,

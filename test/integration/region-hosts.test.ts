@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { summaryOf } from '../../control-api/client.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { histories, newEnvironment, runRequest } from '../support/scenario.js';
 import { testDatabase } from '../support/database.js';
@@ -62,7 +63,7 @@ describe('region worker hosts', () => {
     process.kill(before, 'SIGKILL');
     const done = await s.client.waitForRun(s.org, s.env, run.id, { timeoutMs: 150_000 });
     expect(done.status).toBe('completed');
-    expect(done.summary?.recordsRead).toBe(600);
+    expect(summaryOf(done, 'hris-employee-sync')?.recordsRead).toBe(600);
     const after = environmentWorkerPid(namespace);
     expect(after).toBeDefined();
     expect(after).not.toBe(before);

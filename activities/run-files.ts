@@ -1,0 +1,99 @@
+import { Context } from '@temporalio/activity';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
+import { objectKeyOf } from '../common/sealed-objects.js';
+import type { SealedStore } from '../common/sealed-objects.js';
+import type { EnvironmentAws } from './aws.js';
+import { withActivityEgress } from './egress.js';
+import type { BufferedFile, BufferedPart, FileBufferTarget } from './file-buffer.js';
+
+/**
+ * What a run that moves files keeps in its environment's bucket, and where: the run's sealed
+ * manifest (`tmp/<run>/manifest`: names, sizes, times of the files it took), each file's buffered
+ * copy (`tmp/<run>/<file id>`) with the records of its parts beside it. Names are customer data:
+ * they never leave the bucket.
+ */
+
+export interface ManifestEntry {
+  id: string;
+  name: string;
+  size: number;
+  mtime: number;
+}
+
+export interface RunFilesDeps {
+  aws: EnvironmentAws;
+  store: SealedStore;
+  bucket: string;
+  keyArn: string;
+}
+
+/**
+ * One attempt's work, every request of it (S3, KMS, SFTP, HTTP) tagged with the run at the
+ * gateway, ended with the attempt, and heartbeating `details`.
+ */
+export const attempt = async <T>(work: () => Promise<T>, details?: () => unknown): Promise<T> =>
+  (await withActivityEgress(work, details)).result;
+
+/** The run of the activity being executed: its workflow id. */
+export const currentRun = () => Context.current().info.workflowExecution!.workflowId;
+
+export function createRunFiles(deps: RunFilesDeps) {
+  const manifestName = () => `${currentRun()}/manifest`;
+  const partsName = (file: ListedFile) => `${currentRun()}/${file.id}.parts`;
+  const dropObject = (key: string) =>
+    deps.aws.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
+
+  /** A buffer for `key` (under `tmp/` or `quarantine/`), its parts bound to the run and the file. */
+  const targetAt = (key: string, file: ListedFile): FileBufferTarget => ({
+    s3: deps.aws.s3,
+    store: deps.store,
+    bucket: deps.bucket,
+    keyArn: deps.keyArn,
+    key,
+    context: { run: currentRun(), file: file.id },
+  });
+
+  async function manifest(): Promise<ManifestEntry[]> {
+    return JSON.parse((await deps.store.get('tmp', manifestName())).toString('utf8')) as ManifestEntry[];
+  }
+
+  return {
+    manifestName,
+    partsName,
+    dropObject,
+    targetAt,
+
+    writeManifest: (entries: ManifestEntry[]) =>
+      deps.store.put('tmp', manifestName(), Buffer.from(JSON.stringify(entries))),
+
+    /** A listed file's entry in the run's manifest. */
+    async entryOf(file: ListedFile): Promise<ManifestEntry> {
+      const entry = (await manifest()).find((e) => e.id === file.id);
+      if (!entry) throw new Error(`file ${file.id} is not in the run's manifest`);
+      return entry;
+    },
+
+    /** Where a listed file is buffered. */
+    bufferTarget: (file: ListedFile) => targetAt(objectKeyOf('tmp', `${currentRun()}/${file.id}`), file),
+
+    /** Keeps the records of a buffered file's parts beside it. */
+    writeParts: (file: ListedFile, parts: BufferedPart[]) =>
+      deps.store.put('tmp', partsName(file), Buffer.from(JSON.stringify(parts))),
+
+    /** A buffered file as an activity's input names it, with the records of its parts read back. */
+    async buffered(file: ListedFile, meta: BufferedFileMeta): Promise<BufferedFile> {
+      const parts = JSON.parse(
+        (await deps.store.get('tmp', partsName(file))).toString('utf8'),
+      ) as BufferedPart[];
+      return { key: meta.key, parts, size: meta.size, sha256: meta.sha256 };
+    },
+
+    /** Drops a buffered file and the records of its parts. */
+    async dropBuffered(key: string) {
+      await dropObject(key);
+      await dropObject(`${key}.parts`);
+    },
+  };
+}
+export type RunFiles = ReturnType<typeof createRunFiles>;
