@@ -7,6 +7,7 @@ import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
 import { FailureType } from '../common/failures.js';
 import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
 import type { ConnectionRef } from '../common/hris-sync-types.js';
+import type { SftpCredentials } from '../common/integrations.js';
 import { objectKeyOf } from '../common/sealed-objects.js';
 import { csvRows, describeHeaderProblem, headerProblem, rowMapper } from './census-csv.js';
 import { assertSealedHost } from './credentials.js';
@@ -14,6 +15,7 @@ import type { CredentialOpener } from './credentials.js';
 import { bufferFile, readBuffered } from './file-buffer.js';
 import type { BufferedFile } from './file-buffer.js';
 import type { GatewayHttp } from './http.js';
+import { decryptedWith } from './pgp.js';
 import { attempt, createRunFiles, currentRun } from './run-files.js';
 import type { RunFilesDeps } from './run-files.js';
 import { checksumOf, upsertEmployees } from './upsert-destination.js';
@@ -33,6 +35,8 @@ export interface CensusImportDeps extends RunFilesDeps {
 }
 
 export interface CensusFileInput {
+  /** Its PGP private key, when it has one, decrypts the file. */
+  source: ConnectionRef;
   destination: ConnectionRef;
   file: ListedFile;
   buffered: BufferedFileMeta;
@@ -53,8 +57,18 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
   const files = createRunFiles(deps);
   const responseLimitBytes = deps.responseLimitBytes ?? DEFAULT_RESPONSE_LIMIT_BYTES;
 
-  const rowsOf = (file: ListedFile, buffered: BufferedFile) =>
-    csvRows(readBuffered(files.bufferTarget(file), buffered.parts));
+  /** The rows of a buffered file, decrypted first when the source connection has a PGP key. */
+  async function rowsOf(input: CensusFileInput, buffered: BufferedFile) {
+    const sealed = await deps.credentials.open(input.source.id);
+    assertSealedHost('source', input.source, sealed);
+    const source = sealed.secrets as SftpCredentials;
+    const chunks = readBuffered(files.bufferTarget(input.file), buffered.parts);
+    return csvRows(
+      source.pgpPrivateKey === undefined
+        ? chunks
+        : await decryptedWith(source, chunks, 'census file import, decrypting the file'),
+    );
+  }
 
   /**
    * Keeps a refused file under `quarantine/<run>/<file id>`, sealed again under its own place, with
@@ -74,7 +88,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
 
   /** Reads the whole file: its header against the mapping, and every row as CSV. */
   async function check(input: CensusFileInput, buffered: BufferedFile) {
-    const csv = rowsOf(input.file, buffered);
+    const csv = await rowsOf(input, buffered);
     let header: string[] | undefined;
     let rows = 0;
     for await (const cells of csv.rows) {
@@ -133,7 +147,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
             skipped: 0,
             checksum: EMPTY_CHECKSUM,
           };
-          const csv = rowsOf(input.file, buffered);
+          const csv = await rowsOf(input, buffered);
           let mapRow: ReturnType<typeof rowMapper> | undefined;
           let row = 0;
           let page: string[][] = [];

@@ -8,12 +8,15 @@ import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
 import { sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 
 /**
- * Delivers a buffered file to an SFTP server: its parts, opened one at a time from the bucket, are
- * written to a temporary name beside the final one, each acknowledged by the server before it
- * counts. Once the server holds as many bytes as the file has, and what was sent has the SHA-256
- * taken when the file was read from its source, it is renamed to its final name, which an SFTP
- * rename never overwrites. So the final name holds the whole file or nothing. The progress after
- * each part (the number of parts written, never contents) is what a retry resumes from.
+ * Delivers a file to an SFTP server: written to a temporary name beside the final one, each write
+ * acknowledged by the server before it counts. Once the server holds as many bytes as were sent,
+ * and what was sent is what was meant, it is renamed to its final name, which an SFTP rename never
+ * overwrites. So the final name holds the whole file or nothing.
+ *
+ * A buffered file delivered as it is resumes after its last part written (heartbeat details: the
+ * number of parts, never contents). A file changed on its way (PGP) is written again from its
+ * start by a retry; what it became (size, SHA-256) is recorded before its rename, so that a retry
+ * after the rename knows the file under the final name as its own.
  */
 
 export interface DeliveryProgress {
@@ -25,6 +28,12 @@ export interface DeliveryNames {
   temporary: string;
   /** Its name once complete. */
   final: string;
+}
+
+/** What the destination holds once a file is delivered. */
+export interface DeliveredFile {
+  size: number;
+  sha256: string;
 }
 
 /** The step and the problem, never a file name: names are customer data. */
@@ -42,41 +51,36 @@ async function sha256Of(sftp: SFTPWrapper, path: string): Promise<string> {
 }
 
 /**
- * Writes the buffered file's parts from `from` on, hashing every part (those written by an
- * earlier attempt are read again from the bucket), then checks, renames and checks again.
+ * What the names hold before a delivery: 'delivered' when the final name holds `expected` (an
+ * earlier attempt renamed it and ended before saying so, or the very same file is there), else
+ * the temporary file an earlier attempt left. Any other file under the final name is refused.
  */
-export async function deliverFile(
-  target: FileBufferTarget,
-  file: BufferedFile,
-  sftp: SFTPWrapper,
-  names: DeliveryNames,
-  onPart: (progress: DeliveryProgress) => void,
-  resumed?: DeliveryProgress,
-): Promise<void> {
+async function namesBefore(sftp: SFTPWrapper, names: DeliveryNames, expected: DeliveredFile | undefined) {
   const [temporary, final] = await Promise.all([statOf(sftp, names.temporary), statOf(sftp, names.final)]);
-  if (final) {
-    // An earlier attempt renamed it and ended before saying so, or the very same file is there.
-    if (!temporary && final.size === file.size && (await sha256Of(sftp, names.final)) === file.sha256) return;
-    await remove(sftp, names.temporary);
-    throw failed(
-      'a file of the same name is already there; nothing was written',
-      FailureType.DestinationFileExists,
-    );
-  }
-  // Where to go on: the temporary name belongs to this run and file alone, and holds what the
-  // server acknowledged; heartbeats may not all have arrived. Only whole parts count.
-  const from = temporary
-    ? Math.min(
-        file.parts.length,
-        Math.max(resumed?.partsWritten ?? 0, Math.floor(temporary.size / PART_BYTES)),
-      )
-    : 0;
-  const hash = createHash('sha256');
-  const out = sftp.createWriteStream(names.temporary, {
-    flags: from > 0 ? 'r+' : 'w',
-    start: bufferedBytes(file.parts.slice(0, from)),
-    mode: 0o600,
-  });
+  if (!final) return { temporary };
+  if (
+    !temporary &&
+    expected &&
+    final.size === expected.size &&
+    (await sha256Of(sftp, names.final)) === expected.sha256
+  )
+    return 'delivered' as const;
+  await remove(sftp, names.temporary);
+  throw failed(
+    'a file of the same name is already there; nothing was written',
+    FailureType.DestinationFileExists,
+  );
+}
+
+/** Writes chunks to `path` from `start` on, each acknowledged by the server before `written` hears of it. */
+async function writeAcknowledged(
+  sftp: SFTPWrapper,
+  path: string,
+  chunks: AsyncIterable<Uint8Array>,
+  start: number,
+  written: () => void,
+): Promise<void> {
+  const out = sftp.createWriteStream(path, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o600 });
   // The stream's own failure (opening the file refused, say) comes as an event; a write after it
   // only learns that the stream was destroyed.
   let failure: unknown;
@@ -85,33 +89,44 @@ export async function deliverFile(
   // Awaited once everything is written; a failure before then is thrown by the write that met it.
   closed.catch(() => undefined);
   try {
-    let index = 0;
-    for await (const plain of readBuffered(target, file.parts)) {
-      hash.update(plain);
-      if (index++ < from) continue;
-      // A part counts as written once the server has acknowledged it, not when it is queued.
+    for await (const chunk of chunks) {
       await new Promise<void>((resolve, reject) =>
-        out.write(plain, (error) => (error ? reject(error) : resolve())),
+        out.write(chunk, (error) => (error ? reject(error) : resolve())),
       );
-      onPart({ partsWritten: index });
+      written();
     }
     out.end();
     await closed;
   } catch (error) {
     out.destroy();
+    // A failure of the chunks' own (a PGP message that does not open, say) is theirs to name.
+    if (error instanceof ApplicationFailure) {
+      await remove(sftp, path);
+      throw error;
+    }
     throw sftpStatusFailure('destination', 'writing the file', failure ?? error);
   }
+}
+
+/** Checks what the temporary name holds against what was sent, then gives it its final name. */
+async function renameChecked(
+  sftp: SFTPWrapper,
+  names: DeliveryNames,
+  size: number,
+  sentAsMeant: boolean,
+  beforeRename?: () => Promise<void>,
+): Promise<void> {
   const written = await statOf(sftp, names.temporary);
-  const sha256 = hash.digest('hex');
-  if (written?.size !== file.size || sha256 !== file.sha256) {
+  if (written?.size !== size || !sentAsMeant) {
     await remove(sftp, names.temporary);
     throw failed(
-      written?.size !== file.size
-        ? `the server holds ${written?.size ?? 0} bytes of a ${file.size}-byte file; it was removed`
+      written?.size !== size
+        ? `the server holds ${written?.size ?? 0} bytes of a ${size}-byte file; it was removed`
         : 'the buffered copy does not match the SHA-256 taken when it was read; nothing was delivered',
       FailureType.FileVerificationFailed,
     );
   }
+  await beforeRename?.();
   try {
     await sftpCall<void>((done) => sftp.rename(names.temporary, names.final, done));
   } catch {
@@ -122,9 +137,76 @@ export async function deliverFile(
     );
   }
   const delivered = await statOf(sftp, names.final);
-  if (delivered?.size !== file.size)
+  if (delivered?.size !== size)
     throw failed(
       'the file under its final name is not the size delivered',
       FailureType.FileVerificationFailed,
     );
+}
+
+/**
+ * Writes the buffered file's parts as they are, from where an earlier attempt stopped, hashing
+ * every part (those written before are read again from the bucket), then checks, renames and
+ * checks again.
+ */
+export async function deliverFile(
+  target: FileBufferTarget,
+  file: BufferedFile,
+  sftp: SFTPWrapper,
+  names: DeliveryNames,
+  onPart: (progress: DeliveryProgress) => void,
+  resumed?: DeliveryProgress,
+): Promise<DeliveredFile> {
+  const delivered = { size: file.size, sha256: file.sha256 };
+  const before = await namesBefore(sftp, names, delivered);
+  if (before === 'delivered') return delivered;
+  // Where to go on: the temporary name belongs to this run and file alone, and holds what the
+  // server acknowledged; heartbeats may not all have arrived. Only whole parts count.
+  const from = before.temporary
+    ? Math.min(
+        file.parts.length,
+        Math.max(resumed?.partsWritten ?? 0, Math.floor(before.temporary.size / PART_BYTES)),
+      )
+    : 0;
+  const hash = createHash('sha256');
+  let index = 0;
+  const rest = async function* () {
+    for await (const plain of readBuffered(target, file.parts)) {
+      hash.update(plain);
+      if (index++ >= from) yield plain;
+    }
+  };
+  await writeAcknowledged(sftp, names.temporary, rest(), bufferedBytes(file.parts.slice(0, from)), () =>
+    onPart({ partsWritten: index }),
+  );
+  await renameChecked(sftp, names, file.size, hash.digest('hex') === file.sha256);
+  return delivered;
+}
+
+/**
+ * Writes a file changed on its way (`chunks`) from its start, then records what it became with
+ * `record` and renames it. `recorded` is what an earlier attempt recorded, if it got that far.
+ */
+export async function deliverChanged(
+  chunks: AsyncIterable<Uint8Array>,
+  sftp: SFTPWrapper,
+  names: DeliveryNames,
+  onChunk: () => void,
+  recorded: DeliveredFile | undefined,
+  record: (delivered: DeliveredFile) => Promise<void>,
+): Promise<DeliveredFile> {
+  if ((await namesBefore(sftp, names, recorded)) === 'delivered') return recorded!;
+  const hash = createHash('sha256');
+  let size = 0;
+  const counted = async function* () {
+    for await (const chunk of chunks) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
+  };
+  await writeAcknowledged(sftp, names.temporary, counted(), 0, onChunk);
+  const delivered = { size, sha256: hash.digest('hex') };
+  await renameChecked(sftp, names, size, true, () => record(delivered));
+  return delivered;
 }

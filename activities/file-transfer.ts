@@ -19,10 +19,11 @@ import type { EnvironmentAws } from './aws.js';
 import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { attemptSignal } from './egress.js';
-import { bufferFile, furtherOf, uploadedSoFar } from './file-buffer.js';
+import { bufferFile, furtherOf, readBuffered, uploadedSoFar } from './file-buffer.js';
 import type { BufferProgress } from './file-buffer.js';
-import { deliverFile } from './file-delivery.js';
-import type { DeliveryProgress } from './file-delivery.js';
+import { deliverChanged, deliverFile } from './file-delivery.js';
+import type { DeliveredFile, DeliveryProgress } from './file-delivery.js';
+import { decryptedWith, encryptedFor } from './pgp.js';
 import { attempt, createRunFiles, currentRun } from './run-files.js';
 import type { ManifestEntry } from './run-files.js';
 import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
@@ -71,15 +72,22 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   const runTag = () => createHash('sha256').update(currentRun()).digest('hex').slice(0, 12);
   const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
 
+  /** An sftp connection's sealed credentials, opened. */
+  async function credentialsOf(role: string, ref: ConnectionRef): Promise<SftpCredentials> {
+    const sealed = await deps.credentials.open(ref.id);
+    assertSealedHost(role, ref, sealed);
+    return sealed.secrets as unknown as SftpCredentials;
+  }
+
   /** A session on a connection's server, with the folder and pattern sealed with it, open while `work` runs. */
   async function withSession<T>(
     role: string,
     ref: ConnectionRef,
-    work: (session: SftpSession & { folder: string; pattern: string }) => Promise<T>,
+    work: (
+      session: SftpSession & { folder: string; pattern: string; credentials: SftpCredentials },
+    ) => Promise<T>,
   ): Promise<T> {
-    const sealed = await deps.credentials.open(ref.id);
-    assertSealedHost(role, ref, sealed);
-    const credentials = sealed.secrets as unknown as SftpCredentials;
+    const credentials = await credentialsOf(role, ref);
     const opened = await openSftp(
       { ...deps.gateway(), run: currentRun() },
       ref.baseUrl,
@@ -89,6 +97,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     try {
       return await work({
         ...opened,
+        credentials,
         folder: credentials.folder ?? '.',
         pattern: credentials.pattern ?? '*',
       });
@@ -97,16 +106,8 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     }
   }
 
-  async function ledger(connectionId: string): Promise<string[]> {
-    try {
-      return JSON.parse(
-        (await deps.store.get('files', ledgerName(connectionId))).toString('utf8'),
-      ) as string[];
-    } catch (error) {
-      if ((error as Error).name === 'NoSuchKey') return [];
-      throw error;
-    }
-  }
+  const ledger = async (connectionId: string): Promise<string[]> =>
+    (await files.readIfThere<string[]>('files', ledgerName(connectionId))) ?? [];
 
   return {
     /**
@@ -177,7 +178,12 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
     },
 
     /** Delivers a buffered file to the destination folder under its name, whole or not at all. */
-    deliverBufferedFile(input: FileStepInput & { buffered: BufferedFileMeta }): Promise<void> {
+    /**
+     * Delivers a buffered file to the destination folder under its name, whole or not at all:
+     * decrypted with the source connection's PGP key and encrypted for the destination's, when
+     * they have them. Returns what the destination holds.
+     */
+    deliverBufferedFile(input: FileStepInput & { buffered: BufferedFileMeta }): Promise<DeliveredFile> {
       const ctx = Context.current();
       const resumed = ctx.info.heartbeatDetails as DeliveryProgress | undefined;
       let progress = resumed;
@@ -185,25 +191,45 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
         async () => {
           const entry = await files.entryOf(input.file);
           const file = await files.buffered(input.file, input.buffered);
-          await withSession('destination', input.destination, (destination) =>
-            deliverFile(
-              files.bufferTarget(input.file),
-              file,
+          const source = await credentialsOf('source', input.source);
+          return withSession('destination', input.destination, async (destination) => {
+            const target = files.bufferTarget(input.file);
+            const names = {
+              temporary: posix.join(destination.folder, `.${entry.name}.tavio-${runTag()}-${input.file.id}`),
+              final: posix.join(destination.folder, entry.name),
+            };
+            const decrypting = source.pgpPrivateKey !== undefined;
+            const encrypting = destination.credentials.pgpPublicKey !== undefined;
+            if (!decrypting && !encrypting)
+              return deliverFile(
+                target,
+                file,
+                destination.sftp,
+                names,
+                (next) => {
+                  progress = next;
+                  ctx.heartbeat(next);
+                },
+                resumed,
+              );
+            let chunks: AsyncIterable<Uint8Array> = readBuffered(target, file.parts);
+            if (decrypting)
+              chunks = await decryptedWith(source, chunks, 'decrypting the file from the source server');
+            if (encrypting)
+              chunks = await encryptedFor(
+                destination.credentials,
+                chunks,
+                'encrypting the file for the destination server',
+              );
+            return deliverChanged(
+              chunks,
               destination.sftp,
-              {
-                temporary: posix.join(
-                  destination.folder,
-                  `.${entry.name}.tavio-${runTag()}-${input.file.id}`,
-                ),
-                final: posix.join(destination.folder, entry.name),
-              },
-              (next) => {
-                progress = next;
-                ctx.heartbeat(next);
-              },
-              resumed,
-            ),
-          );
+              names,
+              () => ctx.heartbeat(),
+              await files.deliveredOf(input.file),
+              (delivered) => files.recordDelivered(input.file, delivered),
+            );
+          });
         },
         () => progress,
       );

@@ -2,10 +2,11 @@ import { Context } from '@temporalio/activity';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
 import { objectKeyOf } from '../common/sealed-objects.js';
-import type { SealedStore } from '../common/sealed-objects.js';
+import type { ObjectPurpose, SealedStore } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';
 import { withActivityEgress } from './egress.js';
 import type { BufferedFile, BufferedPart, FileBufferTarget } from './file-buffer.js';
+import type { DeliveredFile } from './file-delivery.js';
 
 /**
  * What a run that moves files keeps in its environment's bucket, and where: the run's sealed
@@ -41,6 +42,7 @@ export const currentRun = () => Context.current().info.workflowExecution!.workfl
 export function createRunFiles(deps: RunFilesDeps) {
   const manifestName = () => `${currentRun()}/manifest`;
   const partsName = (file: ListedFile) => `${currentRun()}/${file.id}.parts`;
+  const deliveredName = (file: ListedFile) => `${currentRun()}/${file.id}.delivered`;
   const dropObject = (key: string) =>
     deps.aws.s3.send(new DeleteObjectCommand({ Bucket: deps.bucket, Key: key }));
 
@@ -53,6 +55,16 @@ export function createRunFiles(deps: RunFilesDeps) {
     key,
     context: { run: currentRun(), file: file.id },
   });
+
+  /** A sealed JSON object, or undefined when there is none of that name. */
+  async function readIfThere<T>(purpose: ObjectPurpose, name: string): Promise<T | undefined> {
+    try {
+      return JSON.parse((await deps.store.get(purpose, name)).toString('utf8')) as T;
+    } catch (error) {
+      if ((error as Error).name === 'NoSuchKey') return undefined;
+      throw error;
+    }
+  }
 
   async function manifest(): Promise<ManifestEntry[]> {
     return JSON.parse((await deps.store.get('tmp', manifestName())).toString('utf8')) as ManifestEntry[];
@@ -89,10 +101,20 @@ export function createRunFiles(deps: RunFilesDeps) {
       return { key: meta.key, parts, size: meta.size, sha256: meta.sha256 };
     },
 
-    /** Drops a buffered file and the records of its parts. */
+    /** What a delivery that changed the file (PGP) recorded before its rename, if it got that far. */
+    deliveredOf: (file: ListedFile) => readIfThere<DeliveredFile>('tmp', deliveredName(file)),
+
+    async recordDelivered(file: ListedFile, delivered: DeliveredFile) {
+      await deps.store.put('tmp', deliveredName(file), Buffer.from(JSON.stringify(delivered)));
+    },
+
+    readIfThere,
+
+    /** Drops a buffered file and the records kept beside it. */
     async dropBuffered(key: string) {
       await dropObject(key);
       await dropObject(`${key}.parts`);
+      await dropObject(`${key}.delivered`);
     },
   };
 }

@@ -32,6 +32,10 @@ export const FailureType = {
   SourceFileChanged: 'SourceFileChanged',
   /** A file whose size or SHA-256 is not what was read from its source. */
   FileVerificationFailed: 'FileVerificationFailed',
+  /** A file that the source connection's PGP key cannot decrypt: for another key, not PGP, corrupt or truncated. */
+  PgpDecryptFailed: 'PgpDecryptFailed',
+  /** A file that could not be encrypted for the destination connection's PGP key. */
+  PgpEncryptFailed: 'PgpEncryptFailed',
   /** A census file whose header row does not have exactly the mapping's columns. */
   CsvHeaderMismatch: 'CsvHeaderMismatch',
   /** A census file that cannot be read as CSV past some line (an unclosed or stray quote, a row too long). */

@@ -32,13 +32,21 @@ const sftpCredentials = z
     folder: z.string().min(1).max(1024).optional(),
     /** Which files of the folder a transfer takes: `*` and `?` wildcards on the file name. */
     pattern: z.string().min(1).max(256).optional(),
+    /** Decrypts the files read from this server: an armored OpenPGP private key, and its passphrase if it has one. */
+    pgpPrivateKey: z.string().min(64).max(65_536).optional(),
+    pgpPassphrase: z.string().min(1).max(512).optional(),
+    /** Encrypts the files delivered to this server: an armored OpenPGP public key. */
+    pgpPublicKey: z.string().min(64).max(65_536).optional(),
   })
   .strict()
   .refine((c) => (c.password === undefined) !== (c.privateKey === undefined), {
     path: ['password'],
     message: 'exactly one of password and privateKey',
   })
-  .refine((c) => c.passphrase === undefined || c.privateKey !== undefined, { path: ['passphrase'] });
+  .refine((c) => c.passphrase === undefined || c.privateKey !== undefined, { path: ['passphrase'] })
+  .refine((c) => c.pgpPassphrase === undefined || c.pgpPrivateKey !== undefined, {
+    path: ['pgpPassphrase'],
+  });
 
 /** Credential shapes per connection kind; validated before they are sealed. */
 export const credentialSchemas = {
@@ -71,7 +79,14 @@ export const fileTransferOptionsSchema = z.object(fileOptions).strict();
 const censusMappingSchema = z
   .object(
     Object.fromEntries(
-      CENSUS_FIELDS.map((field) => [field, z.string().min(1).max(128).regex(/^\P{Cc}+$/u)]),
+      CENSUS_FIELDS.map((field) => [
+        field,
+        z
+          .string()
+          .min(1)
+          .max(128)
+          .regex(/^\P{Cc}+$/u),
+      ]),
     ) as Record<(typeof CENSUS_FIELDS)[number], z.ZodString>,
   )
   .strict()

@@ -55,6 +55,7 @@ export async function censusFileImport(input: CensusImportInput): Promise<Census
       const step = { source: input.source, file };
       current = await bufferSourceFile(step);
       const imported = await importCensusFile({
+        source: input.source,
         destination: input.destination,
         file,
         buffered: current,

@@ -43,11 +43,12 @@ export async function sftpFileTransfer(input: FileTransferInput): Promise<FileTr
     for (const file of files) {
       const step = { source: input.source, destination: input.destination, file };
       current = await bufferSourceFile(step);
-      await deliverBufferedFile({ ...step, buffered: current });
+      // Workers before PGP returned nothing: what they delivered is what was buffered.
+      const delivered = (await deliverBufferedFile({ ...step, buffered: current })) ?? current;
       const done = await finishFile({ ...step, buffered: current, sourceAfter: input.options.sourceAfter });
       summary.files += 1;
       summary.bytes += file.size;
-      summary.sha256[file.id] = current.sha256;
+      summary.sha256[file.id] = delivered.sha256;
       current = undefined;
       if (done.sourceDeleted) summary.sourceDeleted += 1;
     }

@@ -14,6 +14,7 @@ import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
 import type { SealTarget } from '../vault.js';
 import { assertConnectionHostAllowed } from '../connection-hosts.js';
+import { pgpKeyReadable } from '../../common/pgp-keys.js';
 
 type Connection = typeof connections.$inferSelect;
 const connectionView = (c: Connection) => ({
@@ -61,10 +62,10 @@ function assertBaseUrlFits(kind: ConnectionKind, baseUrl: string): void {
 type EnvironmentRow = Awaited<ReturnType<typeof visibleEnvironment>>['env'];
 
 /** Checks credentials against their kind's shape; the reason names fields, never values (the values are secrets). */
-function checkedCredentials(kind: ConnectionKind, credentials: Record<string, string>) {
+async function checkedCredentials(kind: ConnectionKind, credentials: Record<string, string>) {
   const shape = credentialSchemas[kind].safeParse(credentials);
   const invalid = shape.success
-    ? unreadableKeyFields(shape.data)
+    ? await unreadableKeyFields(shape.data)
     : shape.error.issues.map((i) => i.path.join('.') || 'object');
   if (!shape.success || invalid.length > 0)
     throw unprocessable(
@@ -74,12 +75,17 @@ function checkedCredentials(kind: ConnectionKind, credentials: Record<string, st
   return shape.data;
 }
 
-/** A private key that cannot be read with its passphrase is refused when given, not when a run first signs in. */
-function unreadableKeyFields(credentials: Record<string, string | undefined>): string[] {
-  if (credentials.privateKey === undefined) return [];
-  return ssh2.utils.parseKey(credentials.privateKey, credentials.passphrase) instanceof Error
-    ? ['privateKey']
-    : [];
+/** A key that cannot be read (with its passphrase) is refused when given, not when a run first uses it. */
+async function unreadableKeyFields(credentials: Record<string, string | undefined>): Promise<string[]> {
+  const { privateKey, passphrase, pgpPrivateKey, pgpPassphrase, pgpPublicKey } = credentials;
+  const readable = {
+    privateKey:
+      privateKey === undefined || !(ssh2.utils.parseKey(privateKey, passphrase) instanceof Error),
+    pgpPrivateKey:
+      pgpPrivateKey === undefined || (await pgpKeyReadable(pgpPrivateKey, 'private', pgpPassphrase)),
+    pgpPublicKey: pgpPublicKey === undefined || (await pgpKeyReadable(pgpPublicKey, 'public')),
+  };
+  return Object.entries(readable).flatMap(([field, ok]) => (ok ? [] : [field]));
 }
 
 /** Where the environment keeps credentials; it takes them only while active, with its key. */
@@ -119,7 +125,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { name, kind, baseUrl, credentials } = request.body;
         assertBaseUrlFits(kind, baseUrl);
         await assertConnectionHostAllowed(deps.config, baseUrl);
-        const secrets = checkedCredentials(kind, credentials);
+        const secrets = await checkedCredentials(kind, credentials);
         const id = randomUUID();
         const row = await deps.db.transaction(async (tx) => {
           const [created] = await tx
@@ -171,7 +177,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           .from(connections)
           .where(and(eq(connections.id, request.params.connection), eq(connections.environmentId, env.id)));
         if (!current) throw notFound(`connection ${request.params.connection} in ${org.slug}/${env.slug}`);
-        const secrets = checkedCredentials(current.kind as ConnectionKind, request.body.credentials);
+        const secrets = await checkedCredentials(current.kind as ConnectionKind, request.body.credentials);
         const row = await deps.db.transaction(async (tx) => {
           const [rotated] = await tx
             .update(connections)

@@ -4,6 +4,7 @@ import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
 import { tableCounts, testDatabase } from '../support/database.js';
 import { FIXTURE_HOST } from '../../fixtures/serve.js';
+import { pgpKeyPair } from '../support/pgp.js';
 
 /** Every bad request answers a 4xx problem document that names the problem, and changes nothing. */
 describe('bad input', () => {
@@ -12,8 +13,10 @@ describe('bad input', () => {
   let b: EnvScenario;
   let sibling: EnvScenario;
   let retiredEnvPath: string;
+  let pgp: Awaited<ReturnType<typeof pgpKeyPair>>;
 
   beforeAll(async () => {
+    pgp = await pgpKeyPair('correct horse');
     a = await newEnvironment('us');
     sibling = await newEnvironment('us', { org: a });
     b = await newEnvironment('eu');
@@ -449,6 +452,25 @@ describe('bad input', () => {
       422,
       'invalid-credentials',
       /\(privateKey invalid\)$/,
+    ],
+    [
+      'sftp credentials whose PGP private key does not open with its passphrase',
+      () =>
+        sftpConnection('sftp-pgp-passphrase', `sftp://${FIXTURE_HOST}:2222`, {
+          pgpPrivateKey: pgp.privateKey,
+          pgpPassphrase: 'wrong horse',
+        }),
+      422,
+      'invalid-credentials',
+      /\(pgpPrivateKey invalid\)$/,
+    ],
+    [
+      'sftp credentials whose PGP public key is a private key',
+      () =>
+        sftpConnection('sftp-pgp-public', `sftp://${FIXTURE_HOST}:2222`, { pgpPublicKey: pgp.privateKey }),
+      422,
+      'invalid-credentials',
+      /\(pgpPublicKey invalid\)$/,
     ],
     [
       'sftp credentials whose host key fingerprint is not a SHA256 fingerprint',
