@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
@@ -79,7 +78,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
     const name = `${currentRun()}/${file.id}`;
     const kept = await bufferFile(
       files.targetAt(objectKeyOf('quarantine', name), file),
-      async () => Readable.from(readBuffered(files.bufferTarget(file), buffered.parts)),
+      () => readBuffered(files.bufferTarget(file), buffered.parts),
       () => Context.current().heartbeat(),
     );
     const note = { name: entry.name, size: kept.size, sha256: kept.sha256, reason, parts: kept.parts };

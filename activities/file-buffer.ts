@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -84,9 +83,9 @@ export async function* readBuffered(target: FileBufferTarget, parts: readonly Bu
 }
 
 /** What follows the first `bytes` bytes of a stream; those are handed to `skipped`. */
-async function* skipping(stream: Readable, bytes: number, skipped: (chunk: Buffer) => void) {
+async function* skipping(stream: AsyncIterable<Buffer>, bytes: number, skipped: (chunk: Buffer) => void) {
   let left = bytes;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of stream) {
     if (left >= chunk.length) {
       skipped(chunk);
       left -= chunk.length;
@@ -119,14 +118,14 @@ async function* chunksOf(stream: AsyncIterable<Buffer>, bytes: number): AsyncGen
 
 /**
  * Buffers a file into the bucket. `read()` opens the source; `onPart` is told the progress after
- * each part (a heartbeat). Resumed from `progress`, it uploads nothing again: it reads the source
- * from its start, hashing what is already buffered on the way (the whole file's SHA-256 cannot be
+ * each part has been uploaded (a heartbeat). One part is in flight at a time. Resumed from
+ * `progress`, it uploads nothing again: it reads the source from its start, hashing what is already buffered on the way (the whole file's SHA-256 cannot be
  * carried across attempts, and an upload's parts cannot be read before it completes), and goes
  * on with the next part.
  */
 export async function bufferFile(
   target: FileBufferTarget,
-  read: () => Promise<Readable>,
+  read: () => AsyncIterable<Buffer>,
   onPart: (progress: BufferProgress) => void,
   resumed?: BufferProgress,
 ): Promise<BufferedFile> {
@@ -146,35 +145,30 @@ export async function bufferFile(
     );
     progress = { uploadId: created.UploadId!, parts: [] };
   }
-  const source = await read();
-  try {
-    const rest = skipping(source, bufferedBytes(progress.parts), (skipped) => hash.update(skipped));
-    for await (const plain of chunksOf(rest, PART_BYTES)) {
-      // A resumed file that had ended exactly at a part's end has nothing more to add.
-      if (plain.length === 0 && progress.parts.length > 0) break;
-      const number = progress.parts.length + 1;
-      const sealed = await target.store.seal(target.key, plain, partContext(target, number));
-      const uploaded = await target.s3.send(
-        new UploadPartCommand({
-          Bucket: target.bucket,
-          Key: target.key,
-          UploadId: progress.uploadId,
-          PartNumber: number,
-          Body: sealed,
-        }),
-      );
-      hash.update(plain);
-      progress = {
-        ...progress,
-        parts: [
-          ...progress.parts,
-          { number, etag: uploaded.ETag!, plainBytes: plain.length, sealedBytes: sealed.length },
-        ],
-      };
-      onPart(progress);
-    }
-  } finally {
-    source.destroy();
+  const rest = skipping(read(), bufferedBytes(progress.parts), (skipped) => hash.update(skipped));
+  for await (const plain of chunksOf(rest, PART_BYTES)) {
+    // A resumed file that had ended exactly at a part's end has nothing more to add.
+    if (plain.length === 0 && progress.parts.length > 0) break;
+    const number = progress.parts.length + 1;
+    hash.update(plain);
+    const sealed = await target.store.seal(target.key, plain, partContext(target, number));
+    const uploaded = await target.s3.send(
+      new UploadPartCommand({
+        Bucket: target.bucket,
+        Key: target.key,
+        UploadId: progress.uploadId,
+        PartNumber: number,
+        Body: sealed,
+      }),
+    );
+    progress = {
+      ...progress,
+      parts: [
+        ...progress.parts,
+        { number, etag: uploaded.ETag!, plainBytes: plain.length, sealedBytes: sealed.length },
+      ],
+    };
+    onPart(progress);
   }
   await target.s3.send(
     new CompleteMultipartUploadCommand({

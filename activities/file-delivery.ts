@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import type { SFTPWrapper } from 'ssh2';
 import { FailureType } from '../common/failures.js';
 import { bufferedBytes, PART_BYTES, readBuffered } from './file-buffer.js';
 import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
+import { readAhead } from './read-ahead.js';
 import { sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
+import { openSftpWriter, readSftpFile } from './sftp-streams.js';
 
 /**
  * Delivers a file to an SFTP server: written to a temporary name beside the final one, each write
@@ -46,7 +47,7 @@ const remove = (sftp: SFTPWrapper, path: string) =>
 /** SHA-256 of a file on the server, read through. */
 async function sha256Of(sftp: SFTPWrapper, path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of sftp.createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  for await (const chunk of readSftpFile(sftp, path)) hash.update(chunk);
   return hash.digest('hex');
 }
 
@@ -72,7 +73,10 @@ async function namesBefore(sftp: SFTPWrapper, names: DeliveryNames, expected: De
   );
 }
 
-/** Writes chunks to `path` from `start` on, each acknowledged by the server before `written` hears of it. */
+/**
+ * Writes chunks to `path` from `start` on, each acknowledged by the server before `written` hears
+ * of it; the next chunk is on its way while one is written.
+ */
 async function writeAcknowledged(
   sftp: SFTPWrapper,
   path: string,
@@ -80,31 +84,23 @@ async function writeAcknowledged(
   start: number,
   written: () => void,
 ): Promise<void> {
-  const out = sftp.createWriteStream(path, { flags: start > 0 ? 'r+' : 'w', start, mode: 0o600 });
-  // The stream's own failure (opening the file refused, say) comes as an event; a write after it
-  // only learns that the stream was destroyed.
-  let failure: unknown;
-  out.on('error', (error: Error) => (failure ??= error));
-  const closed = once(out, 'close');
-  // Awaited once everything is written; a failure before then is thrown by the write that met it.
-  closed.catch(() => undefined);
   try {
-    for await (const chunk of chunks) {
-      await new Promise<void>((resolve, reject) =>
-        out.write(chunk, (error) => (error ? reject(error) : resolve())),
-      );
-      written();
+    const out = await openSftpWriter(sftp, path, start);
+    try {
+      for await (const chunk of readAhead(chunks)) {
+        await out.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        written();
+      }
+    } finally {
+      await out.close().catch(() => undefined);
     }
-    out.end();
-    await closed;
   } catch (error) {
-    out.destroy();
     // A failure of the chunks' own (a PGP message that does not open, say) is theirs to name.
     if (error instanceof ApplicationFailure) {
       await remove(sftp, path);
       throw error;
     }
-    throw sftpStatusFailure('destination', 'writing the file', failure ?? error);
+    throw sftpStatusFailure('destination', 'writing the file', error);
   }
 }
 
@@ -169,15 +165,16 @@ export async function deliverFile(
       )
     : 0;
   const hash = createHash('sha256');
-  let index = 0;
   const rest = async function* () {
+    let index = 0;
     for await (const plain of readBuffered(target, file.parts)) {
       hash.update(plain);
       if (index++ >= from) yield plain;
     }
   };
+  let partsWritten = from;
   await writeAcknowledged(sftp, names.temporary, rest(), bufferedBytes(file.parts.slice(0, from)), () =>
-    onPart({ partsWritten: index }),
+    onPart({ partsWritten: ++partsWritten }),
   );
   await renameChecked(sftp, names, file.size, hash.digest('hex') === file.sha256);
   return delivered;

@@ -28,6 +28,7 @@ import { attempt, createRunFiles, currentRun } from './run-files.js';
 import type { ManifestEntry } from './run-files.js';
 import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 import type { GatewayRoute, SftpSession } from './sftp-session.js';
+import { readSftpFile } from './sftp-streams.js';
 
 /**
  * Activities of sftp-file-transfer. File names and folders are customer data: they live in the
@@ -157,7 +158,7 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
             if (now?.size !== entry.size || now.mtime !== entry.mtime) throw sourceChanged();
             const buffered = await bufferFile(
               target,
-              async () => source.sftp.createReadStream(path),
+              () => readSftpFile(source.sftp, path),
               (next) => {
                 progress = next;
                 ctx.heartbeat(next);
@@ -265,10 +266,14 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
         });
       }),
 
-    /** Drops what a run left in the bucket: a file's buffered copy, when given, and the manifest. */
+    /**
+     * Drops what a run left in the bucket: a file's buffered copy, when given, the parts of an
+     * unfinished one, and the manifest.
+     */
     discardRunFiles: (input: { bufferedKeys: string[] }): Promise<void> =>
       attempt(async () => {
         for (const key of input.bufferedKeys) await files.dropBuffered(key);
+        await files.abandonUploads();
         await files.dropObject(objectKeyOf('tmp', files.manifestName()));
       }),
   };

@@ -1,5 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { DeleteObjectCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+} from '@aws-sdk/client-s3';
 import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
 import { objectKeyOf } from '../common/sealed-objects.js';
 import type { ObjectPurpose, SealedStore } from '../common/sealed-objects.js';
@@ -109,6 +113,23 @@ export function createRunFiles(deps: RunFilesDeps) {
     },
 
     readIfThere,
+
+    /**
+     * Gives up the run's unfinished uploads, so that a file whose buffering failed keeps no part
+     * in the bucket. An environment provisioned before its role could list uploads has none listed.
+     */
+    async abandonUploads() {
+      const listed = await deps.aws.s3
+        .send(new ListMultipartUploadsCommand({ Bucket: deps.bucket, Prefix: `tmp/${currentRun()}/` }))
+        .catch((error: Error) => {
+          if (error.name === 'AccessDenied') return { Uploads: [] };
+          throw error;
+        });
+      for (const upload of listed.Uploads ?? [])
+        await deps.aws.s3.send(
+          new AbortMultipartUploadCommand({ Bucket: deps.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+        );
+    },
 
     /** Drops a buffered file and the records kept beside it. */
     async dropBuffered(key: string) {

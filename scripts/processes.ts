@@ -64,10 +64,16 @@ export function processExited(pid: number): boolean {
   }
 }
 
-/** A process's resident memory, in MiB. */
-export function rssMiB(pid: number): number {
+/** A memory figure of a process's /proc status (VmRSS, VmHWM...), in MiB. */
+function statusMiB(pid: number, field: string): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')
     .split('\n')
-    .find((l) => l.startsWith('VmRSS:'));
+    .find((l) => l.startsWith(`${field}:`));
   return Math.round(Number(line?.replace(/\D+/g, '') ?? 0) / 1024);
 }
+
+/** A process's resident memory, in MiB. */
+export const rssMiB = (pid: number): number => statusMiB(pid, 'VmRSS');
+
+/** The most resident memory a process has had since it started, in MiB. */
+export const peakRssMiB = (pid: number): number => statusMiB(pid, 'VmHWM');

@@ -2,14 +2,7 @@ import { continueAsNew, defineQuery, patched, proxyActivities, setHandler } from
 import type * as activities from '../activities/types.js';
 import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from '../common/hris-sync-types.js';
 import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
-import { FailureType } from '../common/failures.js';
-
-const RETRY = {
-  initialInterval: '1 second',
-  backoffCoefficient: 2,
-  maximumInterval: '30 seconds',
-  nonRetryableErrorTypes: Object.values(FailureType),
-};
+import { RETRY } from './retry.js';
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
   startToCloseTimeout: '15 seconds',

@@ -162,7 +162,7 @@ describe('census-file-import refusing a file', () => {
     const { i, done } = await importing(content);
     expect([done.status, done.failure]).toEqual([
       'failed',
-      'CsvHeaderMismatch: census file import: the header does not match the mapping: missing columns work_email; unexpected columns email_address; the file was quarantined and nothing was loaded',
+      'CsvHeaderMismatch: census file import: the header does not match the mapping: missing columns work_email; unexpected columns email_address; the file was quarantined and nothing was loaded; its buffered copy was deleted',
     ]);
     expect(s.destination.requests).toBe(written);
     expect(await bucketKeys(s, 'tmp/')).toEqual([]);
@@ -215,7 +215,7 @@ describe('census-file-import refusing a file', () => {
     const [, ...rows] = censusCsv(employees).split('\n');
     const { done } = await importing(rows.join('\n'));
     expect(done.failure).toBe(
-      "CsvHeaderMismatch: census file import: the first row has 0 of the mapping's 12 columns: the header row is missing or another mapping is needed; the file was quarantined and nothing was loaded",
+      "CsvHeaderMismatch: census file import: the first row has 0 of the mapping's 12 columns: the header row is missing or another mapping is needed; the file was quarantined and nothing was loaded; its buffered copy was deleted",
     );
     const text = (await histories(s.environment.namespace, done.workflowId)).map(decodedText).join('\n');
     for (const e of employees)
@@ -243,7 +243,7 @@ describe('census-file-import refusing a file', () => {
     const broken = [...lines.slice(0, 6), 'E999997,"Unclosed,quote', ...lines.slice(6)];
     const refused = await importing(`${broken.join('\n')}\n`);
     expect(refused.done.failure).toBe(
-      'CsvUnreadable: census file import: the file cannot be read as CSV from row 7 on (CSV_QUOTE_NOT_CLOSED); the file was quarantined and nothing was loaded',
+      'CsvUnreadable: census file import: the file cannot be read as CSV from row 7 on (CSV_QUOTE_NOT_CLOSED); the file was quarantined and nothing was loaded; its buffered copy was deleted',
     );
     expect(s.destination.requests).toBe(written);
   });

@@ -2,7 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,10 +33,8 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 
 /** A source that hands out `file` in chunks of 64 KiB, as a network stream would. */
 function sourceOf(file: Buffer) {
-  return async () => {
-    const chunks: Buffer[] = [];
-    for (let at = 0; at < file.length; at += 65_536) chunks.push(file.subarray(at, at + 65_536));
-    return Readable.from(chunks);
+  return async function* () {
+    for (let at = 0; at < file.length; at += 65_536) yield file.subarray(at, at + 65_536);
   };
 }
 

@@ -116,10 +116,10 @@ describe('PGP on sftp-file-transfer', () => {
     ]);
     expect([wrongKey.status, wrongKey.failure]).toEqual([
       'failed',
-      "PgpDecryptFailed: decrypting the file from the source server: the file is a PGP message for another key than the connection's",
+      "PgpDecryptFailed: decrypting the file from the source server: the file is a PGP message for another key than the connection's; its buffered copy was deleted",
     ]);
     expect(cut.failure).toBe(
-      'PgpDecryptFailed: decrypting the file from the source server: the file is not a PGP message, or it is corrupt or truncated',
+      'PgpDecryptFailed: decrypting the file from the source server: the file is not a PGP message, or it is corrupt or truncated; its buffered copy was deleted',
     );
     // Nothing under the final name, nothing left under a temporary one.
     expect(readdirSync(destination.folder)).toEqual([]);
