@@ -5,6 +5,10 @@ import { createTavioClient, summaryOf } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
 import type { Platform } from './platform.js';
+import { transferDemo } from './demo-transfer.js';
+import type { DemoTransfer } from './demo-transfer.js';
+import type { SftpAccount } from './stack/sftp-accounts.js';
+import type { SftpServer } from './stack/sftp.js';
 
 export interface DemoRun {
   organization: string;
@@ -25,13 +29,21 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
  * Provisions a demo organization with one environment per given region, connects each to its own
- * fixture HRIS and destination, runs hris-employee-sync in each, and waits for the runs.
+ * fixture HRIS and destination, runs hris-employee-sync in each, and waits for the runs. With the
+ * stack's SFTP server, each environment then moves a payroll file between two SFTP accounts.
  */
 export async function runDemo(
   platform: Platform,
   regions: readonly RegionCode[],
-  employees = 2000,
-): Promise<{ organization: string; adminKey: string; runs: DemoRun[]; close(): Promise<void> }> {
+  options: { employees?: number; sftp?: SftpServer } = {},
+): Promise<{
+  organization: string;
+  adminKey: string;
+  runs: DemoRun[];
+  transfers: DemoTransfer[];
+  close(): Promise<void>;
+}> {
+  const employees = options.employees ?? 2000;
   const org = `demo-${randomBytes(3).toString('hex')}`;
   say(`demo: creating organization ${org}`);
   const { apiKey } = await platform.operator.createOrganization(org, 'Demo Partner');
@@ -78,6 +90,7 @@ export async function runDemo(
       return { client, envSlug, region, run };
     }),
   );
+  const accounts: SftpAccount[] = [];
   const runs = await Promise.all(
     started.map(async ({ client, envSlug, region, run }) => {
       const done = await client.waitForRun(org, envSlug, run.id, { timeoutMs: 300_000 });
@@ -103,10 +116,15 @@ export async function runDemo(
       };
     }),
   );
+  const { sftp } = options;
+  const transfers = sftp
+    ? await Promise.all(started.map((s) => transferDemo(s.client, org, s.envSlug, sftp, accounts)))
+    : [];
   return {
     organization: org,
     adminKey: apiKey.key,
     runs,
-    close: () => Promise.all(fixtures.map((f) => f.close())).then(() => undefined),
+    transfers,
+    close: () => Promise.all([...fixtures, ...accounts].map((f) => f.close())).then(() => undefined),
   };
 }

@@ -6,16 +6,25 @@ import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import { censusCsv } from '../fixtures/census-file.js';
+import { generateEmployees } from '../fixtures/employees.js';
 import { startPlatform } from './platform.js';
+import { createSftpAccount } from './stack/sftp-accounts.js';
+import type { SftpAccount } from './stack/sftp-accounts.js';
 import { stackUp } from './stack/services.js';
 
 /**
- * Re-records the histories that the replay tests replay: one real run of each workflow on the
- * local stack, every execution of it (continue-as-new included), written under test/histories/.
+ * Re-records the histories that the replay tests replay: one real run of each integration on the
+ * local stack (the file integrations need the stack's SFTP server, so root), every execution of
+ * it (continue-as-new included), written under test/histories/.
+ * Usage: tsx scripts/record-histories.ts [label] [integration...].
  */
 const OUT = fileURLToPath(new URL('../test/histories/', import.meta.url));
 /** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
 const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
+/** The integrations to record (after the label); every one when none is named. */
+const ONLY = process.argv.slice(3);
+const wanted = (integration: string) => ONLY.length === 0 || ONLY.includes(integration);
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
 const stack = await stackUp();
@@ -27,6 +36,7 @@ const source = await startHrisSource({
   rateLimitEvery: 4,
 });
 const destination = await startUpsertDestination({ token: 'replay-destination-token' });
+const accounts: SftpAccount[] = [];
 try {
   const org = `replay-${Date.now().toString(36)}`;
   const { apiKey } = await platform.operator.createOrganization(org);
@@ -44,55 +54,87 @@ try {
     baseUrl: destination.url,
     credentials: { token: 'replay-destination-token' },
   });
-  const run = await client.createRun(org, 'recording', {
-    integration: 'hris-employee-sync',
-    connections: { source: src.id, destination: dst.id },
-    options: { pageSize: 50, pagesPerExecution: 2 },
-    idempotencyKey: 'recording',
-  });
-  say(`recording ${run.workflowId} in ${run.namespace}`);
-  const done = await client.waitForRun(org, 'recording', run.id);
-  if (done.status !== 'completed') throw new Error(`the recorded run ended ${done.status}`);
-  const { token } = await client.createTemporalToken(org, { environment: 'recording' });
-  const connection = await Connection.connect({
-    address: stack.temporalAddress,
-    metadata: { authorization: `Bearer ${token}` },
-  });
-  // The memo of each listed execution is sealed: open it as the control API does.
-  const temporal = new Client({
-    connection,
-    namespace: run.namespace,
-    dataConverter: {
-      payloadCodecs: [
-        new PayloadEncryptionCodec(run.namespace, platform.api.payloadKeys.ringOf(run.namespace)),
-      ],
-    },
-  });
-  await mkdir(OUT, { recursive: true });
-  let index = 0;
-  const executions = [];
-  for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${run.workflowId}'` }))
-    executions.push(execution);
-  executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
-  for (const execution of executions) {
-    const history = await temporal.workflow.getHandle(run.workflowId, execution.runId).fetchHistory();
-    const file = `${OUT}hris-employee-sync-${LABEL}-${++index}.json`;
-    // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
-    await writeFile(file, `${historyToJSON(history)}\n`);
-    say(`wrote ${file} (${history.events?.length ?? 0} events)`);
+  /** Runs an integration in the recording environment and writes every execution's history. */
+  async function record(integration: string, connections: { source: string; destination: string }) {
+    if (!wanted(integration)) return;
+    const run = await client.createRun(org, 'recording', {
+      integration,
+      connections,
+      options: integration === 'hris-employee-sync' ? { pageSize: 50, pagesPerExecution: 2 } : {},
+      idempotencyKey: `recording-${integration}`,
+    });
+    say(`recording ${run.workflowId} in ${run.namespace}`);
+    const done = await client.waitForRun(org, 'recording', run.id);
+    if (done.status !== 'completed') throw new Error(`the recorded run ended ${done.status}`);
+    const { token } = await client.createTemporalToken(org, { environment: 'recording' });
+    const connection = await Connection.connect({
+      address: stack.temporalAddress,
+      metadata: { authorization: `Bearer ${token}` },
+    });
+    // The memo of each listed execution is sealed: open it as the control API does.
+    const temporal = new Client({
+      connection,
+      namespace: run.namespace,
+      dataConverter: {
+        payloadCodecs: [
+          new PayloadEncryptionCodec(run.namespace, platform.api.payloadKeys.ringOf(run.namespace)),
+        ],
+      },
+    });
+    await mkdir(OUT, { recursive: true });
+    let index = 0;
+    const executions = [];
+    for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${run.workflowId}'` }))
+      executions.push(execution);
+    executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+    for (const execution of executions) {
+      const history = await temporal.workflow.getHandle(run.workflowId, execution.runId).fetchHistory();
+      const file = `${OUT}${integration}-${LABEL}-${++index}.json`;
+      // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
+      await writeFile(file, `${historyToJSON(history)}\n`);
+      say(`wrote ${file} (${history.events?.length ?? 0} events)`);
+    }
+    await connection.close();
+    // Histories are sealed under the recording environment's payload key; the replay test needs it.
+    // The environment is retired right after, so the key opens nothing but these fixture histories.
+    const environment = await client.getEnvironment(org, 'recording');
+    const key = await platform.api.payloadKeys.ofEnvironment(environment.id);
+    if (!key) throw new Error('the recording environment has no payload key');
+    const keyFile = `${OUT}${integration}-${LABEL}.payload-key.json`;
+    const fixture = { namespace: run.namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
+    await writeFile(keyFile, `${JSON.stringify(fixture, null, 2)}\n`);
+    say(`wrote ${keyFile}`);
   }
-  await connection.close();
-  // Histories are sealed under the recording environment's payload key; the replay test needs it.
-  // The environment is retired right after, so the key opens nothing but these fixture histories.
-  const environment = await client.getEnvironment(org, 'recording');
-  const key = await platform.api.payloadKeys.ofEnvironment(environment.id);
-  if (!key) throw new Error('the recording environment has no payload key');
-  const keyFile = `${OUT}hris-employee-sync-${LABEL}.payload-key.json`;
-  const fixture = { namespace: run.namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
-  await writeFile(keyFile, `${JSON.stringify(fixture, null, 2)}\n`);
-  say(`wrote ${keyFile}`);
+
+  await record('hris-employee-sync', { source: src.id, destination: dst.id });
+  if (stack.sftp) {
+    // Files: two accounts on the stack's SFTP server, a payroll file and a census file.
+    const [drop, vendor, censusDrop] = await Promise.all([0, 1, 2].map(() => createSftpAccount(stack.sftp)));
+    accounts.push(drop!, vendor!, censusDrop!);
+    await drop!.put('payroll.csv', 'employee_id,gross\nE1,4100\n');
+    await censusDrop!.put('census.csv', censusCsv(generateEmployees(120, 1)));
+    const sftpConnection = (name: string, account: SftpAccount) =>
+      client.createConnection(org, 'recording', {
+        name,
+        kind: 'sftp',
+        baseUrl: account.baseUrl,
+        credentials: {
+          username: account.username,
+          password: account.password,
+          hostKeySha256: account.hostKeySha256,
+        },
+      });
+    const [fromDrop, toVendor, fromCensus] = await Promise.all([
+      sftpConnection('payroll-drop', drop!),
+      sftpConnection('payroll-vendor', vendor!),
+      sftpConnection('census-drop', censusDrop!),
+    ]);
+    await record('sftp-file-transfer', { source: fromDrop.id, destination: toVendor.id });
+    await record('census-file-import', { source: fromCensus.id, destination: dst.id });
+  } else say('no SFTP server in the stack (it needs root): the file integrations are not recorded');
   await client.retireEnvironment(org, 'recording');
 } finally {
+  await Promise.all(accounts.map((account) => account.close()));
   await source.close();
   await destination.close();
   await platform.stop();

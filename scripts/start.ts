@@ -13,11 +13,16 @@ const platform = await startPlatform(stack);
 console.log(`\ncontrol API  ${platform.api.url}  (OpenAPI: ${platform.api.url}/openapi.json)`);
 console.log(`operator key ${platform.operatorKey}  (revoked when this process stops)`);
 console.log(`Web UI       ${stack.webUiUrl}  (sign in with an API key)\n`);
-const demo = await runDemo(platform, ['us', 'eu']);
+const demo = await runDemo(platform, ['us', 'eu'], { sftp: stack.sftp });
 console.log('\nrun summary');
 for (const run of demo.runs) {
   console.log(
     `  ${run.namespace.padEnd(36)} ${run.taskQueue}  ${run.status.padEnd(9)} ${run.recordsRead} read, ${run.recordsWritten} written  ${run.webUiUrl}`,
+  );
+}
+for (const transfer of demo.transfers) {
+  console.log(
+    `  ${transfer.environment.padEnd(36)} sftp-file-transfer  ${transfer.status.padEnd(9)} ${transfer.files} file, ${transfer.bytes} bytes -> ${transfer.delivered.join(', ')}`,
   );
 }
 const admin = createTavioClient({ baseUrl: platform.api.url, apiKey: demo.adminKey });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { SFTPWrapper } from 'ssh2';
@@ -25,6 +25,8 @@ export interface SftpAccount {
   authorize(publicKey: string): Promise<void>;
   /** Puts a file in the account's home, owned by the account. */
   put(name: string, content: string | Buffer): Promise<void>;
+  /** The names in the account's home, sorted. */
+  list(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function createSftpAccount(server: SftpServer | undefined): Promise
       await writeFile(join(folder, name), content, { mode: 0o600 });
       await chown(join(folder, name), ids.uid, ids.gid);
     },
+    list: async () => (await readdir(folder)).sort(),
     close: remove,
   };
 }
