@@ -136,6 +136,9 @@ async function main(): Promise<void> {
     ),
     maxCachedWorkflows: 20,
     maxConcurrentActivityTaskExecutions: 10,
+    // A heartbeat reaches Temporal at most this long after it is given: what a retry after a
+    // worker's death resumes from (a file's parts, a census file's pages) is at most this old.
+    maxHeartbeatThrottleInterval: '2 seconds',
     shutdownGraceTime: '5 seconds',
   });
   // A signal and the host's channel closing may both arrive; shut down once.

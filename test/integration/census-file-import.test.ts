@@ -14,6 +14,7 @@ import { summaryOf } from '../../control-api/client.js';
 import { censusCsv } from '../../fixtures/census-file.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import type { HrisEmployee } from '../../fixtures/employees.js';
+import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
 import { clientsAs } from '../support/aws.js';
 import { decodedText, histories, newEnvironment, uniqueSlug } from '../support/scenario.js';
 import type { EnvScenario } from '../support/scenario.js';
@@ -259,4 +260,38 @@ describe('census-file-import refusing a file', () => {
       }),
     ).rejects.toMatchObject({ status: 422, problem: { type: expect.stringContaining('invalid-options') } });
   });
+});
+
+describe('census-file-import under a worker kill', () => {
+  it('resumes an import after its worker is killed mid-file, after the last page its heartbeats reported, with exact counts', async () => {
+    const i = await importIn('us');
+    const employees = generateEmployees(60_000, 31);
+    await i.source.put('census-large.csv', censusCsv(employees));
+    const created = await i.s.client.createRun(i.s.org, i.s.env, {
+      integration: 'census-file-import',
+      connections: { source: i.connection, destination: i.s.destinationConnectionId },
+      options: { pageSize: 100 },
+      idempotencyKey: uniqueSlug('census'),
+    });
+    const namespace = i.s.environment.namespace;
+    // Pages are upserted one request each: the worker is killed once 400 of 600 are loaded, seconds
+    // after its first heartbeat.
+    await waitFor('pages to be loaded', () => i.s.destination.requests >= 400 || undefined, 120_000);
+    const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 10_000);
+    process.kill(before, 'SIGKILL');
+    const done = await i.s.client.waitForRun(i.s.org, i.s.env, created.id, { timeoutMs: 150_000 });
+    expect([done.status, done.failure]).toEqual(['completed', null]);
+    expect(environmentWorkerPid(namespace)).not.toBe(before);
+    const valid = employees.filter((e) => mapEmployee(e) !== null).length;
+    expect(summaryOf(done, 'census-file-import')).toMatchObject({
+      recordsRead: 60_000,
+      recordsWritten: valid,
+      pages: 600,
+      checksum: expectedChecksum(employees, 100),
+    });
+    expect(i.s.destination.records.size).toBe(valid);
+    // Resumed after the last page its heartbeats reported (they reach Temporal every 2 seconds at
+    // most), not from the start: fewer than the 400 pages loaded before the kill go twice.
+    expect(i.s.destination.requests).toBeLessThan(1000);
+  }, 240_000);
 });
