@@ -3,7 +3,9 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.stack/**', '.build/**', 'db/migrations/**', 'test/histories/**'] },
+  {
+    ignores: ['node_modules/**', '.stack/**', '.build/**', 'db/migrations/**', 'integrations/*/histories/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -19,7 +21,7 @@ export default tseslint.config(
   },
   {
     // Workflow code is replayed: it must stay deterministic and free of I/O.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'integrations/*/workflow.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -48,7 +50,7 @@ export default tseslint.config(
   },
   {
     // The data plane never reaches the control database.
-    files: ['workers/**/*.ts', 'activities/**/*.ts'],
+    files: ['workers/**/*.ts', 'activities/**/*.ts', 'integrations/*/activities.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -6,7 +6,11 @@ export default defineConfig({
     pool: 'forks',
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'forks' },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'integrations/**/*.unit.test.ts'],
+          pool: 'forks',
+        },
       },
       {
         // The kernel's side of the worker sandbox: needs root (skipped without it), not the stack.
@@ -21,8 +25,12 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'test/isolation/**/*.test.ts'],
-          exclude: ['test/isolation/sandbox.test.ts'],
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/isolation/**/*.test.ts',
+            'integrations/**/*.test.ts',
+          ],
+          exclude: ['test/isolation/sandbox.test.ts', 'integrations/**/*.unit.test.ts'],
           pool: 'forks',
           globalSetup: ['test/support/global-setup.ts'],
           // Files share one stack and one set of region hosts; running them one at a time keeps 2 cores honest.

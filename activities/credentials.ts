@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { ConnectionRef } from '../common/hris-sync-types.js';
+import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
 import type { SealedConnection } from '../common/names.js';
 import { FailureType } from '../common/failures.js';
 import { createSealedStore, SealedObjectError } from '../common/sealed-objects.js';

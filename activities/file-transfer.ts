@@ -11,8 +11,8 @@ import type {
   SourceFileStep,
   SourceListing,
 } from '../common/file-transfer-types.js';
-import type { ConnectionRef } from '../common/hris-sync-types.js';
-import type { SftpCredentials } from '../common/integrations.js';
+import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
+import type { SftpCredentials } from '../common/connections.js';
 import { objectKeyOf } from '../common/sealed-objects.js';
 import type { SealedStore } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';

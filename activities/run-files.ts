@@ -127,7 +127,11 @@ export function createRunFiles(deps: RunFilesDeps) {
         });
       for (const upload of listed.Uploads ?? [])
         await deps.aws.s3.send(
-          new AbortMultipartUploadCommand({ Bucket: deps.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+          new AbortMultipartUploadCommand({
+            Bucket: deps.bucket,
+            Key: upload.Key,
+            UploadId: upload.UploadId,
+          }),
         );
     },
 

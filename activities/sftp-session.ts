@@ -6,7 +6,7 @@ import ssh2 from 'ssh2';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { RUN_HEADER, runTag } from '../common/gateway-identity.js';
-import type { SftpCredentials } from '../common/integrations.js';
+import type { SftpCredentials } from '../common/connections.js';
 import { sshFingerprint } from '../common/ssh-fingerprint.js';
 import { gatewayFailure, gatewayRefusal } from './egress.js';
 

@@ -1,6 +1,6 @@
-import type { createHrisSyncActivities } from './hris-sync.js';
+import type { createHrisSyncActivities } from '../integrations/hris-employee-sync/activities.js';
 
 /** Activity signatures for workflows, which import types only. */
 export type HrisSyncActivities = ReturnType<typeof createHrisSyncActivities>;
 export type { FileTransferActivities } from './file-transfer.js';
-export type { CensusImportActivities } from './census-import.js';
+export type { CensusImportActivities } from '../integrations/census-file-import/activities.js';

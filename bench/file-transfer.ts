@@ -93,16 +93,7 @@ try {
   const environment = await client.createEnvironment(org, 'files', 'us');
   const namespace = `${org}-files`;
   const connect = (name: string, account: SftpAccount) =>
-    client.createConnection(org, 'files', {
-      name,
-      kind: 'sftp',
-      baseUrl: account.baseUrl,
-      credentials: {
-        username: account.username,
-        password: account.password,
-        hostKeySha256: account.hostKeySha256,
-      },
-    });
+    client.createConnection(org, 'files', account.connection(name));
   const [src, dst] = await Promise.all([connect('source', source), connect('destination', destination)]);
   const route = {
     url: baselineGateway.url,

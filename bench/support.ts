@@ -15,7 +15,6 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-
 export async function benchPlatform(options: {
   regions: RegionCode[];
   employees: number;

@@ -1,6 +1,6 @@
 import { ProxyAgent, request } from 'undici';
-import { mapEmployee } from '../activities/employee-mapping.js';
-import type { CanonicalEmployee } from '../activities/employee-mapping.js';
+import { mapEmployee } from '../integrations/hris-employee-sync/mapping.js';
+import type { CanonicalEmployee } from '../integrations/hris-employee-sync/mapping.js';
 import { proxyAuthorization } from '../activities/http.js';
 import { summaryOf } from '../control-api/client.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';

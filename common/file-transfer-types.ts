@@ -1,4 +1,4 @@
-import type { ConnectionRef } from './hris-sync-types.js';
+import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
 
 /**
  * Metadata that crosses Temporal for the sftp-file-transfer integration: opaque file ids, sizes,

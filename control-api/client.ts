@@ -1,4 +1,4 @@
-import type { IntegrationName, RunSummary, SummaryOf } from '../common/integrations.js';
+import type { IntegrationName, RunSummary, SummaryOf } from '../integrations/catalog.js';
 import type { ResidencyRecord } from './run-placement.js';
 import type { RetirementReceipt } from './provisioning/retire.js';
 

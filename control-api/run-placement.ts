@@ -1,7 +1,7 @@
 import proto from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import type { environments, runs } from '../db/schema.js';
-import type { RunSummary } from '../common/integrations.js';
+import type { RunSummary } from '../integrations/catalog.js';
 import type { RegionRegistry } from '../common/regions.js';
 import { gatewayEgress } from './gateway-log.js';
 

@@ -1,6 +1,6 @@
 import type { TavioClient } from '../control-api/client.js';
 import { summaryOf } from '../control-api/client.js';
-import { censusCsv } from '../fixtures/census-file.js';
+import { censusCsv } from '../integrations/census-file-import/fixture.js';
 import { generateEmployees } from '../fixtures/employees.js';
 import { createSftpAccount } from './stack/sftp-accounts.js';
 import type { SftpAccount } from './stack/sftp-accounts.js';
@@ -36,21 +36,9 @@ export async function transferDemo(
   accounts.push(drop, vendor);
   await drop.put('payroll-2026-11.csv', censusCsv(generateEmployees(5000, 7)));
   await drop.put('README.txt', 'not a payroll export: the connection pattern leaves it');
-  const connect = (name: string, account: SftpAccount, pattern?: string) =>
-    client.createConnection(org, envSlug, {
-      name,
-      kind: 'sftp',
-      baseUrl: account.baseUrl,
-      credentials: {
-        username: account.username,
-        password: account.password,
-        hostKeySha256: account.hostKeySha256,
-        ...(pattern ? { pattern } : {}),
-      },
-    });
   const [source, destination] = await Promise.all([
-    connect('payroll-drop', drop, 'payroll-*.csv'),
-    connect('payroll-vendor', vendor),
+    client.createConnection(org, envSlug, drop.connection('payroll-drop', { pattern: 'payroll-*.csv' })),
+    client.createConnection(org, envSlug, vendor.connection('payroll-vendor')),
   ]);
   const run = await client.createRun(org, envSlug, {
     integration: 'sftp-file-transfer',

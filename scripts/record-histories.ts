@@ -6,7 +6,7 @@ import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
-import { censusCsv } from '../fixtures/census-file.js';
+import { censusCsv } from '../integrations/census-file-import/fixture.js';
 import { generateEmployees } from '../fixtures/employees.js';
 import { startPlatform } from './platform.js';
 import { createSftpAccount } from './stack/sftp-accounts.js';
@@ -16,10 +16,12 @@ import { stackUp } from './stack/services.js';
 /**
  * Re-records the histories that the replay tests replay: one real run of each integration on the
  * local stack (the file integrations need the stack's SFTP server, so root), every execution of
- * it (continue-as-new included), written under test/histories/.
+ * it (continue-as-new included), written under integrations/<integration>/histories/.
  * Usage: tsx scripts/record-histories.ts [label] [integration...].
  */
-const OUT = fileURLToPath(new URL('../test/histories/', import.meta.url));
+/** Where an integration's recorded histories live. */
+const outOf = (integration: string) =>
+  fileURLToPath(new URL(`../integrations/${integration}/histories/`, import.meta.url));
 /** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
 const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
 /** The integrations to record (after the label); every one when none is named. */
@@ -81,6 +83,7 @@ try {
         ],
       },
     });
+    const OUT = outOf(integration);
     await mkdir(OUT, { recursive: true });
     let index = 0;
     const executions = [];
@@ -114,16 +117,7 @@ try {
     await drop!.put('payroll.csv', 'employee_id,gross\nE1,4100\n');
     await censusDrop!.put('census.csv', censusCsv(generateEmployees(120, 1)));
     const sftpConnection = (name: string, account: SftpAccount) =>
-      client.createConnection(org, 'recording', {
-        name,
-        kind: 'sftp',
-        baseUrl: account.baseUrl,
-        credentials: {
-          username: account.username,
-          password: account.password,
-          hostKeySha256: account.hostKeySha256,
-        },
-      });
+      client.createConnection(org, 'recording', account.connection(name));
     const [fromDrop, toVendor, fromCensus] = await Promise.all([
       sftpConnection('payroll-drop', drop!),
       sftpConnection('payroll-vendor', vendor!),

@@ -1,4 +1,4 @@
 /** The workflow bundle's entry: every workflow type the environment workers run. */
-export { hrisEmployeeSync } from './hris-employee-sync.js';
-export { sftpFileTransfer } from './sftp-file-transfer.js';
-export { censusFileImport } from './census-file-import.js';
+export { hrisEmployeeSync } from '../integrations/hris-employee-sync/workflow.js';
+export { sftpFileTransfer } from '../integrations/sftp-file-transfer/workflow.js';
+export { censusFileImport } from '../integrations/census-file-import/workflow.js';

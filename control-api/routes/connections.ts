@@ -4,8 +4,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import ssh2 from 'ssh2';
 import { z } from 'zod';
 import { connections } from '../../db/schema.js';
-import { CONNECTION_KINDS, CONNECTION_SCHEMES, credentialSchemas } from '../../common/integrations.js';
-import type { ConnectionKind } from '../../common/integrations.js';
+import { CONNECTION_KINDS, CONNECTION_SCHEMES, credentialSchemas } from '../../common/connections.js';
+import type { ConnectionKind } from '../../common/connections.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
@@ -79,8 +79,7 @@ async function checkedCredentials(kind: ConnectionKind, credentials: Record<stri
 async function unreadableKeyFields(credentials: Record<string, string | undefined>): Promise<string[]> {
   const { privateKey, passphrase, pgpPrivateKey, pgpPassphrase, pgpPublicKey } = credentials;
   const readable = {
-    privateKey:
-      privateKey === undefined || !(ssh2.utils.parseKey(privateKey, passphrase) instanceof Error),
+    privateKey: privateKey === undefined || !(ssh2.utils.parseKey(privateKey, passphrase) instanceof Error),
     pgpPrivateKey:
       pgpPrivateKey === undefined || (await pgpKeyReadable(pgpPrivateKey, 'private', pgpPassphrase)),
     pgpPublicKey: pgpPublicKey === undefined || (await pgpKeyReadable(pgpPublicKey, 'public')),

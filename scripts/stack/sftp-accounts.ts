@@ -27,7 +27,16 @@ export interface SftpAccount {
   put(name: string, content: string | Buffer): Promise<void>;
   /** The names in the account's home, sorted. */
   list(): Promise<string[]>;
+  /** A connection of kind `sftp` to the account, signed in by password, as the control API takes it. */
+  connection(name: string, credentials?: Record<string, string>): SftpConnectionRequest;
   close(): Promise<void>;
+}
+
+export interface SftpConnectionRequest {
+  name: string;
+  kind: 'sftp';
+  baseUrl: string;
+  credentials: Record<string, string>;
 }
 
 async function idsOf(username: string): Promise<{ uid: number; gid: number }> {
@@ -66,6 +75,12 @@ export async function createSftpAccount(server: SftpServer | undefined): Promise
       await chown(join(folder, name), ids.uid, ids.gid);
     },
     list: async () => (await readdir(folder)).sort(),
+    connection: (name, credentials = {}) => ({
+      name,
+      kind: 'sftp',
+      baseUrl: `sftp://${server.host}:${server.port}`,
+      credentials: { username, password, hostKeySha256: server.hostKeySha256, ...credentials },
+    }),
     close: remove,
   };
 }

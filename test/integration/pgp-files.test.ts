@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryOf } from '../../control-api/client.js';
-import { censusCsv } from '../../fixtures/census-file.js';
+import { censusCsv } from '../../integrations/census-file-import/fixture.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import { decodedText, histories, newEnvironment, uniqueSlug } from '../support/scenario.js';
 import type { EnvScenario } from '../support/scenario.js';
@@ -44,12 +44,7 @@ async function account(files: Record<string, Buffer | string> = {}) {
 
 /** An sftp connection of the environment to an account, with PGP keys when given. */
 async function connect(to: SftpAccount, pgp: Record<string, string> = {}) {
-  const made = await s.client.createConnection(s.org, s.env, {
-    name: uniqueSlug('sftp'),
-    kind: 'sftp',
-    baseUrl: to.baseUrl,
-    credentials: { username: to.username, password: to.password, hostKeySha256: to.hostKeySha256, ...pgp },
-  });
+  const made = await s.client.createConnection(s.org, s.env, to.connection(uniqueSlug('sftp'), pgp));
   return made.id;
 }
 

@@ -1,22 +1,36 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../../common/payload-encryption.js';
 import { guardedDataConverter, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../../common/payload-guard.js';
+import { INTEGRATIONS as INTEGRATION_CATALOG } from '../../integrations/catalog.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-const HISTORIES = fileURLToPath(new URL('../histories/', import.meta.url));
-const files = readdirSync(HISTORIES).filter((file) => /-\d+\.json$/.test(file));
+/** Each integration's recorded histories, in its own folder: `integrations/<name>/histories/`. */
+const INTEGRATIONS = fileURLToPath(new URL('../../integrations/', import.meta.url));
+const folders = readdirSync(INTEGRATIONS, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(join(INTEGRATIONS, entry.name, 'histories')))
+  .map((entry) => join(INTEGRATIONS, entry.name, 'histories'));
+const located = new Map(
+  folders.flatMap((folder) =>
+    readdirSync(folder)
+      .filter((file) => /-\d+\.json$/.test(file))
+      .map((file) => [file, folder] as const),
+  ),
+);
+const files = [...located.keys()].sort();
+const pathOf = (file: string) => join(located.get(file) ?? '', file);
 
 /**
  * The payload key a recording was sealed under (`<recording>.payload-key.json`, written by
  * `npm run histories:record`); recordings made before payloads were sealed have none.
  */
 function codecFor(file: string): PayloadEncryptionCodec {
-  const keyFile = `${HISTORIES}${file.replace(/-\d+\.json$/, '.payload-key.json')}`;
+  const keyFile = pathOf(file).replace(/-\d+\.json$/, '.payload-key.json');
   try {
     const { namespace, id, key } = JSON.parse(readFileSync(keyFile, 'utf8')) as Record<string, string>;
     return new PayloadEncryptionCodec(
@@ -28,18 +42,19 @@ function codecFor(file: string): PayloadEncryptionCodec {
   }
 }
 
-const sealed = (file: string) =>
-  readFileSync(`${HISTORIES}${file}`, 'utf8').includes('YmluYXJ5L2VuY3J5cHRlZA==');
+const sealed = (file: string) => readFileSync(pathOf(file), 'utf8').includes('YmluYXJ5L2VuY3J5cHRlZA==');
 
 /** Every workflow change must replay the committed histories of real runs (re-record: npm run histories:record). */
 describe('replay of committed histories', () => {
-  it('has histories to replay, one continue-as-new chain at least, and sealed ones among them', () => {
+  it('has histories to replay, of every integration, one continue-as-new chain at least, and sealed ones among them', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
+    for (const integration of Object.keys(INTEGRATION_CATALOG))
+      expect(files.some((file) => file.startsWith(`${integration}-`))).toBe(true);
     expect(files.filter(sealed).length).toBeGreaterThanOrEqual(2);
   });
 
   it.each(files)('replays %s without nondeterminism', async (file) => {
-    const history: unknown = JSON.parse(readFileSync(`${HISTORIES}${file}`, 'utf8'));
+    const history: unknown = JSON.parse(readFileSync(pathOf(file), 'utf8'));
     await expect(
       Worker.runReplayHistory(
         {

@@ -11,7 +11,6 @@ import { freePort } from '../../scripts/stack/health.js';
 
 const SERVER = fileURLToPath(new URL('../../control-api/server.ts', import.meta.url));
 
-
 /** Starts the control API process on a database of its own and collects what it prints. */
 async function startServer(database: string, port: number) {
   const stack = inject('stack');

@@ -8,7 +8,7 @@ import { proxyAuthorization } from '../../activities/http.js';
 import { FailureType } from '../../common/failures.js';
 import { proxyUserOf } from '../../common/gateway-identity.js';
 import { waitFor } from '../../scripts/processes.js';
-import type { SftpCredentials } from '../../common/integrations.js';
+import type { SftpCredentials } from '../../common/connections.js';
 import { startGatewayInstance } from '../../scripts/stack/gateways.js';
 import { createGatewayCredentials } from '../../workers/gateway-credentials.js';
 import { newEnvironment, operatorClient } from '../support/scenario.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { HrisSyncInput, HrisSyncSummary } from '../../common/hris-sync-types.js';
+import type { HrisSyncInput, HrisSyncSummary } from '../../integrations/hris-employee-sync/types.js';
 import { proxyUserOf } from '../../common/gateway-identity.js';
 import { guardedDataConverter } from '../../common/payload-guard.js';
 import { SA } from '../../common/search-attributes.js';

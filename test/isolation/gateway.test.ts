@@ -98,7 +98,6 @@ function tunnel(target: string): Promise<ProxyAnswer> {
   });
 }
 
-
 beforeAll(async () => {
   [a, b] = await Promise.all([
     newEnvironment('us', { employees: 5 }),

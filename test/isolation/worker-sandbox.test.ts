@@ -76,8 +76,13 @@ beforeAll(async () => {
   ]);
   for (const s of [a, b])
     slowRuns.push(
-      (await s.client.createRun(s.org, s.env, runRequest(s, { options: { pageSize: 20, pagesPerExecution: 50 } })))
-        .id,
+      (
+        await s.client.createRun(
+          s.org,
+          s.env,
+          runRequest(s, { options: { pageSize: 20, pagesPerExecution: 50 } }),
+        )
+      ).id,
     );
   workerA = await waitFor('the worker of a', () => environmentWorkerPid(`${a.org}-${a.env}`), 60_000);
   workerB = await waitFor('the worker of b', () => environmentWorkerPid(`${b.org}-${b.env}`), 60_000);

@@ -2,7 +2,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConnectionCache } from '../../activities/connection-cache.js';
-import { createHrisSyncActivities } from '../../activities/hris-sync.js';
+import { createHrisSyncActivities } from '../../integrations/hris-employee-sync/activities.js';
 import { createEgressHttp } from '../../activities/http.js';
 import type { SealedConnection } from '../../common/names.js';
 import { startHrisSource } from '../../fixtures/hris-source.js';

@@ -1,8 +1,8 @@
 import { continueAsNew, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
-import type * as activities from '../activities/types.js';
-import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from '../common/hris-sync-types.js';
-import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
-import { RETRY } from './retry.js';
+import type * as activities from '../../activities/types.js';
+import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from './types.js';
+import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
+import { RETRY } from '../../workflows/retry.js';
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
   startToCloseTimeout: '15 seconds',

@@ -1,23 +1,23 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
-import type { CensusFileProgress, CensusFileResult, CensusMapping } from '../common/census-import-types.js';
-import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
-import { FailureType } from '../common/failures.js';
-import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
-import type { ConnectionRef } from '../common/hris-sync-types.js';
-import type { SftpCredentials } from '../common/integrations.js';
-import { objectKeyOf } from '../common/sealed-objects.js';
-import { csvRows, describeHeaderProblem, headerProblem, rowMapper } from './census-csv.js';
-import { assertSealedHost } from './credentials.js';
-import type { CredentialOpener } from './credentials.js';
-import { bufferFile, readBuffered } from './file-buffer.js';
-import type { BufferedFile } from './file-buffer.js';
-import type { GatewayHttp } from './http.js';
-import { decryptedWith } from './pgp.js';
-import { attempt, createRunFiles, currentRun } from './run-files.js';
-import type { RunFilesDeps } from './run-files.js';
-import { checksumOf, upsertEmployees } from './upsert-destination.js';
+import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
+import type { CensusFileProgress, CensusFileResult, CensusMapping } from './types.js';
+import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../../common/config.js';
+import { FailureType } from '../../common/failures.js';
+import type { BufferedFileMeta, ListedFile } from '../../common/file-transfer-types.js';
+import type { ConnectionRef } from '../hris-employee-sync/types.js';
+import type { SftpCredentials } from '../../common/connections.js';
+import { objectKeyOf } from '../../common/sealed-objects.js';
+import { csvRows, describeHeaderProblem, headerProblem, rowMapper } from './csv.js';
+import { assertSealedHost } from '../../activities/credentials.js';
+import type { CredentialOpener } from '../../activities/credentials.js';
+import { bufferFile, readBuffered } from '../../activities/file-buffer.js';
+import type { BufferedFile } from '../../activities/file-buffer.js';
+import type { GatewayHttp } from '../../activities/http.js';
+import { decryptedWith } from '../../activities/pgp.js';
+import { attempt, createRunFiles, currentRun } from '../../activities/run-files.js';
+import type { RunFilesDeps } from '../../activities/run-files.js';
+import { checksumOf, upsertEmployees } from '../../activities/upsert-destination.js';
 
 /**
  * The census-file-import step that loads a buffered census file: read back from the bucket part

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapEmployee } from '../../activities/employee-mapping.js';
+import { mapEmployee } from './mapping.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 
 describe('employee mapping', () => {

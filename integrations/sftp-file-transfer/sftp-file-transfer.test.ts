@@ -7,11 +7,11 @@ import { DATAPLANE_ROLE } from '../../common/names.js';
 import { PART_BYTES } from '../../activities/file-buffer.js';
 import type { RegionCode } from '../../common/regions.js';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
-import { clientsAs } from '../support/aws.js';
-import { decodedText, histories, newEnvironment, uniqueSlug } from '../support/scenario.js';
-import type { EnvScenario } from '../support/scenario.js';
-import { readAccountFile, sftpAccount } from '../support/sftp.js';
-import type { SftpAccount } from '../support/sftp.js';
+import { clientsAs } from '../../test/support/aws.js';
+import { decodedText, histories, newEnvironment, uniqueSlug } from '../../test/support/scenario.js';
+import type { EnvScenario } from '../../test/support/scenario.js';
+import { readAccountFile, sftpAccount } from '../../test/support/sftp.js';
+import type { SftpAccount } from '../../test/support/sftp.js';
 
 /**
  * sftp-file-transfer end to end: files on the stack's SFTP server (one account as the customer's
@@ -33,17 +33,7 @@ let killed: Transfer | undefined;
 
 /** An sftp connection of the environment to an account, signed in by password. */
 function connectSftp(s: EnvScenario, name: string, account: SftpAccount, extra: Record<string, string> = {}) {
-  return s.client.createConnection(s.org, s.env, {
-    name,
-    kind: 'sftp',
-    baseUrl: account.baseUrl,
-    credentials: {
-      username: account.username,
-      password: account.password,
-      hostKeySha256: account.hostKeySha256,
-      ...extra,
-    },
-  });
+  return s.client.createConnection(s.org, s.env, account.connection(name, extra));
 }
 
 async function transferIn(region: RegionCode): Promise<Transfer> {

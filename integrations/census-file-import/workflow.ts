@@ -1,6 +1,6 @@
-import type { CensusImportInput, CensusImportSummary } from '../common/census-import-types.js';
-import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
-import { eachFile, fileSteps, runSteps } from './file-steps.js';
+import type { CensusImportInput, CensusImportSummary } from './types.js';
+import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
+import { eachFile, fileSteps, runSteps } from '../../workflows/file-steps.js';
 
 /**
  * census-file-import: lists the source's new census files, then for each one buffers it into the

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  csvRows,
-  describeHeaderProblem,
-  headerProblem,
-  MAX_ROW_BYTES,
-  rowMapper,
-} from '../../activities/census-csv.js';
-import { DEFAULT_CENSUS_MAPPING } from '../../common/census-import-types.js';
-import { censusCsv, CENSUS_COLUMNS } from '../../fixtures/census-file.js';
+import { csvRows, describeHeaderProblem, headerProblem, MAX_ROW_BYTES, rowMapper } from './csv.js';
+import { DEFAULT_CENSUS_MAPPING } from './types.js';
+import { censusCsv, CENSUS_COLUMNS } from './fixture.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 
 /** Parses `text` given in chunks of `size` bytes: rows, then the counts of what was skipped. */

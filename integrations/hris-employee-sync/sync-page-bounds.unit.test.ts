@@ -3,12 +3,12 @@ import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_CURSOR_LENGTH, createHrisSyncActivities } from '../../activities/hris-sync.js';
+import { MAX_CURSOR_LENGTH, createHrisSyncActivities } from './activities.js';
 import { createEgressHttp } from '../../activities/http.js';
 import type { SealedConnection } from '../../common/names.js';
 import { generateEmployees } from '../../fixtures/employees.js';
-import type { Upstream } from './upstream-server.js';
-import { startUpstream, stream, until } from './upstream-server.js';
+import type { Upstream } from '../../test/unit/upstream-server.js';
+import { startUpstream, stream, until } from '../../test/unit/upstream-server.js';
 
 const page = (next: string | null) => JSON.stringify({ data: generateEmployees(2), next_cursor: next });
 const answer =

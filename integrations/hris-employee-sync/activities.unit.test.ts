@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHrisSyncActivities } from '../../activities/hris-sync.js';
+import { createHrisSyncActivities } from './activities.js';
 import { createEgressHttp } from '../../activities/http.js';
 import type { SealedConnection } from '../../common/names.js';
 import { activityFailureScrubber, activityPayloadGuard } from '../../workers/activity-guard.js';

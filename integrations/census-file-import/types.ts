@@ -1,5 +1,5 @@
-import type { ConnectionRef, SyncTotals } from './hris-sync-types.js';
-import type { FileTransferOptions } from './file-transfer-types.js';
+import type { ConnectionRef, SyncTotals } from '../hris-employee-sync/types.js';
+import type { FileTransferOptions } from '../../common/file-transfer-types.js';
 
 /**
  * Metadata that crosses Temporal for the census-file-import integration: opaque file ids, sizes,

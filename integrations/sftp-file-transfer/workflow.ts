@@ -1,5 +1,5 @@
-import type { FileTransferInput, FileTransferSummary } from '../common/file-transfer-types.js';
-import { eachFile, fileSteps, runSteps } from './file-steps.js';
+import type { FileTransferInput, FileTransferSummary } from '../../common/file-transfer-types.js';
+import { eachFile, fileSteps, runSteps } from '../../workflows/file-steps.js';
 
 /**
  * sftp-file-transfer (managed file transfer): lists the source's new files, then for each one

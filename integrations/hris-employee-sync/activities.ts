@@ -1,26 +1,26 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../common/config.js';
-import { FailureType } from '../common/failures.js';
-import { EMPTY_CHECKSUM, xorHex } from '../common/checksums.js';
+import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../../common/config.js';
+import { FailureType } from '../../common/failures.js';
+import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
 import type {
   SyncPageInput,
   SyncPageResult,
   SyncPagesInput,
   SyncPagesProgress,
   SyncPagesResult,
-} from '../common/hris-sync-types.js';
-import type { SealedConnection } from '../common/names.js';
-import { readJsonLimited } from './bounded-body.js';
-import { withActivityEgress } from './egress.js';
-import type { ConnectionCache } from './connection-cache.js';
-import { assertSealedHost } from './credentials.js';
-import type { CredentialOpener } from './credentials.js';
-import { mapEmployee } from './employee-mapping.js';
-import type { CanonicalEmployee } from './employee-mapping.js';
-import type { GatewayHttp } from './http.js';
-import { checksumOf, failureFor, upsertEmployees } from './upsert-destination.js';
+} from './types.js';
+import type { SealedConnection } from '../../common/names.js';
+import { readJsonLimited } from '../../activities/bounded-body.js';
+import { withActivityEgress } from '../../activities/egress.js';
+import type { ConnectionCache } from '../../activities/connection-cache.js';
+import { assertSealedHost } from '../../activities/credentials.js';
+import type { CredentialOpener } from '../../activities/credentials.js';
+import { mapEmployee } from './mapping.js';
+import type { CanonicalEmployee } from './mapping.js';
+import type { GatewayHttp } from '../../activities/http.js';
+import { checksumOf, failureFor, upsertEmployees } from '../../activities/upsert-destination.js';
 
 // The records are checked one by one as they are mapped; here only that there is a list of them.
 const sourcePageSchema = z.object({

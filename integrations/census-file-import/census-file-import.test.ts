@@ -3,23 +3,23 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBuffered } from '../../activities/file-buffer.js';
 import type { BufferedPart } from '../../activities/file-buffer.js';
-import { mapEmployee } from '../../activities/employee-mapping.js';
+import { mapEmployee } from '../hris-employee-sync/mapping.js';
 import { checksumOf } from '../../activities/upsert-destination.js';
 import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
-import { DEFAULT_CENSUS_MAPPING } from '../../common/census-import-types.js';
+import { DEFAULT_CENSUS_MAPPING } from './types.js';
 import { DATAPLANE_ROLE } from '../../common/names.js';
 import type { RegionCode } from '../../common/regions.js';
 import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import { summaryOf } from '../../control-api/client.js';
-import { censusCsv } from '../../fixtures/census-file.js';
+import { censusCsv } from './fixture.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import type { HrisEmployee } from '../../fixtures/employees.js';
 import { environmentWorkerPid, waitFor } from '../../scripts/processes.js';
-import { clientsAs } from '../support/aws.js';
-import { decodedText, histories, newEnvironment, uniqueSlug } from '../support/scenario.js';
-import type { EnvScenario } from '../support/scenario.js';
-import { sftpAccount } from '../support/sftp.js';
-import type { SftpAccount } from '../support/sftp.js';
+import { clientsAs } from '../../test/support/aws.js';
+import { decodedText, histories, newEnvironment, uniqueSlug } from '../../test/support/scenario.js';
+import type { EnvScenario } from '../../test/support/scenario.js';
+import { sftpAccount } from '../../test/support/sftp.js';
+import type { SftpAccount } from '../../test/support/sftp.js';
 
 /**
  * census-file-import end to end: a census CSV on the stack's SFTP server is buffered into the
@@ -37,17 +37,11 @@ const imports: Import[] = [];
 
 async function importIn(region: RegionCode, s?: EnvScenario): Promise<Import> {
   const [env, source] = await Promise.all([s ?? newEnvironment(region, { employees: 1 }), sftpAccount()]);
-  const connection = await env.client.createConnection(env.org, env.env, {
-    name: uniqueSlug('census-drop'),
-    kind: 'sftp',
-    baseUrl: source.baseUrl,
-    credentials: {
-      username: source.username,
-      password: source.password,
-      hostKeySha256: source.hostKeySha256,
-      pattern: 'census-*.csv',
-    },
-  });
+  const connection = await env.client.createConnection(
+    env.org,
+    env.env,
+    source.connection(uniqueSlug('census-drop'), { pattern: 'census-*.csv' }),
+  );
   const made = { s: env, source, connection: connection.id };
   imports.push(made);
   return made;

@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { CsvError } from 'csv-parse';
-import type { CensusMapping } from '../common/census-import-types.js';
-import { toCanonical } from './employee-mapping.js';
-import type { CanonicalEmployee } from './employee-mapping.js';
+import type { CensusMapping } from './types.js';
+import { toCanonical } from '../hris-employee-sync/mapping.js';
+import type { CanonicalEmployee } from '../hris-employee-sync/mapping.js';
 
 /**
  * A census file: CSV, UTF-8 (a byte-order mark is ignored), a header row naming its columns,

@@ -1,11 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Run } from '../../control-api/client.js';
 import { summaryOf } from '../../control-api/client.js';
-import { mapEmployee } from '../../activities/employee-mapping.js';
-import type { EnvScenario } from '../support/scenario.js';
-import { gatewayLog, gatewayMarks } from '../support/gateways.js';
-import type { GatewayMarks } from '../support/gateways.js';
-import { decodedText, histories, newEnvironment, newOrganization, runRequest } from '../support/scenario.js';
+import { mapEmployee } from './mapping.js';
+import type { EnvScenario } from '../../test/support/scenario.js';
+import { gatewayLog, gatewayMarks } from '../../test/support/gateways.js';
+import type { GatewayMarks } from '../../test/support/gateways.js';
+import {
+  decodedText,
+  histories,
+  newEnvironment,
+  newOrganization,
+  runRequest,
+} from '../../test/support/scenario.js';
 
 const EMPLOYEES = 300;
 
