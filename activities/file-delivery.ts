@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { SFTPWrapper } from 'ssh2';
 import { FailureType } from '../common/failures.js';
-import { bufferedBytes, PART_BYTES, readBuffered } from './file-buffer.js';
+import { bufferedBytes, readBuffered } from './file-buffer.js';
 import type { BufferedFile, FileBufferTarget } from './file-buffer.js';
 import { readAhead } from './read-ahead.js';
 import { sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
@@ -91,9 +91,12 @@ async function writeAcknowledged(
         await out.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         written();
       }
-    } finally {
+    } catch (error) {
       await out.close().catch(() => undefined);
+      throw error;
     }
+    // Some servers commit a file when it is closed: a refused close fails the write.
+    await out.close();
   } catch (error) {
     // A failure of the chunks' own (a PGP message that does not open, say) is theirs to name.
     if (error instanceof ApplicationFailure) {
@@ -156,14 +159,10 @@ export async function deliverFile(
   const delivered = { size: file.size, sha256: file.sha256 };
   const before = await namesBefore(sftp, names, delivered);
   if (before === 'delivered') return delivered;
-  // Where to go on: the temporary name belongs to this run and file alone, and holds what the
-  // server acknowledged; heartbeats may not all have arrived. Only whole parts count.
-  const from = before.temporary
-    ? Math.min(
-        file.parts.length,
-        Math.max(resumed?.partsWritten ?? 0, Math.floor(before.temporary.size / PART_BYTES)),
-      )
-    : 0;
+  // Where to go on: the parts an earlier attempt reported as acknowledged, whole. The temporary
+  // name's size says nothing more: writes go several at a time, and a part's later bytes may be
+  // there when earlier ones are not. Without a report, the file is written again from its start.
+  const from = before.temporary ? Math.min(file.parts.length, resumed?.partsWritten ?? 0) : 0;
   const hash = createHash('sha256');
   const rest = async function* () {
     let index = 0;

@@ -13,7 +13,6 @@ import type {
 } from '../common/file-transfer-types.js';
 import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
 import type { SftpCredentials } from '../common/connections.js';
-import { objectKeyOf } from '../common/sealed-objects.js';
 import type { SealedStore } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';
 import { assertSealedHost } from './credentials.js';
@@ -71,7 +70,9 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   const files = createRunFiles(deps);
   /** A short tag of the run in temporary names on the destination: another run's leftovers are never resumed. */
   const runTag = () => createHash('sha256').update(currentRun()).digest('hex').slice(0, 12);
-  const ledgerName = (connectionId: string) => `ledger-${connectionId}`;
+  /** Each integration keeps its own ledger of a source: one does not hide another's files. */
+  const ledgerName = (connectionId: string) =>
+    `ledger-${connectionId}-${Context.current().info.workflowType}`;
 
   /** An sftp connection's sealed credentials, opened. */
   async function credentialsOf(role: string, ref: ConnectionRef): Promise<SftpCredentials> {
@@ -267,14 +268,15 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       }),
 
     /**
-     * Drops what a run left in the bucket: a file's buffered copy, when given, the parts of an
-     * unfinished one, and the manifest.
+     * Drops what a run left in the bucket: its manifest, buffered files and their records (all it
+     * has under `tmp/`), and its unfinished uploads, a quarantined file's included.
      */
     discardRunFiles: (input: { bufferedKeys: string[] }): Promise<void> =>
       attempt(async () => {
         for (const key of input.bufferedKeys) await files.dropBuffered(key);
-        await files.abandonUploads();
-        await files.dropObject(objectKeyOf('tmp', files.manifestName()));
+        await files.abandonUploads('tmp');
+        await files.abandonUploads('quarantine');
+        await files.dropRunObjects();
       }),
   };
 }

@@ -3,6 +3,7 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
 import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
 import { objectKeyOf } from '../common/sealed-objects.js';
@@ -115,12 +116,13 @@ export function createRunFiles(deps: RunFilesDeps) {
     readIfThere,
 
     /**
-     * Gives up the run's unfinished uploads, so that a file whose buffering failed keeps no part
-     * in the bucket. An environment provisioned before its role could list uploads has none listed.
+     * Gives up the run's unfinished uploads under `purpose/` (`tmp/` or `quarantine/`), so that a
+     * file whose buffering failed keeps no part in the bucket. An environment provisioned before
+     * its role could list uploads has none listed.
      */
-    async abandonUploads() {
+    async abandonUploads(purpose: 'tmp' | 'quarantine') {
       const listed = await deps.aws.s3
-        .send(new ListMultipartUploadsCommand({ Bucket: deps.bucket, Prefix: `tmp/${currentRun()}/` }))
+        .send(new ListMultipartUploadsCommand({ Bucket: deps.bucket, Prefix: `${purpose}/${currentRun()}/` }))
         .catch((error: Error) => {
           if (error.name === 'AccessDenied') return { Uploads: [] };
           throw error;
@@ -133,6 +135,14 @@ export function createRunFiles(deps: RunFilesDeps) {
             UploadId: upload.UploadId,
           }),
         );
+    },
+
+    /** Drops every object the run has under `tmp/`: its manifest, buffered files and their records. */
+    async dropRunObjects() {
+      const listed = await deps.aws.s3.send(
+        new ListObjectsV2Command({ Bucket: deps.bucket, Prefix: `tmp/${currentRun()}/` }),
+      );
+      for (const object of listed.Contents ?? []) await dropObject(object.Key!);
     },
 
     /** Drops a buffered file and the records kept beside it. */

@@ -65,18 +65,23 @@ export async function openSftpWriter(sftp: SFTPWrapper, path: string, start: num
       const base = at;
       at += data.length;
       let next = 0;
+      let failed = false;
       const lane = async () => {
-        while (next < data.length) {
+        // After a refused write, no lane writes on: nothing lands beyond a hole.
+        while (next < data.length && !failed) {
           const offset = next;
           next += CHUNK;
           await sftpCall<void>((done) =>
             sftp.write(handle, data, offset, Math.min(CHUNK, data.length - offset), base + offset, done),
-          );
+          ).catch((error: unknown) => {
+            failed = true;
+            throw error;
+          });
         }
       };
       const lanes = await Promise.allSettled(Array.from({ length: IN_FLIGHT }, lane));
-      const failed = lanes.find((l) => l.status === 'rejected');
-      if (failed) throw failed.reason;
+      const refused = lanes.find((l) => l.status === 'rejected');
+      if (refused) throw refused.reason;
     },
     close: () => sftpCall<void>((done) => sftp.close(handle, done)),
   };

@@ -1,7 +1,9 @@
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  patched,
   proxyActivities,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/types.js';
@@ -10,21 +12,33 @@ import { RETRY } from './retry.js';
 
 /** The steps of workflows that move files from an SFTP source through the environment's bucket. */
 
-/** Steps that move a whole file heartbeat as they go; a worker that died is noticed after 30 s. */
-export const fileSteps = proxyActivities<
-  activities.FileTransferActivities & activities.CensusImportActivities
->({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '30 seconds',
-  retry: RETRY,
-});
+/**
+ * The activities of a file run. Waiting for a cancelled step to end (not only asking it to) means
+ * that what the run then drops is all it will ever have written.
+ */
+function stepsOf(cancellationType: ActivityCancellationType) {
+  return {
+    /** Steps that move a whole file heartbeat as they go; a worker that died is noticed after 30 s. */
+    fileSteps: proxyActivities<activities.FileTransferActivities & activities.CensusImportActivities>({
+      startToCloseTimeout: '2 hours',
+      heartbeatTimeout: '30 seconds',
+      retry: RETRY,
+      cancellationType,
+    }),
+    /** Steps on the run's records: listing, finishing a file, dropping what the run left. */
+    runSteps: proxyActivities<activities.FileTransferActivities>({
+      startToCloseTimeout: '2 minutes',
+      heartbeatTimeout: '30 seconds',
+      retry: RETRY,
+      cancellationType,
+    }),
+  };
+}
 
-/** Steps on the run's records: listing, finishing a file, dropping what the run left. */
-export const runSteps = proxyActivities<activities.FileTransferActivities>({
-  startToCloseTimeout: '2 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: RETRY,
-});
+/** Runs from before: a cancelled step was abandoned, and a failed listing dropped nothing. */
+const FIRST_STEPS = stepsOf(ActivityCancellationType.TRY_CANCEL);
+const STEPS = stepsOf(ActivityCancellationType.WAIT_CANCELLATION_COMPLETED);
+const CLEANUP_WHATEVER_ENDS_THE_RUN = 'file-run-cleanup-whatever-ends-it';
 
 /** A step's failure, its type kept, saying what became of the file under way. */
 function noting(error: unknown, what: string): unknown {
@@ -38,27 +52,36 @@ function noting(error: unknown, what: string): unknown {
 }
 
 /**
- * Moves each listed file with `move`, which reports its file's buffered copy once it has one,
- * then drops what the run left in the bucket, whether it completed, failed or was cancelled. A
- * failure while a file was under way says that its buffered copy was deleted.
+ * A file run's steps, and `eachFile`: it lists the source's new files with `list`, moves each
+ * with `move`, which reports its file's buffered copy once it has one, then drops what the run
+ * left in the bucket, whether it completed, failed or was cancelled (a cancelled step is waited
+ * for first). A failure while a file was under way says that its buffered copy was deleted.
  */
-export async function eachFile(
-  files: readonly ListedFile[],
-  move: (file: ListedFile, buffered: (meta: BufferedFileMeta) => void) => Promise<void>,
-): Promise<void> {
-  let current: BufferedFileMeta | undefined;
-  let underWay = false;
-  try {
-    for (const file of files) {
-      underWay = true;
-      await move(file, (meta) => (current = meta));
-      current = undefined;
-      underWay = false;
+export function fileRun() {
+  const current = patched(CLEANUP_WHATEVER_ENDS_THE_RUN);
+  const steps = current ? STEPS : FIRST_STEPS;
+  const discard = (bufferedKeys: string[]) => steps.runSteps.discardRunFiles({ bufferedKeys });
+  async function eachFile(
+    list: () => Promise<ListedFile[]>,
+    move: (file: ListedFile, buffered: (meta: BufferedFileMeta) => void) => Promise<void>,
+  ): Promise<void> {
+    let buffered: BufferedFileMeta | undefined;
+    let underWay = false;
+    // Runs from before listed outside of what cleans up.
+    const files = current ? undefined : await list();
+    try {
+      for (const file of files ?? (await list())) {
+        underWay = true;
+        await move(file, (meta) => (buffered = meta));
+        buffered = undefined;
+        underWay = false;
+      }
+    } catch (error) {
+      const bufferedKeys = buffered ? [buffered.key] : [];
+      await CancellationScope.nonCancellable(() => discard(bufferedKeys));
+      throw underWay ? noting(error, 'its buffered copy was deleted') : error;
     }
-  } catch (error) {
-    const bufferedKeys = current ? [current.key] : [];
-    await CancellationScope.nonCancellable(() => runSteps.discardRunFiles({ bufferedKeys }));
-    throw underWay ? noting(error, 'its buffered copy was deleted') : error;
+    await (current ? CancellationScope.nonCancellable(() => discard([])) : discard([]));
   }
-  await runSteps.discardRunFiles({ bufferedKeys: [] });
+  return { ...steps, eachFile };
 }

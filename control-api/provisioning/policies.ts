@@ -51,11 +51,12 @@ export function dataplanePermissions(scope: {
         Resource: [`${bucketArn}/*`],
       },
       {
-        // A buffered file's retry finds, and a failed transfer gives up, its unfinished upload.
+        // A buffered file's retry finds, and a failed run gives up, its unfinished upload; the
+        // same for a quarantined file.
         Sid: 'OwnBufferedUploads',
         Effect: 'Allow',
         Action: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-        Resource: [`${bucketArn}/tmp/*`],
+        Resource: [`${bucketArn}/tmp/*`, `${bucketArn}/quarantine/*`],
       },
       {
         // Credentials are the control plane's to write: a worker cannot replace or remove them.

@@ -76,11 +76,16 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
   async function quarantine(file: ListedFile, buffered: BufferedFile, reason: string) {
     const entry = await files.entryOf(file);
     const name = `${currentRun()}/${file.id}`;
+    // What an earlier attempt began to keep is given up: a retry keeps the file again.
+    await files.abandonUploads('quarantine');
     const kept = await bufferFile(
       files.targetAt(objectKeyOf('quarantine', name), file),
       () => readBuffered(files.bufferTarget(file), buffered.parts),
       () => Context.current().heartbeat(),
-    );
+    ).catch(async (error: unknown) => {
+      await files.abandonUploads('quarantine').catch(() => undefined);
+      throw error;
+    });
     const note = { name: entry.name, size: kept.size, sha256: kept.sha256, reason, parts: kept.parts };
     await deps.store.put('quarantine', `${name}.about`, Buffer.from(JSON.stringify(note)));
   }

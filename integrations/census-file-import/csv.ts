@@ -51,53 +51,46 @@ export function csvRows(chunks: AsyncIterable<Uint8Array>): CsvRows {
 }
 
 /**
- * What keeps a header from matching a mapping. The first row of a file without a header holds an
- * employee: its cells are named only when the row is evidently a header (it has at least half of
- * the mapping's columns), cut short, at most ten of them.
+ * What keeps a header from matching a mapping. Only the mapping's own column names are ever named:
+ * a header's other cells may be anything (the first row of a file without a header is an
+ * employee; a header whose line break is lost runs into one), so they are given by position.
  */
 export interface HeaderProblem {
+  /** The mapping's columns the header lacks. */
   missing: string[];
-  unexpected: string[];
+  /** Positions (from 1) of cells that are not one of the mapping's columns. */
+  unexpectedAt: number[];
+  /** The mapping's columns the header has more than once. */
   repeated: string[];
-  /** Set when the first row has fewer than half of the mapping's columns: its cells are not named. */
-  notAHeader?: { found: number; wanted: number };
 }
-
-const CONTROL = /\p{Cc}/gu;
-const shown = (names: string[]) =>
-  names.slice(0, 10).map((name) => {
-    const clean = name.replace(CONTROL, '?');
-    return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
-  });
 
 /** Whether a header has exactly the mapping's columns, each once, in any order. */
 export function headerProblem(header: readonly string[], mapping: CensusMapping): HeaderProblem | undefined {
   const wanted = new Set(Object.values(mapping));
   const seen = new Set<string>();
   const repeated = new Set<string>();
-  for (const column of header) (seen.has(column) ? repeated : seen).add(column);
+  const unexpectedAt: number[] = [];
+  header.forEach((column, index) => {
+    if (!wanted.has(column)) unexpectedAt.push(index + 1);
+    else (seen.has(column) ? repeated : seen).add(column);
+  });
   const missing = [...wanted].filter((column) => !seen.has(column));
-  const unexpected = [...seen].filter((column) => !wanted.has(column));
-  if (missing.length + unexpected.length + repeated.size === 0) return undefined;
-  const found = wanted.size - missing.length;
-  if (found * 2 < wanted.size)
-    return {
-      missing: shown(missing),
-      unexpected: [],
-      repeated: [],
-      notAHeader: { found, wanted: wanted.size },
-    };
-  return { missing: shown(missing), unexpected: shown(unexpected), repeated: shown([...repeated]) };
+  if (missing.length + unexpectedAt.length + repeated.size === 0) return undefined;
+  return { missing, unexpectedAt, repeated: [...repeated] };
 }
 
-/** The problem in words: the mapping's column names, and a header's own only when it is one. */
+const positions = (at: number[]) =>
+  at.length > 10 ? `${at.slice(0, 10).join(', ')} and ${at.length - 10} more` : at.join(', ');
+
+/** The problem in words: the mapping's column names, and where the header's other cells are. */
 export function describeHeaderProblem(problem: HeaderProblem): string {
-  if (problem.notAHeader)
-    return `the first row has ${problem.notAHeader.found} of the mapping's ${problem.notAHeader.wanted} columns: the header row is missing or another mapping is needed`;
+  const { missing, unexpectedAt, repeated } = problem;
   const parts = [
-    problem.missing.length > 0 ? `missing columns ${problem.missing.join(', ')}` : '',
-    problem.unexpected.length > 0 ? `unexpected columns ${problem.unexpected.join(', ')}` : '',
-    problem.repeated.length > 0 ? `repeated columns ${problem.repeated.join(', ')}` : '',
+    missing.length > 0 ? `missing columns ${missing.join(', ')}` : '',
+    unexpectedAt.length > 0
+      ? `${unexpectedAt.length} ${unexpectedAt.length === 1 ? 'column' : 'columns'} not in the mapping, at ${unexpectedAt.length === 1 ? 'position' : 'positions'} ${positions(unexpectedAt)}`
+      : '',
+    repeated.length > 0 ? `repeated columns ${repeated.join(', ')}` : '',
   ];
   return `the header does not match the mapping: ${parts.filter(Boolean).join('; ')}`;
 }

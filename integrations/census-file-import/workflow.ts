@@ -1,6 +1,6 @@
 import type { CensusImportInput, CensusImportSummary } from './types.js';
 import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
-import { eachFile, fileSteps, runSteps } from '../../workflows/file-steps.js';
+import { fileRun } from '../../workflows/file-steps.js';
 
 /**
  * census-file-import: lists the source's new census files, then for each one buffers it into the
@@ -23,34 +23,37 @@ export async function censusFileImport(input: CensusImportInput): Promise<Census
     checksum: EMPTY_CHECKSUM,
     sourceDeleted: 0,
   };
-  const files = await runSteps.listSourceFiles(input);
-  await eachFile(files, async (file, buffered) => {
-    const step = { source: input.source, file };
-    const current = await fileSteps.bufferSourceFile(step);
-    buffered(current);
-    const imported = await fileSteps.importCensusFile({
-      source: input.source,
-      destination: input.destination,
-      file,
-      buffered: current,
-      pageSize: input.options.pageSize,
-      mapping: input.options.mapping,
-    });
-    const done = await runSteps.finishFile({
-      ...step,
-      buffered: current,
-      sourceAfter: input.options.sourceAfter,
-    });
-    summary.files += 1;
-    summary.bytes += file.size;
-    summary.sha256[file.id] = current.sha256;
-    summary.recordsRead += imported.read;
-    summary.recordsWritten += imported.written;
-    summary.recordsSkipped += imported.skipped;
-    summary.rowsMalformed += imported.malformed;
-    summary.pages += imported.pages;
-    summary.checksum = xorHex(summary.checksum, imported.checksum);
-    if (done.sourceDeleted) summary.sourceDeleted += 1;
-  });
+  const { fileSteps, runSteps, eachFile } = fileRun();
+  await eachFile(
+    () => runSteps.listSourceFiles(input),
+    async (file, buffered) => {
+      const step = { source: input.source, file };
+      const current = await fileSteps.bufferSourceFile(step);
+      buffered(current);
+      const imported = await fileSteps.importCensusFile({
+        source: input.source,
+        destination: input.destination,
+        file,
+        buffered: current,
+        pageSize: input.options.pageSize,
+        mapping: input.options.mapping,
+      });
+      const done = await runSteps.finishFile({
+        ...step,
+        buffered: current,
+        sourceAfter: input.options.sourceAfter,
+      });
+      summary.files += 1;
+      summary.bytes += file.size;
+      summary.sha256[file.id] = current.sha256;
+      summary.recordsRead += imported.read;
+      summary.recordsWritten += imported.written;
+      summary.recordsSkipped += imported.skipped;
+      summary.rowsMalformed += imported.malformed;
+      summary.pages += imported.pages;
+      summary.checksum = xorHex(summary.checksum, imported.checksum);
+      if (done.sourceDeleted) summary.sourceDeleted += 1;
+    },
+  );
   return { ...summary, durationMs: Date.now() - startedAt };
 }

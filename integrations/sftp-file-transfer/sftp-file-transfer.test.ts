@@ -120,7 +120,7 @@ describe('sftp-file-transfer', () => {
       const listed = await s3.send(new ListObjectsV2Command({ Bucket: t.s.environment.bucket }));
       const keys = (listed.Contents ?? []).map((o) => o.Key);
       expect(keys.filter((k) => k?.startsWith('tmp/'))).toEqual([]);
-      expect(keys).toContain(`files/ledger-${t.connections.source}`);
+      expect(keys).toContain(`files/ledger-${t.connections.source}-sftpFileTransfer`);
 
       // Histories hold ids, sizes and digests: no file name, no content, and no per-part records
       // (they stay in the bucket, so payloads do not grow with a file's size).

@@ -1,5 +1,5 @@
 import type { FileTransferInput, FileTransferSummary } from '../../common/file-transfer-types.js';
-import { eachFile, fileSteps, runSteps } from '../../workflows/file-steps.js';
+import { fileRun } from '../../workflows/file-steps.js';
 
 /**
  * sftp-file-transfer (managed file transfer): lists the source's new files, then for each one
@@ -11,22 +11,25 @@ import { eachFile, fileSteps, runSteps } from '../../workflows/file-steps.js';
 export async function sftpFileTransfer(input: FileTransferInput): Promise<FileTransferSummary> {
   const startedAt = Date.now();
   const summary = { files: 0, bytes: 0, sha256: {} as Record<string, string>, sourceDeleted: 0 };
-  const files = await runSteps.listSourceFiles(input);
-  await eachFile(files, async (file, buffered) => {
-    const step = { source: input.source, destination: input.destination, file };
-    const current = await fileSteps.bufferSourceFile(step);
-    buffered(current);
-    // Workers before PGP returned nothing: what they delivered is what was buffered.
-    const delivered = (await fileSteps.deliverBufferedFile({ ...step, buffered: current })) ?? current;
-    const done = await runSteps.finishFile({
-      ...step,
-      buffered: current,
-      sourceAfter: input.options.sourceAfter,
-    });
-    summary.files += 1;
-    summary.bytes += file.size;
-    summary.sha256[file.id] = delivered.sha256;
-    if (done.sourceDeleted) summary.sourceDeleted += 1;
-  });
+  const { fileSteps, runSteps, eachFile } = fileRun();
+  await eachFile(
+    () => runSteps.listSourceFiles(input),
+    async (file, buffered) => {
+      const step = { source: input.source, destination: input.destination, file };
+      const current = await fileSteps.bufferSourceFile(step);
+      buffered(current);
+      // Workers before PGP returned nothing: what they delivered is what was buffered.
+      const delivered = (await fileSteps.deliverBufferedFile({ ...step, buffered: current })) ?? current;
+      const done = await runSteps.finishFile({
+        ...step,
+        buffered: current,
+        sourceAfter: input.options.sourceAfter,
+      });
+      summary.files += 1;
+      summary.bytes += file.size;
+      summary.sha256[file.id] = delivered.sha256;
+      if (done.sourceDeleted) summary.sourceDeleted += 1;
+    },
+  );
   return { ...summary, durationMs: Date.now() - startedAt };
 }

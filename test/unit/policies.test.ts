@@ -26,15 +26,21 @@ describe("an environment's data-plane policy", () => {
       .filter((s) => s.Action.every((a) => a.startsWith('s3:')))
       .flatMap((s) => s.Resource);
     expect([...new Set(s3Resources)].sort()).toEqual(
-      [bucketArn, `${bucketArn}/*`, `${bucketArn}/credentials/*`, `${bucketArn}/tmp/*`].sort(),
+      [
+        bucketArn,
+        `${bucketArn}/*`,
+        `${bucketArn}/credentials/*`,
+        `${bucketArn}/tmp/*`,
+        `${bucketArn}/quarantine/*`,
+      ].sort(),
     );
   });
 
-  it('lets it find and give up unfinished uploads under tmp/ only', () => {
+  it('lets it find and give up unfinished uploads under tmp/ and quarantine/ only', () => {
     expect(bySid(policy, 'OwnBufferedUploads')).toMatchObject({
       Effect: 'Allow',
       Action: ['s3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
-      Resource: [`${bucketArn}/tmp/*`],
+      Resource: [`${bucketArn}/tmp/*`, `${bucketArn}/quarantine/*`],
     });
   });
 
