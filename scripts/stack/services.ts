@@ -199,9 +199,19 @@ export async function stackStatus(): Promise<ServiceStatus[]> {
 export async function stackDown(options: StackDownOptions = {}): Promise<void> {
   const report = reporter(options.quiet);
   const paths = stackPaths();
-  await Promise.all(GATEWAY_CODES.map((code) => stopGateway(paths, code, report)));
-  await Promise.all([stopMoto(paths, report), stopTemporal(paths, report), stopSftp(paths, report)]);
-  await stopPostgres(paths, report);
+  // Every service is asked to stop, PostgreSQL last, even when one of them would not: the first
+  // refusal is reported once all were tried.
+  const settled = [
+    ...(await Promise.allSettled(GATEWAY_CODES.map((code) => stopGateway(paths, code, report)))),
+    ...(await Promise.allSettled([
+      stopMoto(paths, report),
+      stopTemporal(paths, report),
+      stopSftp(paths, report),
+    ])),
+    ...(await Promise.allSettled([stopPostgres(paths, report)])),
+  ];
+  const refused = settled.find((result) => result.status === 'rejected');
+  if (refused) throw refused.reason;
   if (options.purge === true) {
     assertSafeToPurge(paths);
     rmSync(paths.stackDir, { recursive: true, force: true });
