@@ -58,8 +58,8 @@ function noting(error: unknown, what: string): unknown {
  * for first). A failure while a file was under way says that its buffered copy was deleted.
  */
 export function fileRun() {
-  const current = patched(CLEANUP_WHATEVER_ENDS_THE_RUN);
-  const steps = current ? STEPS : FIRST_STEPS;
+  const cleansUpAll = patched(CLEANUP_WHATEVER_ENDS_THE_RUN);
+  const steps = cleansUpAll ? STEPS : FIRST_STEPS;
   const discard = (bufferedKeys: string[]) => steps.runSteps.discardRunFiles({ bufferedKeys });
   async function eachFile(
     list: () => Promise<ListedFile[]>,
@@ -68,7 +68,7 @@ export function fileRun() {
     let buffered: BufferedFileMeta | undefined;
     let underWay = false;
     // Runs from before listed outside of what cleans up.
-    const files = current ? undefined : await list();
+    const files = cleansUpAll ? undefined : await list();
     try {
       for (const file of files ?? (await list())) {
         underWay = true;
@@ -81,7 +81,7 @@ export function fileRun() {
       await CancellationScope.nonCancellable(() => discard(bufferedKeys));
       throw underWay ? noting(error, 'its buffered copy was deleted') : error;
     }
-    await (current ? CancellationScope.nonCancellable(() => discard([])) : discard([]));
+    await (cleansUpAll ? CancellationScope.nonCancellable(() => discard([])) : discard([]));
   }
   return { ...steps, eachFile };
 }
