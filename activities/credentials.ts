@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
+import type { ConnectionRef, SftpCredentials } from '../common/connections.js';
 import type { SealedConnection } from '../common/names.js';
 import { FailureType } from '../common/failures.js';
 import { createSealedStore, SealedObjectError } from '../common/sealed-objects.js';
@@ -61,4 +61,15 @@ export function assertSealedHost(role: string, ref: ConnectionRef, sealed: Seale
       FailureType.EgressRefused,
     );
   }
+}
+
+/** An sftp connection's sealed credentials, opened, once its run's URL is checked against the sealed host. */
+export async function openSftpCredentials(
+  opener: CredentialOpener,
+  role: string,
+  ref: ConnectionRef,
+): Promise<SftpCredentials> {
+  const sealed = await opener.open(ref.id);
+  assertSealedHost(role, ref, sealed);
+  return sealed.secrets as unknown as SftpCredentials;
 }

@@ -11,11 +11,11 @@ import type {
   SourceFileStep,
   SourceListing,
 } from '../common/file-transfer-types.js';
-import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
+import type { ConnectionRef } from '../common/connections.js';
 import type { SftpCredentials } from '../common/connections.js';
 import type { SealedStore } from '../common/sealed-objects.js';
 import type { EnvironmentAws } from './aws.js';
-import { assertSealedHost } from './credentials.js';
+import { openSftpCredentials } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
 import { attemptSignal } from './egress.js';
 import { bufferFile, furtherOf, readBuffered, uploadedSoFar } from './file-buffer.js';
@@ -74,12 +74,8 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   const ledgerName = (connectionId: string) =>
     `ledger-${connectionId}-${Context.current().info.workflowType}`;
 
-  /** An sftp connection's sealed credentials, opened. */
-  async function credentialsOf(role: string, ref: ConnectionRef): Promise<SftpCredentials> {
-    const sealed = await deps.credentials.open(ref.id);
-    assertSealedHost(role, ref, sealed);
-    return sealed.secrets as unknown as SftpCredentials;
-  }
+  const credentialsOf = (role: string, ref: ConnectionRef) =>
+    openSftpCredentials(deps.credentials, role, ref);
 
   /** A session on a connection's server, with the folder and pattern sealed with it, open while `work` runs. */
   async function withSession<T>(
@@ -179,7 +175,6 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
       );
     },
 
-    /** Delivers a buffered file to the destination folder under its name, whole or not at all. */
     /**
      * Delivers a buffered file to the destination folder under its name, whole or not at all:
      * decrypted with the source connection's PGP key and encrypted for the destination's, when

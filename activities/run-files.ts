@@ -76,8 +76,6 @@ export function createRunFiles(deps: RunFilesDeps) {
   }
 
   return {
-    manifestName,
-    partsName,
     dropObject,
     targetAt,
 

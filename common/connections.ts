@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { SSH_FINGERPRINT } from './ssh-fingerprint.js';
 
+/** A connection as a run names it: its id and base URL (metadata; its secrets stay sealed). */
+export interface ConnectionRef {
+  id: string;
+  baseUrl: string;
+}
+
 /** Connection kinds Tavio knows how to talk to. */
 export const CONNECTION_KINDS = ['hris-rest', 'upsert-rest', 'sftp'] as const;
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number];

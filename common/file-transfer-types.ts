@@ -1,4 +1,4 @@
-import type { ConnectionRef } from '../integrations/hris-employee-sync/types.js';
+import type { ConnectionRef } from './connections.js';
 
 /**
  * Metadata that crosses Temporal for the sftp-file-transfer integration: opaque file ids, sizes,

@@ -5,11 +5,11 @@ import type { CensusFileProgress, CensusFileResult, CensusMapping } from './type
 import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../../common/config.js';
 import { FailureType } from '../../common/failures.js';
 import type { BufferedFileMeta, ListedFile } from '../../common/file-transfer-types.js';
-import type { ConnectionRef } from '../hris-employee-sync/types.js';
+import type { ConnectionRef } from '../../common/connections.js';
 import type { SftpCredentials } from '../../common/connections.js';
 import { objectKeyOf } from '../../common/sealed-objects.js';
 import { csvRows, describeHeaderProblem, headerProblem, rowMapper } from './csv.js';
-import { assertSealedHost } from '../../activities/credentials.js';
+import { assertSealedHost, openSftpCredentials } from '../../activities/credentials.js';
 import type { CredentialOpener } from '../../activities/credentials.js';
 import { bufferFile, readBuffered } from '../../activities/file-buffer.js';
 import type { BufferedFile } from '../../activities/file-buffer.js';
@@ -57,10 +57,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
   const responseLimitBytes = deps.responseLimitBytes ?? DEFAULT_RESPONSE_LIMIT_BYTES;
 
   /** The rows of a buffered file, decrypted first when the source connection has a PGP key. */
-  async function rowsOf(input: CensusFileInput, buffered: BufferedFile) {
-    const sealed = await deps.credentials.open(input.source.id);
-    assertSealedHost('source', input.source, sealed);
-    const source = sealed.secrets as SftpCredentials;
+  async function rowsOf(input: CensusFileInput, buffered: BufferedFile, source: SftpCredentials) {
     const chunks = readBuffered(files.bufferTarget(input.file), buffered.parts);
     return csvRows(
       source.pgpPrivateKey === undefined
@@ -91,8 +88,8 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
   }
 
   /** Reads the whole file: its header against the mapping, and every row as CSV. */
-  async function check(input: CensusFileInput, buffered: BufferedFile) {
-    const csv = await rowsOf(input, buffered);
+  async function check(input: CensusFileInput, buffered: BufferedFile, source: SftpCredentials) {
+    const csv = await rowsOf(input, buffered, source);
     let header: string[] | undefined;
     let rows = 0;
     for await (const cells of csv.rows) {
@@ -132,8 +129,9 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
       return attempt(
         async () => {
           const buffered = await files.buffered(input.file, input.buffered);
+          const source = await openSftpCredentials(deps.credentials, 'source', input.source);
           // An attempt that loaded a page had checked the file.
-          if (!progress) await check(input, buffered);
+          if (!progress) await check(input, buffered, source);
           const sealed = await deps.credentials.open(input.destination.id);
           assertSealedHost('destination', input.destination, sealed);
           const destination = {
@@ -151,7 +149,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
             skipped: 0,
             checksum: EMPTY_CHECKSUM,
           };
-          const csv = await rowsOf(input, buffered);
+          const csv = await rowsOf(input, buffered, source);
           let mapRow: ReturnType<typeof rowMapper> | undefined;
           let row = 0;
           let page: string[][] = [];

@@ -1,4 +1,5 @@
-import type { ConnectionRef, SyncTotals } from '../hris-employee-sync/types.js';
+import type { ConnectionRef } from '../../common/connections.js';
+import type { SyncTotals } from '../hris-employee-sync/types.js';
 import type { FileTransferOptions } from '../../common/file-transfer-types.js';
 
 /**

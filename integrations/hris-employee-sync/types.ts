@@ -1,9 +1,6 @@
-/** Metadata that crosses Temporal for the hris-employee-sync integration: identifiers and counts only. */
+import type { ConnectionRef } from '../../common/connections.js';
 
-export interface ConnectionRef {
-  id: string;
-  baseUrl: string;
-}
+/** Metadata that crosses Temporal for the hris-employee-sync integration: identifiers and counts only. */
 
 export interface HrisSyncOptions {
   pageSize: number;
