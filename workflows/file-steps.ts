@@ -7,6 +7,7 @@ import {
   proxyActivities,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/types.js';
+import type { ConnectionRef } from '../common/connections.js';
 import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
 import { RETRY } from './retry.js';
 
@@ -51,9 +52,17 @@ function noting(error: unknown, what: string): unknown {
   });
 }
 
+/** What a file run's steps did, counted. */
+export interface FileRunTotals {
+  files: number;
+  bytes: number;
+  sourceDeleted: number;
+}
+
 /**
- * A file run's steps, and `eachFile`: it lists the source's new files with `list`, moves each
- * with `move`, which reports its file's buffered copy once it has one, then drops what the run
+ * A file run's steps, and `eachFile`: it lists the source's new files with `list`, and for each
+ * one buffers it, hands it to `handle` (deliver it, import it...), and finishes it (buffered copy
+ * dropped, source file kept or deleted, file recorded in the ledger). Then it drops what the run
  * left in the bucket, whether it completed, failed or was cancelled (a cancelled step is waited
  * for first). A failure while a file was under way says that its buffered copy was deleted.
  */
@@ -62,17 +71,24 @@ export function fileRun() {
   const steps = cleansUpAll ? STEPS : FIRST_STEPS;
   const discard = (bufferedKeys: string[]) => steps.runSteps.discardRunFiles({ bufferedKeys });
   async function eachFile(
-    list: () => Promise<ListedFile[]>,
-    move: (file: ListedFile, buffered: (meta: BufferedFileMeta) => void) => Promise<void>,
-  ): Promise<void> {
+    run: { source: ConnectionRef; sourceAfter: 'keep' | 'delete'; list: () => Promise<ListedFile[]> },
+    handle: (file: ListedFile, buffered: BufferedFileMeta) => Promise<void>,
+  ): Promise<FileRunTotals> {
+    const totals = { files: 0, bytes: 0, sourceDeleted: 0 };
     let buffered: BufferedFileMeta | undefined;
     let underWay = false;
     // Runs from before listed outside of what cleans up.
-    const files = cleansUpAll ? undefined : await list();
+    const files = cleansUpAll ? undefined : await run.list();
     try {
-      for (const file of files ?? (await list())) {
+      for (const file of files ?? (await run.list())) {
         underWay = true;
-        await move(file, (meta) => (buffered = meta));
+        const step = { source: run.source, file };
+        buffered = await steps.fileSteps.bufferSourceFile(step);
+        await handle(file, buffered);
+        const done = await steps.runSteps.finishFile({ ...step, buffered, sourceAfter: run.sourceAfter });
+        totals.files += 1;
+        totals.bytes += file.size;
+        if (done.sourceDeleted) totals.sourceDeleted += 1;
         buffered = undefined;
         underWay = false;
       }
@@ -82,6 +98,7 @@ export function fileRun() {
       throw underWay ? noting(error, 'its buffered copy was deleted') : error;
     }
     await (cleansUpAll ? CancellationScope.nonCancellable(() => discard([])) : discard([]));
+    return totals;
   }
   return { ...steps, eachFile };
 }

@@ -11,9 +11,7 @@ import { fileRun } from '../../workflows/file-steps.js';
  */
 export async function censusFileImport(input: CensusImportInput): Promise<CensusImportSummary> {
   const startedAt = Date.now();
-  const summary = {
-    files: 0,
-    bytes: 0,
+  const records = {
     sha256: {} as Record<string, string>,
     recordsRead: 0,
     recordsWritten: 0,
@@ -21,39 +19,31 @@ export async function censusFileImport(input: CensusImportInput): Promise<Census
     rowsMalformed: 0,
     pages: 0,
     checksum: EMPTY_CHECKSUM,
-    sourceDeleted: 0,
   };
   const { fileSteps, runSteps, eachFile } = fileRun();
-  await eachFile(
-    () => runSteps.listSourceFiles(input),
+  const totals = await eachFile(
+    {
+      source: input.source,
+      sourceAfter: input.options.sourceAfter,
+      list: () => runSteps.listSourceFiles(input),
+    },
     async (file, buffered) => {
-      const step = { source: input.source, file };
-      const current = await fileSteps.bufferSourceFile(step);
-      buffered(current);
       const imported = await fileSteps.importCensusFile({
         source: input.source,
         destination: input.destination,
         file,
-        buffered: current,
+        buffered,
         pageSize: input.options.pageSize,
         mapping: input.options.mapping,
       });
-      const done = await runSteps.finishFile({
-        ...step,
-        buffered: current,
-        sourceAfter: input.options.sourceAfter,
-      });
-      summary.files += 1;
-      summary.bytes += file.size;
-      summary.sha256[file.id] = current.sha256;
-      summary.recordsRead += imported.read;
-      summary.recordsWritten += imported.written;
-      summary.recordsSkipped += imported.skipped;
-      summary.rowsMalformed += imported.malformed;
-      summary.pages += imported.pages;
-      summary.checksum = xorHex(summary.checksum, imported.checksum);
-      if (done.sourceDeleted) summary.sourceDeleted += 1;
+      records.sha256[file.id] = buffered.sha256;
+      records.recordsRead += imported.read;
+      records.recordsWritten += imported.written;
+      records.recordsSkipped += imported.skipped;
+      records.rowsMalformed += imported.malformed;
+      records.pages += imported.pages;
+      records.checksum = xorHex(records.checksum, imported.checksum);
     },
   );
-  return { ...summary, durationMs: Date.now() - startedAt };
+  return { ...totals, ...records, durationMs: Date.now() - startedAt };
 }

@@ -10,26 +10,20 @@ import { fileRun } from '../../workflows/file-steps.js';
  */
 export async function sftpFileTransfer(input: FileTransferInput): Promise<FileTransferSummary> {
   const startedAt = Date.now();
-  const summary = { files: 0, bytes: 0, sha256: {} as Record<string, string>, sourceDeleted: 0 };
+  const sha256: Record<string, string> = {};
   const { fileSteps, runSteps, eachFile } = fileRun();
-  await eachFile(
-    () => runSteps.listSourceFiles(input),
+  const totals = await eachFile(
+    {
+      source: input.source,
+      sourceAfter: input.options.sourceAfter,
+      list: () => runSteps.listSourceFiles(input),
+    },
     async (file, buffered) => {
-      const step = { source: input.source, destination: input.destination, file };
-      const current = await fileSteps.bufferSourceFile(step);
-      buffered(current);
+      const step = { source: input.source, destination: input.destination, file, buffered };
       // Workers before PGP returned nothing: what they delivered is what was buffered.
-      const delivered = (await fileSteps.deliverBufferedFile({ ...step, buffered: current })) ?? current;
-      const done = await runSteps.finishFile({
-        ...step,
-        buffered: current,
-        sourceAfter: input.options.sourceAfter,
-      });
-      summary.files += 1;
-      summary.bytes += file.size;
-      summary.sha256[file.id] = delivered.sha256;
-      if (done.sourceDeleted) summary.sourceDeleted += 1;
+      const delivered = (await fileSteps.deliverBufferedFile(step)) ?? buffered;
+      sha256[file.id] = delivered.sha256;
     },
   );
-  return { ...summary, durationMs: Date.now() - startedAt };
+  return { ...totals, sha256, durationMs: Date.now() - startedAt };
 }
