@@ -5,15 +5,13 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { Upload } from '@aws-sdk/lib-storage';
 import { proxyAuthorization } from '../activities/http.js';
 import { openSftp } from '../activities/sftp-session.js';
-import { GATEWAY_OF } from '../common/gateways.js';
-import { dataplaneRoleArn } from '../common/names.js';
+import { DATAPLANE_ROLE } from '../common/names.js';
 import { summaryOf } from '../control-api/client.js';
-import type { Environment } from '../control-api/client.js';
 import { environmentWorkerPid, peakRssMiB, waitFor } from '../scripts/processes.js';
+import { assumeEnvironmentRole } from '../scripts/stack/environment-roles.js';
 import { createSftpAccount } from '../scripts/stack/sftp-accounts.js';
 import type { SftpAccount } from '../scripts/stack/sftp-accounts.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
@@ -54,32 +52,6 @@ async function writeFile(account: SftpAccount, name: string, mib: number) {
   await finished(out);
 }
 
-/** An S3 client acting as the environment's data-plane role, straight at the S3 service. */
-async function dataplaneS3(
-  environment: Environment,
-  endpoint: string,
-  identity: { accessKeyId: string; secretAccessKey: string },
-) {
-  const sts = new STSClient({ region: environment.awsRegion, endpoint, credentials: identity });
-  const { Credentials: c } = await sts.send(
-    new AssumeRoleCommand({
-      RoleArn: dataplaneRoleArn(environment.awsAccountId, GATEWAY_OF[environment.region]),
-      RoleSessionName: 'bench-baseline',
-    }),
-  );
-  sts.destroy();
-  return new S3Client({
-    region: environment.awsRegion,
-    endpoint,
-    forcePathStyle: true,
-    credentials: {
-      accessKeyId: c!.AccessKeyId!,
-      secretAccessKey: c!.SecretAccessKey!,
-      sessionToken: c!.SessionToken!,
-    },
-  });
-}
-
 const bench = await benchPlatform({ regions: ['us'], employees: 1 });
 const { org, client, stack } = bench;
 const baselineGateway = await bench.gateway();
@@ -102,7 +74,13 @@ try {
       await createGatewayCredentials(baselineGateway.files.passwd).issue(environment.id),
     ),
   };
-  const s3 = await dataplaneS3(environment, stack.awsEndpoint, stack.awsIdentities.hosts.us1);
+  // The environment's data-plane role, straight at the S3 service.
+  const s3 = new S3Client({
+    region: environment.awsRegion,
+    endpoint: stack.awsEndpoint,
+    forcePathStyle: true,
+    credentials: await assumeEnvironmentRole(environment, DATAPLANE_ROLE, stack, 'bench-baseline'),
+  });
 
   /** The plain script: seconds to stream the file from the source into the bucket. */
   async function baseline(name: string): Promise<number> {

@@ -3,11 +3,10 @@ import type { DeserializeMiddleware } from '@smithy/types';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
-import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { inject } from 'vitest';
 import type { DATAPLANE_ROLE } from '../../common/names.js';
-import { dataplaneRoleArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
-import { GATEWAY_OF } from '../../common/gateways.js';
+import type { PROVISIONER_ROLE } from '../../common/names.js';
+import { assumeEnvironmentRole } from '../../scripts/stack/environment-roles.js';
 import type { Environment } from '../../control-api/client.js';
 
 /** S3, KMS and IAM clients acting as one of an environment's roles, straight at the S3/KMS service. */
@@ -15,32 +14,9 @@ export async function clientsAs(
   environment: Environment,
   role: typeof DATAPLANE_ROLE | typeof PROVISIONER_ROLE,
 ) {
-  const { awsEndpoint: endpoint, awsIdentities } = inject('stack');
-  // Each role is assumed by the one identity allowed to: the control plane, or the region's host.
-  const sts = new STSClient({
-    region: environment.awsRegion,
-    endpoint,
-    credentials:
-      role === PROVISIONER_ROLE
-        ? awsIdentities.controlPlane
-        : awsIdentities.hosts[GATEWAY_OF[environment.region]],
-  });
-  const answer = await sts.send(
-    new AssumeRoleCommand({
-      RoleArn:
-        role === PROVISIONER_ROLE
-          ? roleArn(environment.awsAccountId, role)
-          : dataplaneRoleArn(environment.awsAccountId, GATEWAY_OF[environment.region]),
-      RoleSessionName: 'isolation-test',
-    }),
-  );
-  sts.destroy();
-  const c = answer.Credentials!;
-  const credentials = {
-    accessKeyId: c.AccessKeyId!,
-    secretAccessKey: c.SecretAccessKey!,
-    sessionToken: c.SessionToken!,
-  };
+  const stack = inject('stack');
+  const endpoint = stack.awsEndpoint;
+  const credentials = await assumeEnvironmentRole(environment, role, stack, 'isolation-test');
   const common = { region: environment.awsRegion, endpoint, credentials };
   const kms = new KMS(common);
   kms.middlewareStack.add(keepErrorBody(), { step: 'deserialize', priority: 'low', name: 'keepErrorBody' });
