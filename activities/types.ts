@@ -4,3 +4,4 @@ import type { createHrisSyncActivities } from '../integrations/hris-employee-syn
 export type HrisSyncActivities = ReturnType<typeof createHrisSyncActivities>;
 export type { FileTransferActivities } from './file-transfer.js';
 export type { CensusImportActivities } from '../integrations/census-file-import/activities.js';
+export type { SweepActivities, SweepBatch } from './retention-sweep.js';

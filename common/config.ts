@@ -24,6 +24,7 @@ const DEFAULT_AWS_REGION: Record<RegionCode, string> = {
   eu: 'eu-central-1',
 };
 const DEFAULT_GATEWAY_PORT: Record<RegionCode, number> = { us: 8881, ca: 8882, eu: 8883 };
+const DEFAULT_DATAPLANE_PORT: Record<RegionCode, number> = { us: 8891, ca: 8892, eu: 8893 };
 
 function regionRegistryFrom(env: Env): RegionRegistry {
   const entries = REGION_CODES.map((code) => {
@@ -37,6 +38,7 @@ function regionRegistryFrom(env: Env): RegionRegistry {
       gatewayUrl: env[`TAVIO_GATEWAY_${upper}_URL`] ?? `http://127.0.0.1:${DEFAULT_GATEWAY_PORT[code]}`,
       awsEndpoint: awsEndpointFrom(env),
       gatewayLogFile: env[`TAVIO_GATEWAY_${upper}_LOG`] || undefined,
+      dataplaneUrl: env[`TAVIO_DATAPLANE_${upper}_URL`] ?? `http://127.0.0.1:${DEFAULT_DATAPLANE_PORT[code]}`,
     });
     if (!parsed.success) {
       throw new Error(`region ${code} is misconfigured: ${z.prettifyError(parsed.error)}`);
@@ -126,7 +128,6 @@ const controlApiFields = sharedSchema.extend({
     .regex(/^tav_op_[A-Za-z0-9_-]{20,}$/, 'tav_op_ followed by at least 20 characters')
     .optional(),
   bodyLimitBytes: z.coerce.number().int().min(1024),
-  namespaceRetentionHours: z.coerce.number().int().min(1),
   /** The AWS account of the control plane and the region hosts' principals. */
   controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
   /**
@@ -180,7 +181,6 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       port: env.TAVIO_API_PORT ?? '8080',
       operatorKey: env.TAVIO_OPERATOR_KEY,
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
-      namespaceRetentionHours: env.TAVIO_NAMESPACE_RETENTION_HOURS ?? '72',
       controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? DEFAULT_CONTROL_ACCOUNT_ID,
       accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'pool' : 'external'),
       accountPoolFile: env.TAVIO_ACCOUNT_POOL_FILE ?? '.stack/account-pool.json',

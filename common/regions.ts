@@ -18,6 +18,8 @@ export const regionSettingsSchema = z.object({
   awsEndpoint: z.url().optional(),
   /** The gateway's access log, where run residency counts its requests; absent: the workers' own counts. */
   gatewayLogFile: z.string().min(1).optional(),
+  /** Where the region's host serves what is kept in its environments' buckets (run logs) to token holders. */
+  dataplaneUrl: z.url(),
 });
 export type RegionSettings = z.infer<typeof regionSettingsSchema>;
 

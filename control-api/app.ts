@@ -11,6 +11,7 @@ import { connectionRoutes } from './routes/connections.js';
 import { environmentRoutes } from './routes/environments.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { regionRoutes } from './routes/regions.js';
+import { retentionRoutes } from './routes/retention.js';
 import { runRoutes } from './routes/runs.js';
 import { temporalAuthRoutes } from './routes/temporal-auth.js';
 
@@ -37,6 +38,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   await app.register(apiKeyRoutes(deps));
   await app.register(connectionRoutes(deps));
   await app.register(runRoutes(deps));
+  await app.register(retentionRoutes(deps));
   await app.register(regionRoutes(deps));
   await app.register(temporalAuthRoutes(deps));
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

@@ -1,6 +1,8 @@
 import type { IntegrationName, RunSummary, SummaryOf } from '../integrations/catalog.js';
 import type { ResidencyRecord } from './run-placement.js';
 import type { RetirementReceipt } from './provisioning/retire.js';
+import type { PrefixSweep, RetentionSettings } from '../common/retention.js';
+import type { LogDetail, RunLogRecord } from '../common/run-log.js';
 
 /**
  * Typed client of the control API for applications that start runs programmatically.
@@ -44,6 +46,9 @@ export interface Run {
   waitingFor: string | null;
   createdAt: string;
   closedAt: string | null;
+  /** The environment's retention policy version when the run started, and its logs' detail. */
+  retentionPolicyVersion: number | null;
+  logDetail: LogDetail | null;
 }
 
 export type Residency = ResidencyRecord;
@@ -97,6 +102,41 @@ export interface TemporalToken {
   expiresAt: string;
   role: 'read' | 'admin';
   namespaces: string[];
+}
+
+export interface RetentionPolicy extends RetentionSettings {
+  version: number;
+  createdAt: string | null;
+  createdByKeyId: string | null;
+}
+
+export interface DeletionReceipt {
+  id: string;
+  kind: 'sweep' | 'retirement';
+  policyVersion: number | null;
+  startedAt: string;
+  finishedAt: string;
+  objectsDeleted: number;
+  bytesDeleted: number;
+  prefixes: PrefixSweep[];
+  complete: boolean;
+}
+
+/** Where and with what to read a run's log: its region's data plane, a token of a few minutes. */
+export interface LogGrant {
+  url: string;
+  token: string;
+  expiresAt: string;
+}
+
+export interface LogQuery {
+  /** The least level: debug, info, warn or error. */
+  level?: RunLogRecord['level'];
+  events?: string[];
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
 }
 
 export interface CreateRunRequest {
@@ -188,6 +228,67 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       org: string,
       request: { environment?: string; role?: 'read' | 'admin'; ttlSeconds?: number } = {},
     ) => call<TemporalToken>('POST', `/v1/organizations/${org}/temporal-tokens`, request),
+    getRetention: (org: string, environment: string) =>
+      call<RetentionPolicy>('GET', `${env(org, environment)}/retention`),
+    /** Replaces the policy; `version` is the one it replaces (409 when another change came first). */
+    putRetention: (org: string, environment: string, policy: RetentionSettings & { version: number }) =>
+      call<RetentionPolicy>('PUT', `${env(org, environment)}/retention`, policy),
+    listRetentionVersions: (org: string, environment: string) =>
+      call<{ versions: RetentionPolicy[] }>('GET', `${env(org, environment)}/retention/versions`).then(
+        (r) => r.versions,
+      ),
+    startSweep: (org: string, environment: string) =>
+      call<{ policyVersion: number }>('POST', `${env(org, environment)}/retention/sweeps`),
+    listDeletionReceipts: (org: string, environment: string) =>
+      call<{ receipts: DeletionReceipt[] }>('GET', `${env(org, environment)}/deletion-receipts`).then(
+        (r) => r.receipts,
+      ),
+    createLogGrant: (org: string, environment: string, runId: string) =>
+      call<LogGrant>('POST', `${env(org, environment)}/runs/${runId}/log-token`),
+
+    /**
+     * One page of a run's log, read from its region's data plane with a fresh grant: records in
+     * time order, and the cursor of the next page when the limit cut this one.
+     */
+    async readRunLog(
+      org: string,
+      environment: string,
+      runId: string,
+      query: LogQuery = {},
+    ): Promise<{ records: RunLogRecord[]; nextCursor: string | null }> {
+      const grant = await this.createLogGrant(org, environment, runId);
+      return readLogPage(grant, query);
+    },
+
+    /**
+     * Every record of a run's log, page after page; with `follow`, keeps reading until the run has
+     * ended and its last records are read.
+     */
+    async *tailRunLog(
+      org: string,
+      environment: string,
+      runId: string,
+      query: Omit<LogQuery, 'cursor'> & { follow?: boolean; intervalMs?: number } = {},
+    ): AsyncGenerator<RunLogRecord> {
+      // Where the last page began, and how many of its records were already given.
+      let cursor: string | undefined;
+      let given = 0;
+      for (;;) {
+        const ended = TERMINAL.has((await this.getRun(org, environment, runId)).status);
+        const grant = await this.createLogGrant(org, environment, runId);
+        for (;;) {
+          const page = await readLogPage(grant, { ...query, cursor });
+          yield* page.records.slice(given);
+          given = Math.max(given, page.records.length);
+          if (!page.nextCursor) break;
+          cursor = page.nextCursor;
+          given = 0;
+        }
+        if (!query.follow || ended) return;
+        await new Promise((resolve) => setTimeout(resolve, query.intervalMs ?? 1000));
+      }
+    },
+
     rotateTemporalSigningKey: () =>
       call<{ kid: string; activatesAt: string; previousKeysRetireAt: string }>(
         'POST',
@@ -213,6 +314,32 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
   };
 }
 export type TavioClient = ReturnType<typeof createTavioClient>;
+
+/** Reads one page of a run's log from the data-plane URL of a grant. */
+async function readLogPage(
+  grant: LogGrant,
+  query: LogQuery,
+): Promise<{ records: RunLogRecord[]; nextCursor: string | null }> {
+  const url = new URL(grant.url);
+  if (query.level) url.searchParams.set('level', query.level);
+  if (query.events?.length) url.searchParams.set('event', query.events.join(','));
+  if (query.since) url.searchParams.set('since', query.since);
+  if (query.until) url.searchParams.set('until', query.until);
+  if (query.limit !== undefined) url.searchParams.set('limit', String(query.limit));
+  if (query.cursor) url.searchParams.set('cursor', query.cursor);
+  const response = await fetch(url, { headers: { authorization: `Bearer ${grant.token}` } });
+  const text = await response.text();
+  if (!response.ok) throw new TavioApiError(JSON.parse(text) as Problem);
+  const records: RunLogRecord[] = [];
+  let nextCursor: string | null = null;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const parsed = JSON.parse(line) as RunLogRecord | { nextCursor: string };
+    if ('nextCursor' in parsed) nextCursor = parsed.nextCursor;
+    else records.push(parsed);
+  }
+  return { records, nextCursor };
+}
 
 /** A run's summary as its integration shapes it; null until it completes. Throws for a run of another integration. */
 export function summaryOf<I extends IntegrationName>(run: Run, integration: I): SummaryOf[I] | null {

@@ -55,6 +55,7 @@ export function platformServices(config: ControlApiConfig): PlatformService[] {
     ...service('the control database', config.databaseMigrationUrl),
     ...Object.values(config.regions).flatMap((region) => [
       ...service(`the ${region.gateway} gateway`, region.gatewayUrl),
+      ...service(`the ${region.gateway} data plane`, region.dataplaneUrl),
       ...service('the S3/KMS service', region.awsEndpoint),
     ]),
   ];

@@ -4,6 +4,7 @@ import { migrateDatabase, openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
 import { startBacklogWatch } from './backlog-watch.js';
 import { startRunReconciler } from './run-reconciler.js';
+import { startReceiptCollector } from './retention/receipts.js';
 import { runDepsOf } from './runs.js';
 import { ensureOperatorKey } from './operator-key.js';
 import { createPayloadKeys } from './payload-keys.js';
@@ -58,6 +59,9 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
   });
+  const receipts = startReceiptCollector({ db: database.db, temporal }, (error) =>
+    app.log.warn({ err: error.message }, 'sweep receipts not collected'),
+  );
   // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
   const trusted = temporal.waitUntilTrusted();
   trusted.catch(() => undefined);
@@ -95,7 +99,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
-      await Promise.all([reconciler.stop(), backlog.stop()]);
+      await Promise.all([reconciler.stop(), backlog.stop(), receipts.stop()]);
       await webUi?.close();
       await app.close();
       await temporal.close();

@@ -15,6 +15,8 @@ import { audit } from './audit.js';
 import { buildResidency, workerPolling } from './run-placement.js';
 import { conflict, unprocessable } from './problems.js';
 import type { TemporalClients } from './temporal-clients.js';
+import { currentPolicy } from './retention/policy.js';
+import { LOG_DETAIL_MEMO } from '../common/run-log.js';
 
 type Env = typeof environments.$inferSelect;
 type RunRow = typeof runs.$inferSelect;
@@ -133,6 +135,8 @@ export async function startRun(
 
   const id = randomUUID();
   const workflowId = `${request.integration}-${id}`;
+  // The run keeps the policy it started under: its version, and its logs' detail.
+  const policy = await currentPolicy(deps.db, env.id);
   // Every integration takes its connections by role, and its options.
   const input = { source: refs.source!, destination: refs.destination!, options };
   assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
@@ -152,6 +156,8 @@ export async function startRun(
             idempotencyKey: request.idempotencyKey,
             requestHash: hash,
             createdByKeyId: actorKeyId,
+            retentionPolicyVersion: policy.version,
+            logDetail: policy.runLogDetail,
           })
           .returning();
         const handle = await client.workflow.start(integration.workflowType, {
@@ -164,7 +170,12 @@ export async function startRun(
             { key: SA.region, value: env.region },
             { key: SA.integration, value: request.integration },
           ],
-          memo: { tavioRunId: id, connections: Object.values(refs).map((ref) => ref.id) },
+          memo: {
+            tavioRunId: id,
+            connections: Object.values(refs).map((ref) => ref.id),
+            retentionPolicyVersion: policy.version,
+            [LOG_DETAIL_MEMO]: policy.runLogDetail,
+          },
         });
         const [started] = await tx
           .update(runs)
@@ -285,5 +296,7 @@ export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string
     waitingFor,
     createdAt: row.createdAt.toISOString(),
     closedAt: row.closedAt?.toISOString() ?? null,
+    retentionPolicyVersion: row.retentionPolicyVersion,
+    logDetail: row.logDetail,
   };
 }

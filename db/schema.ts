@@ -10,6 +10,9 @@ import {
   uniqueIndex,
   uuid,
   integer,
+  bigint,
+  boolean,
+  primaryKey,
 } from 'drizzle-orm/pg-core';
 
 /** The control database: metadata only. No customer record, file content or credential is ever stored here. */
@@ -133,6 +136,9 @@ export const runs = pgTable(
     /** Where the run happened: region, queue, worker hosts, storage and key regions, egress by host. */
     residency: jsonb('residency'),
     createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    /** The environment's retention policy version when the run started, and its log detail then. */
+    retentionPolicyVersion: integer('retention_policy_version'),
+    logDetail: text('log_detail'),
     createdAt: createdAt(),
     closedAt: timestamp('closed_at', { withTimezone: true }),
   },
@@ -204,3 +210,58 @@ export const payloadKeys = pgTable('payload_keys', {
   wrappedKey: text('wrapped_key').notNull(),
   createdAt: createdAt(),
 });
+
+export const logDetailEnum = pgEnum('log_detail', ['metadata', 'records']);
+
+/**
+ * An environment's retention policy, one row per version; the newest version is in force. Version 0
+ * is the defaults, never stored. A version is never changed: a change inserts the next one.
+ */
+export const retentionPolicies = pgTable(
+  'retention_policies',
+  {
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    version: integer('version').notNull(),
+    tmpBufferHours: integer('tmp_buffer_hours').notNull(),
+    transferredFileDays: integer('transferred_file_days').notNull(),
+    quarantineDays: integer('quarantine_days').notNull(),
+    runLogDays: integer('run_log_days').notNull(),
+    historyDays: integer('history_days').notNull(),
+    runLogDetail: logDetailEnum('run_log_detail').notNull(),
+    createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.environmentId, t.version] })],
+);
+
+export const deletionKindEnum = pgEnum('deletion_kind', ['sweep', 'retirement']);
+
+/**
+ * What a retention sweep or a retirement destroyed in an environment's bucket: counts, bytes,
+ * prefixes and times, never an object's name. Append-only, like the audit log.
+ */
+export const deletionReceipts = pgTable(
+  'deletion_receipts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    kind: deletionKindEnum('kind').notNull(),
+    /** The sweep's workflow execution, or the retirement: one receipt each. */
+    source: text('source').notNull().unique(),
+    policyVersion: integer('policy_version'),
+    startedAt: timestamp('started_at', { withTimezone: true }).notNull(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }).notNull(),
+    objectsDeleted: integer('objects_deleted').notNull(),
+    bytesDeleted: bigint('bytes_deleted', { mode: 'number' }).notNull(),
+    /** Per prefix: objects, bytes, the cutoff applied, and the oldest and newest object deleted. */
+    prefixes: jsonb('prefixes').notNull(),
+    /** False when a prefix could not be swept to its end; what was deleted is still counted. */
+    complete: boolean('complete').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('deletion_receipts_env').on(t.environmentId, t.finishedAt)],
+);

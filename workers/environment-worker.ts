@@ -17,8 +17,10 @@ import { createCensusImportActivities } from '../integrations/census-file-import
 import { createFileTransferActivities } from '../activities/file-transfer.js';
 import { createGatewayHttp, proxyAuthorization } from '../activities/http.js';
 import { createHrisSyncActivities } from '../integrations/hris-employee-sync/activities.js';
+import { createSweepActivities } from '../activities/retention-sweep.js';
 import { activityFailureScrubber, activityPayloadGuard } from './activity-guard.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
+import { runLogInterceptor } from './run-log-interceptor.js';
 import { receiveSecrets } from './secrets-inbox.js';
 import { createTokenWatch } from './token-watch.js';
 
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
           authorization: proxyAuthorization(proxyCredentials()),
         }),
       }),
+      ...createSweepActivities({ s3: aws.s3, bucket: settings.bucket }),
       ...createCensusImportActivities({
         ...files,
         http,
@@ -124,6 +127,9 @@ async function main(): Promise<void> {
       activity: [
         activityFailureScrubber(),
         activityEnvironmentGuard(settings),
+        // Inside the environment guard (a refused task leaves nothing in this bucket), outside the
+        // payload guard (a result refused as too large is logged as the activity's failure).
+        runLogInterceptor({ store: files.store, bucket: settings.bucket, s3: aws.s3, scope: settings }),
         activityPayloadGuard(settings.payloadLimitBytes),
       ],
     },

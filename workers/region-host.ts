@@ -6,6 +6,7 @@ import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/conf
 import { payloadKeySchema, temporalTokenSchema } from '../common/worker-secrets.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createGatewayCredentials } from './gateway-credentials.js';
+import { createLogServer } from './log-server.js';
 import { createRegionSandbox } from './sandbox.js';
 import type { RegionSandbox } from './sandbox.js';
 import { createSupervisor } from './supervisor.js';
@@ -94,6 +95,18 @@ async function main(): Promise<void> {
     credentials: config.aws,
     hostId: config.hostId,
   });
+  /** This host's environments at the last pass, by id: the run-log endpoint serves these alone. */
+  let assignedHere = new Map<string, Assignment>();
+  const logs = createLogServer({
+    region: config.region,
+    url: region.dataplaneUrl,
+    controlApiUrl: config.controlApiUrl,
+    awsEndpoint: region.awsEndpoint,
+    assignment: (id) => assignedHere.get(id),
+    issueCredentials: (roleArn, seconds) => issuer.issue(roleArn, seconds),
+    log,
+  });
+  await logs.listen();
   const gatewayCredentials = createGatewayCredentials(config.gatewayPasswdFile);
   await gatewayCredentials.reset();
   const sandbox = regionSandbox(config, log);
@@ -188,6 +201,7 @@ async function main(): Promise<void> {
     const assignments = await fetchAssignments(config);
     const now = Date.now();
     const assigned = new Set<string>();
+    const assignedNow = new Map<string, Assignment>();
     for (const assignment of assignments) {
       // Defense in depth: the API filters by region, and the host checks again.
       if (assignment.region !== config.region || assignment.taskQueue !== region.taskQueue) {
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
       }
       const key = assignment.id;
       assigned.add(key);
+      assignedNow.set(key, assignment);
       const { runningRuns, backlog } = assignment.work;
       if (runningRuns > 0 || backlog || supervisor.busy(key)) lastWorkAt.set(key, now);
       const workedAt = lastWorkAt.get(key);
@@ -220,9 +235,11 @@ async function main(): Promise<void> {
         startWorker(assignment);
       }
     }
+    assignedHere = assignedNow;
     for (const key of [...lastWorkAt.keys()]) if (!assigned.has(key)) lastWorkAt.delete(key);
     for (const key of knownHere) {
       if (assigned.has(key)) continue;
+      logs.forget(key);
       await idleStops.get(key);
       // Known here until its worker is stopped: a failed stop is tried again at the next pass.
       await stopWorker(key);
@@ -239,6 +256,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('stopping all environment workers');
+    await logs
+      .close()
+      .catch((error: Error) => log.error({ err: error.message }, 'could not stop serving run logs'));
     secrets.forgetAll();
     await supervisor.stopAll();
     await gatewayCredentials.revokeAll().catch(() => undefined);

@@ -1,9 +1,10 @@
-import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, defaultPayloadConverter, workflowInfo } from '@temporalio/workflow';
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import { FailureType } from '../common/failures.js';
 import { GATEWAY_OF, REGION_CODES } from '../common/gateways.js';
 import { namespaceOf } from '../common/names.js';
 import { assertMetadataSized, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../common/payload-guard.js';
+import { LOG_DETAIL_HEADER, LOG_DETAIL_MEMO, logDetailOf } from '../common/run-log.js';
 import { SA } from '../common/search-attributes.js';
 
 /**
@@ -31,14 +32,22 @@ function assertOwnEnvironment(): void {
   }
 }
 
-/** Refuses, by name, an activity call or a workflow result too large to be metadata. */
+/**
+ * Refuses, by name, an activity call or a workflow result too large to be metadata. Tells each
+ * activity, in a header, the detail level of the run's log (headers do not enter replay).
+ */
 export const interceptors: WorkflowInterceptorsFactory = () => ({
   outbound: [
     {
       async scheduleActivity(input, next) {
-        const what = `workflow ${workflowInfo().workflowType}, activity ${input.activityType} arguments`;
+        const info = workflowInfo();
+        const what = `workflow ${info.workflowType}, activity ${input.activityType} arguments`;
         assertMetadataSized(input.args, DEFAULT_PAYLOAD_LIMIT_BYTES, what);
-        return next(input);
+        const detail = logDetailOf(info.memo?.[LOG_DETAIL_MEMO]);
+        return next({
+          ...input,
+          headers: { ...input.headers, [LOG_DETAIL_HEADER]: defaultPayloadConverter.toPayload(detail) },
+        });
       },
     },
   ],

@@ -119,6 +119,8 @@ export function provisionerPermissions(accountId: string, provisionerRoleArn: st
           's3:PutBucketPublicAccessBlock',
           's3:GetBucketPublicAccessBlock',
           's3:PutBucketTagging',
+          's3:PutLifecycleConfiguration',
+          's3:GetLifecycleConfiguration',
           's3:DeleteObject',
         ],
         Resource: ['arn:aws:s3:::*'],

@@ -9,6 +9,8 @@ import type { TemporalClients } from '../temporal-clients.js';
 import type { AccountAccess } from './account-access.js';
 import { ensureBucket, ensureDataplaneRole, ensureKey } from './aws-resources.js';
 import { ensureSearchAttributes, registerOwnNamespace } from './temporal-namespace.js';
+import { applyRetention } from '../retention/apply.js';
+import { currentPolicy } from '../retention/policy.js';
 
 type EnvironmentRow = typeof environments.$inferSelect;
 
@@ -19,7 +21,6 @@ export interface ProvisioningDeps {
   accounts: AccountAccess;
   regions: RegionRegistry;
   controlAccountId: string;
-  retentionHours: number;
 }
 
 class StepFailed extends Error {
@@ -85,7 +86,7 @@ export async function provisionEnvironment(
       if (!env.namespaceRegisteredAt) {
         const registeredAt = await step('temporal namespace', () =>
           deps.temporal.administer(env.namespace, (connection) =>
-            registerOwnNamespace(connection, env.namespace, env.id, deps.retentionHours),
+            registerOwnNamespace(connection, env.namespace, env.id),
           ),
         );
         await save({ namespaceRegisteredAt: registeredAt });
@@ -121,6 +122,9 @@ export async function provisionEnvironment(
       awsResources(),
     ] as const);
     const { keyArn, roleArn: dataplaneRoleArn } = made;
+    await step('retention policy', async () =>
+      applyRetention(deps, { ...env, keyArn }, orgSlug, await currentPolicy(deps.db, env.id)),
+    );
     const row = await save({ dataplaneRoleArn, status: 'active' });
     await audit(deps.db, {
       actorKeyId,

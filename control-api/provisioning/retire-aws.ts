@@ -3,23 +3,59 @@ import { DeleteAliasCommand, DisableKeyCommand, ScheduleKeyDeletionCommand } fro
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DATAPLANE_ROLE } from '../../common/names.js';
 import type { AccountClients } from './account-access.js';
+import { countDeleted } from '../../common/retention.js';
+import type { PrefixSweep } from '../../common/retention.js';
 import { tolerating } from '../../common/aws-errors.js';
 
-/** Deletes every object of the bucket, then the bucket; answers how many objects it deleted. */
-export async function destroyBucket(aws: AccountClients, bucket: string): Promise<number> {
-  let deleted = 0;
+/**
+ * Deletes every object of the bucket, then the bucket; answers, per prefix, what the storage
+ * service reported deleted (counts, bytes, times; never a name).
+ */
+export async function destroyBucket(aws: AccountClients, bucket: string): Promise<PrefixSweep[]> {
+  const at = new Date().toISOString();
+  const prefixes = new Map<string, PrefixSweep>();
+  const tallyOf = (key: string) => {
+    const prefix = `${key.split('/')[0]}/` as PrefixSweep['prefix'];
+    let tally = prefixes.get(prefix);
+    if (!tally) {
+      tally = {
+        prefix,
+        olderThan: at,
+        objects: 0,
+        bytes: 0,
+        uploadsAborted: 0,
+        oldest: null,
+        newest: null,
+        complete: true,
+      };
+      prefixes.set(prefix, tally);
+    }
+    return tally;
+  };
   for (;;) {
     const page = await tolerating(
       () => aws.s3.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1000 })),
       ['NoSuchBucket'],
     );
-    const keys = (page?.Contents ?? []).flatMap((object) => (object.Key ? [{ Key: object.Key }] : []));
-    if (keys.length === 0) break;
-    await aws.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-    deleted += keys.length;
+    const listed = new Map(
+      (page?.Contents ?? []).flatMap((object) => (object.Key ? [[object.Key, object]] : [])),
+    );
+    if (listed.size === 0) break;
+    const answer = await aws.s3.send(
+      new DeleteObjectsCommand({
+        Bucket: bucket,
+        Delete: { Objects: [...listed.keys()].map((Key) => ({ Key })), Quiet: false },
+      }),
+    );
+    for (const deleted of answer.Deleted ?? []) {
+      const object = deleted.Key ? listed.get(deleted.Key) : undefined;
+      if (object) countDeleted(tallyOf(object.Key!), object);
+    }
+    if ((answer.Errors ?? []).length > 0)
+      throw new Error(`${answer.Errors!.length} objects of bucket ${bucket} were not deleted`);
   }
   await tolerating(() => aws.s3.send(new DeleteBucketCommand({ Bucket: bucket })), ['NoSuchBucket']);
-  return deleted;
+  return [...prefixes.values()];
 }
 
 /** Disables the key at once and schedules its deletion after the shortest waiting period AWS allows. */

@@ -1,5 +1,8 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { apiKeys, connections, environments, runs } from '../../db/schema.js';
+import { apiKeys, connections, deletionReceipts, environments, runs } from '../../db/schema.js';
+import type { PrefixSweep } from '../../common/retention.js';
+import { currentPolicy } from '../retention/policy.js';
+import { receiptValues } from '../retention/receipts.js';
 import { keyAliasOf } from '../../common/names.js';
 import { audit } from '../audit.js';
 import type { ProvisioningDeps } from './provision.js';
@@ -16,6 +19,9 @@ export interface RetirementReceipt {
   namespace: string;
   bucket: string;
   objectsDeleted: number;
+  bytesDeleted: number;
+  /** Per prefix (`logs/`, `tmp/`, `files/`...): what the storage service reported deleted. */
+  prefixes: PrefixSweep[];
   keyArn: string | null;
   keyDisabled: boolean;
   keyDeletionDate: string | null;
@@ -74,7 +80,17 @@ export async function retireEnvironment(
       .where(eq(runs.id, run.id));
   }
   const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
-  const objectsDeleted = await destroyBucket(aws, env.bucket);
+  const deletingAt = new Date().toISOString();
+  const prefixes = await destroyBucket(aws, env.bucket);
+  // Recorded at once: a later step that fails does not lose the proof of what was deleted. An
+  // attempt that found the bucket already empty records nothing.
+  const deleted = receiptValues(env.id, 'retirement', `retirement:${env.id}:${deletingAt}`, {
+    policyVersion: (await currentPolicy(deps.db, env.id)).version,
+    startedAt: deletingAt,
+    finishedAt: new Date().toISOString(),
+    prefixes,
+  });
+  if (deleted.objectsDeleted > 0) await deps.db.insert(deletionReceipts).values(deleted);
   const keyDeletionDate = env.keyArn
     ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug))
     : null;
@@ -95,7 +111,9 @@ export async function retireEnvironment(
   const receipt: RetirementReceipt = {
     namespace: env.namespace,
     bucket: env.bucket,
-    objectsDeleted,
+    objectsDeleted: deleted.objectsDeleted,
+    bytesDeleted: deleted.bytesDeleted,
+    prefixes,
     keyArn: env.keyArn,
     keyDisabled: env.keyArn !== null,
     keyDeletionDate,

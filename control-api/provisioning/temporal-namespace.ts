@@ -1,6 +1,7 @@
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import Long from 'long';
+import { DEFAULT_RETENTION } from '../../common/retention.js';
 import { SA } from '../../common/search-attributes.js';
 
 const ALREADY_EXISTS = 6;
@@ -28,14 +29,14 @@ export async function registerOwnNamespace(
   connection: Connection,
   namespace: string,
   environmentId: string,
-  retentionHours: number,
 ): Promise<Date> {
   try {
     await connection.workflowService.registerNamespace({
       namespace,
       description: 'Tavio environment',
       data: { [OWNER_DATA_KEY]: environmentId },
-      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(retentionHours * 3600) },
+      // The default policy's history retention; the policy in force is applied once it is made.
+      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(DEFAULT_RETENTION.historyDays * 86_400) },
     });
   } catch (error) {
     if (grpcCode(error) !== ALREADY_EXISTS) throw error;

@@ -45,7 +45,6 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     accounts: deps.accounts,
     regions: config.regions,
     controlAccountId: config.controlAccountId,
-    retentionHours: config.namespaceRetentionHours,
   };
   /**
    * A new environment row with an account of its own. Two creations may pick the same pooled

@@ -8,6 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
 import { refreshRun, runDepsOf, runView, startRun, waitingReason } from '../runs.js';
 import { buildResidency } from '../run-placement.js';
+import { issueLogToken } from '../run-logs.js';
 import { envParams, runParams } from '../schemas.js';
 
 const startBody = z
@@ -98,6 +99,32 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             buildResidency(client, deps.config.regions, env, row, false),
           )
         );
+      },
+    );
+
+    app.post(
+      '/v1/organizations/:org/environments/:env/runs/:run/log-token',
+      {
+        schema: {
+          summary:
+            "A short-lived token to read the run's log from its region's data plane (the control plane never opens logs)",
+          params: runParams,
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
+        const { row } = await loadRun(principal, request.params);
+        const grant = await issueLogToken(deps, { org, env, run: row, keyId: principal.keyId });
+        await audit(deps.db, {
+          actorKeyId: principal.keyId,
+          action: 'run.log_token_issued',
+          organizationId: env.organizationId,
+          environmentId: env.id,
+          target: row.workflowId,
+          details: { expiresAt: grant.expiresAt },
+        });
+        return reply.code(201).send(grant);
       },
     );
 

@@ -78,12 +78,22 @@ export function createSigningKeys(db: Database, timings: SigningKeyTimings) {
       return { keys: (await published()).map((row) => row.publicJwk as JWK) };
     },
 
-    /** Signs a token for `subject` holding `permissions` (`<namespace>:<role>`). */
-    async sign(subject: string, permissions: readonly string[], ttlMs: number): Promise<SignedToken> {
+    /**
+     * Signs a token for `subject` holding `permissions` (`<namespace>:<role>`). A token for another
+     * service than Temporal names it as its audience, holds no permission, and carries its claims.
+     */
+    async sign(
+      subject: string,
+      permissions: readonly string[],
+      ttlMs: number,
+      other?: { audience: string; claims: Record<string, unknown> },
+    ): Promise<SignedToken> {
       if (ttlMs > timings.maxTokenTtlMs) throw new Error(`a token lives at most ${timings.maxTokenTtlMs} ms`);
       const row = await current();
       const expiresAt = new Date(Date.now() + ttlMs);
-      const token = await new SignJWT({ permissions: [...permissions] })
+      const jwt = new SignJWT({ ...other?.claims, permissions: other ? [] : [...permissions] });
+      if (other) jwt.setAudience(other.audience);
+      const token = await jwt
         .setProtectedHeader({ alg: ALG, kid: row.kid, typ: 'JWT' })
         .setSubject(subject)
         .setIssuedAt()

@@ -17,8 +17,10 @@ import { withActivityEgress } from '../../activities/egress.js';
 import type { ConnectionCache } from '../../activities/connection-cache.js';
 import { assertSealedHost } from '../../activities/credentials.js';
 import type { CredentialOpener } from '../../activities/credentials.js';
-import { mapEmployee } from './mapping.js';
-import type { CanonicalEmployee } from './mapping.js';
+import { mapEmployeeChecked } from './mapping.js';
+import type { SkippedRecord } from './mapping.js';
+import { runLog } from '../../activities/run-log.js';
+import type { RunLog } from '../../activities/run-log.js';
 import type { GatewayHttp } from '../../activities/http.js';
 import { checksumOf, failureFor, upsertEmployees } from '../../activities/upsert-destination.js';
 
@@ -58,6 +60,20 @@ function boundedCursor(cursor: string | null, host: string): string | null {
   );
 }
 
+/**
+ * A skipped record in the run log: its id hashed, the reason and the fields at fault; the issues'
+ * messages, which may quote the record's values, only at `records` detail (the log is sealed in
+ * the customer's own bucket).
+ */
+function logSkipped(log: RunLog, skipped: SkippedRecord): void {
+  log.warn('record.skipped', {
+    recordId: skipped.sourceId === undefined ? null : log.hashId(skipped.sourceId),
+    reason: skipped.reason,
+    fields: skipped.fields,
+    ...(log.detail === 'records' ? { issues: skipped.issues } : {}),
+  });
+}
+
 export interface HrisSyncDeps {
   http: GatewayHttp;
   credentials: CredentialOpener;
@@ -91,6 +107,7 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
 
   /** One page from the source; `signal` abandons it (a prefetched page whose attempt failed). */
   async function extract(input: SyncPageInput, opened: Opened, signal?: AbortSignal) {
+    const startedAt = performance.now();
     const url = new URL('/v1/employees', input.source.baseUrl);
     url.searchParams.set('limit', String(input.pageSize));
     if (input.cursor !== null) url.searchParams.set('cursor', input.cursor);
@@ -112,7 +129,7 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
         FailureType.SourceRequestRejected,
       );
     }
-    return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host) };
+    return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host), startedAt };
   }
 
   const load = (input: SyncPageInput, opened: Opened, records: string[]) =>
@@ -135,15 +152,25 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return loadPage(input, opened, await extract(input, opened));
   }
 
-  /** Maps an extracted page in memory and loads it. */
+  /** Maps an extracted page in memory and loads it; the run log gets each skipped record and the page's counts. */
   async function loadPage(input: SyncPageInput, opened: Opened, page: Extracted) {
-    const mapped = page.data
-      .map((record) => mapEmployee(record))
-      .filter((r): r is CanonicalEmployee => r !== null)
-      .map((record) => JSON.stringify(record));
+    const log = runLog();
+    const mapped: string[] = [];
+    for (const record of page.data) {
+      const checked = mapEmployeeChecked(record);
+      if (checked.employee) mapped.push(JSON.stringify(checked.employee));
+      else logSkipped(log, checked.skipped);
+    }
     const written = await load(input, opened, mapped);
     // The run's last page: nothing of its connections stays in memory.
     if (page.next_cursor === null) deps.connections?.forget(executionOf());
+    log.info('page.loaded', {
+      fetched: page.data.length,
+      written,
+      skipped: page.data.length - mapped.length,
+      durationMs: Math.round(performance.now() - page.startedAt),
+      last: page.next_cursor === null,
+    });
     return {
       read: page.data.length,
       written,

@@ -76,3 +76,70 @@ export function toCanonical(candidate: Record<string, unknown>): CanonicalEmploy
   const parsed = canonicalEmployeeSchema.safeParse(candidate);
   return parsed.success ? parsed.data : null;
 }
+
+/** What keeps a candidate from being a canonical employee: a canonical field and zod's message. */
+export interface CanonicalIssue {
+  path: string;
+  message: string;
+}
+
+/** A skipped record's issue, also naming the source field it was mapped from. */
+export interface MappingIssue extends CanonicalIssue {
+  source: string | undefined;
+}
+
+/** Why a record was skipped, as a code a metadata-level log may carry. */
+export type SkipReason = 'not-an-object' | 'missing-fields' | 'invalid-fields';
+
+/**
+ * A skipped record, described: its reason, the canonical fields at fault (names from the schema,
+ * never values), its source id if it has one, and the issues, whose messages may quote values.
+ */
+export interface SkippedRecord {
+  reason: SkipReason;
+  fields: string[];
+  sourceId: string | undefined;
+  issues: MappingIssue[];
+}
+
+/** A candidate record as a canonical employee, or the issues that keep it from being one. */
+export function checkCanonical(
+  candidate: Record<string, unknown>,
+): { employee: CanonicalEmployee; issues?: undefined } | { employee: null; issues: CanonicalIssue[] } {
+  const parsed = canonicalEmployeeSchema.safeParse(candidate);
+  if (parsed.success) return { employee: parsed.data };
+  return {
+    employee: null,
+    issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+  };
+}
+
+/** Maps one source record as `mapEmployee` does, and says why when it is skipped. */
+export function mapEmployeeChecked(
+  record: unknown,
+  mapping: Readonly<FieldMapping> = HRIS_EMPLOYEE_MAPPING,
+): { employee: CanonicalEmployee; skipped?: undefined } | { employee: null; skipped: SkippedRecord } {
+  const candidate: Record<string, unknown> = {};
+  for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);
+  const checked = checkCanonical(candidate);
+  if (checked.employee) return { employee: checked.employee };
+  const fields = [...new Set(checked.issues.map((issue) => issue.path.split('.')[0]!))];
+  const id = candidate.externalId;
+  return {
+    employee: null,
+    skipped: {
+      reason:
+        record === null || typeof record !== 'object' || Array.isArray(record)
+          ? 'not-an-object'
+          : fields.some((field) => candidate[field] === undefined || candidate[field] === null)
+            ? 'missing-fields'
+            : 'invalid-fields',
+      fields,
+      sourceId: typeof id === 'string' || typeof id === 'number' ? String(id) : undefined,
+      issues: checked.issues.map((issue) => ({
+        ...issue,
+        source: mapping[issue.path.split('.')[0] as keyof FieldMapping],
+      })),
+    },
+  };
+}

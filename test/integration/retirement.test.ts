@@ -9,6 +9,8 @@ import { tableCounts, testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
 import { systemConnection } from '../support/temporal.js';
+import type { PrefixSweep } from '../../common/retention.js';
+import type { DeletionReceipt } from '../../control-api/client.js';
 
 describe('retiring an environment', () => {
   const database = testDatabase();
@@ -42,7 +44,6 @@ describe('retiring an environment', () => {
     expect(receipt).toMatchObject({
       namespace: `${s.org}-${s.env}`,
       bucket: s.environment.bucket,
-      objectsDeleted: 2,
       keyArn: s.environment.keyArn,
       keyDisabled: true,
       keyDeletionDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
@@ -52,6 +53,33 @@ describe('retiring an environment', () => {
       runsCanceled: 1,
       connectionsDeleted: 2,
     });
+  });
+
+  it('counts what it deleted per prefix, the run logs with the rest, and keeps that as a deletion receipt', async () => {
+    const prefixes = receipt.prefixes as PrefixSweep[];
+    const byPrefix = Object.fromEntries(prefixes.map((p) => [p.prefix, p]));
+    // Its two connections' sealed credentials, and the log the canceled run wrote while it ran.
+    expect(byPrefix['credentials/']).toMatchObject({ objects: 2, complete: true });
+    expect(byPrefix['logs/']!.objects).toBeGreaterThan(0);
+    expect(byPrefix['logs/']!.bytes).toBeGreaterThan(0);
+    expect(receipt.objectsDeleted).toBe(prefixes.reduce((sum, p) => sum + p.objects, 0));
+    expect(receipt.bytesDeleted).toBe(prefixes.reduce((sum, p) => sum + p.bytes, 0));
+    const listed = await rawRequest(
+      'GET',
+      `/v1/organizations/${s.org}/environments/${s.env}/deletion-receipts`,
+      {
+        key: s.adminKey,
+      },
+    );
+    const receipts = (listed.body as { receipts: DeletionReceipt[] }).receipts;
+    expect(receipts.filter((r) => r.kind === 'retirement')).toMatchObject([
+      {
+        objectsDeleted: receipt.objectsDeleted,
+        bytesDeleted: receipt.bytesDeleted,
+        prefixes,
+        complete: true,
+      },
+    ]);
   });
 
   it('lists what went with its worker, as its region host checked it: OS user, network rules, gateway credentials', async () => {

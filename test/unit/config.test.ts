@@ -31,6 +31,21 @@ describe('configuration', () => {
     });
   });
 
+  it("serves each region's run logs on its own data-plane URL, from its own variable", () => {
+    const config = loadControlApiConfig(DATABASE);
+    expect([config.regions.us, config.regions.ca, config.regions.eu].map((r) => r.dataplaneUrl)).toEqual([
+      'http://127.0.0.1:8891',
+      'http://127.0.0.1:8892',
+      'http://127.0.0.1:8893',
+    ]);
+    const moved = loadControlApiConfig({ ...DATABASE, TAVIO_DATAPLANE_CA1_URL: 'https://logs.ca.example' });
+    expect(moved.regions.ca.dataplaneUrl).toBe('https://logs.ca.example');
+    expect(moved.regions.us.dataplaneUrl).toBe('http://127.0.0.1:8891');
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_DATAPLANE_EU1_URL: 'not a url' })).toThrow(
+      /region eu is misconfigured[\s\S]*dataplaneUrl/,
+    );
+  });
+
   it('stops with a message naming a misconfigured region', () => {
     expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_AWS_REGION_CA: 'canada' })).toThrow(
       /region ca is misconfigured[\s\S]*awsRegion/,
