@@ -161,18 +161,24 @@ export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: str
     seal,
     unseal,
 
-    /** Seals `plaintext` and writes it; returns the object key. */
-    async put(purpose: ObjectPurpose, name: string, plaintext: Uint8Array): Promise<string> {
+    /** Seals `plaintext` (with the `extra` context, if any) and writes it; returns the object key. */
+    async put(
+      purpose: ObjectPurpose,
+      name: string,
+      plaintext: Uint8Array,
+      options: { extra?: Record<string, string>; abortSignal?: AbortSignal } = {},
+    ): Promise<string> {
       const key = objectKeyOf(purpose, name);
       await s3.send(
         new PutObjectCommand({
           Bucket: bucket,
           Key: key,
-          Body: await seal(key, plaintext),
+          Body: await seal(key, plaintext, options.extra),
           ContentType: 'application/vnd.aws.encryption-sdk',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: scope.keyArn,
         }),
+        { abortSignal: options.abortSignal },
       );
       return key;
     },

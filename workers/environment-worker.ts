@@ -129,7 +129,7 @@ async function main(): Promise<void> {
         activityEnvironmentGuard(settings),
         // Inside the environment guard (a refused task leaves nothing in this bucket), outside the
         // payload guard (a result refused as too large is logged as the activity's failure).
-        runLogInterceptor({ store: files.store, bucket: settings.bucket, s3: aws.s3, scope: settings }),
+        runLogInterceptor({ store: files.store, scope: settings }),
         activityPayloadGuard(settings.payloadLimitBytes),
       ],
     },

@@ -1,7 +1,4 @@
 import { Readable } from 'node:stream';
-import { KMS } from '@aws-sdk/client-kms';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
@@ -10,20 +7,16 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { RegionCode } from '../common/regions.js';
 import {
-  chunkFlushedAt,
-  decodeChunk,
-  encodeCursor,
   isLogDay,
-  logDay,
   logDaysBetween,
-  matchesFilter,
   parseRunLogQuery,
   RUN_LOG_AUDIENCE,
   runLogFolder,
 } from '../common/run-log.js';
-import type { RunLogQuery, RunLogRecord } from '../common/run-log.js';
-import { createSealedStore, objectKeyOf, SealedObjectError } from '../common/sealed-objects.js';
+import { objectKeyOf } from '../common/sealed-objects.js';
 import type { DataplaneCredentials } from '../common/worker-secrets.js';
+import { cursorOfRun, environmentReader, madeFor, readRunLog } from './log-reader.js';
+import type { EnvironmentReader, LogAssignment } from './log-reader.js';
 
 /**
  * The region host's data-plane endpoint for run logs. A caller shows a token the control API
@@ -34,26 +27,8 @@ import type { DataplaneCredentials } from '../common/worker-secrets.js';
 
 export const RUN_LOG_ROUTE = '/v1/organizations/:org/environments/:env/runs/:run/logs';
 
-/** An environment assigned to this host, as far as reading its logs goes. */
-export interface LogAssignment {
-  id: string;
-  organization: string;
-  environment: string;
-  bucket: string;
-  keyArn: string;
-  awsRegion: string;
-  dataplaneRoleArn: string;
-}
-
 /** Days a token may cover at most (runs are kept far shorter). */
 const MAX_TOKEN_DAYS = 3660;
-/** A chunk is filed at most a few seconds after its records; this much leeway keeps clock steps harmless. */
-const FILING_LEEWAY_MS = 10 * 60_000;
-/** A sealed chunk larger than this is not one the workers wrote. */
-const MAX_SEALED_CHUNK_BYTES = 16 * 1024 * 1024;
-/** Credentials are renewed this long before they expire. */
-const RENEW_BEFORE_MS = 5 * 60_000;
-const CREDENTIAL_SECONDS = 3600;
 
 const claimsSchema = z.object({
   tavio: z
@@ -78,161 +53,6 @@ const claimsSchema = z.object({
     }),
 });
 export type RunLogClaims = z.infer<typeof claimsSchema>['tavio'];
-
-/** Where chunks come from: the keys under a prefix in order, and a chunk's records. */
-export interface ChunkSource {
-  list(prefix: string): AsyncIterable<string>;
-  open(key: string): Promise<RunLogRecord[]>;
-}
-
-/**
- * One page of a run's log as NDJSON, a piece per chunk: the records of `query`, chunks in key
- * order and lines in order, from the cursor on. When more records match than the limit, the last
- * line is `{"nextCursor": ...}`, which points at the first record not sent.
- */
-export async function* readRunLog(
-  source: ChunkSource,
-  run: { workflowId: string; from: string; to: string },
-  query: RunLogQuery,
-): AsyncGenerator<string> {
-  const { filter, limit, cursor } = query;
-  const days = [run.from];
-  if (cursor) days.push(cursor.key.split('/')[1]!);
-  if (filter.since !== undefined) days.push(logDay(filter.since - FILING_LEEWAY_MS));
-  const firstDay = days.sort().at(-1)!;
-  const lastDay =
-    filter.until !== undefined && logDay(filter.until + FILING_LEEWAY_MS) < run.to
-      ? logDay(filter.until + FILING_LEEWAY_MS)
-      : run.to;
-  let sent = 0;
-  for (const day of logDaysBetween(firstDay, lastDay)) {
-    const prefix = `${objectKeyOf('logs', runLogFolder(day, run.workflowId))}/`;
-    for await (const key of source.list(prefix)) {
-      if (cursor && key < cursor.key) continue;
-      const flushedAt = chunkFlushedAt(key);
-      if (flushedAt !== undefined) {
-        if (filter.since !== undefined && flushedAt < filter.since - FILING_LEEWAY_MS) continue;
-        // Keys sort by flush time, and later days come later: nothing further can match.
-        if (filter.until !== undefined && flushedAt > filter.until + FILING_LEEWAY_MS) return;
-      }
-      const records = await source.open(key);
-      let piece = '';
-      for (let line = cursor && key === cursor.key ? cursor.line : 0; line < records.length; line++) {
-        const record = records[line]!;
-        if (!matchesFilter(record, filter)) continue;
-        if (sent === limit) {
-          yield `${piece}${JSON.stringify({ nextCursor: encodeCursor({ key, line }) })}\n`;
-          return;
-        }
-        piece += `${JSON.stringify(record)}\n`;
-        sent++;
-      }
-      if (piece !== '') yield piece;
-    }
-  }
-}
-
-/** Whether a cursor points into this run's log. */
-function cursorOfRun(key: string, workflowId: string): boolean {
-  const [purpose, day, folder, file] = key.split('/');
-  return purpose === 'logs' && isLogDay(day ?? '') && folder === workflowId && file !== undefined;
-}
-
-const madeFor = (a: LogAssignment) =>
-  [a.organization, a.environment, a.bucket, a.keyArn, a.awsRegion, a.dataplaneRoleArn].join('\n');
-
-interface EnvironmentReader {
-  /** What the clients were made for: a changed assignment gets new ones. */
-  made: string;
-  source(workflowId: string): ChunkSource;
-  destroy(): void;
-}
-
-/**
- * S3 and KMS clients of one environment, straight to the region's endpoint (not through the
- * gateway: this is the host, not a worker), with the environment's own credentials, renewed
- * five minutes before they expire.
- */
-function environmentReader(
-  assignment: LogAssignment,
-  options: Pick<LogServerOptions, 'region' | 'awsEndpoint' | 'issueCredentials' | 'log'>,
-): EnvironmentReader {
-  let cached: { value: DataplaneCredentials; renewAt: number } | undefined;
-  let pending: Promise<DataplaneCredentials> | undefined;
-  const current = async () => {
-    if (cached && Date.now() < cached.renewAt) return cached.value;
-    pending ??= options
-      .issueCredentials(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS)
-      .then((value) => {
-        cached = { value, renewAt: Date.parse(value.expiration) - RENEW_BEFORE_MS };
-        return value;
-      })
-      .finally(() => {
-        pending = undefined;
-      });
-    return pending;
-  };
-  const common = {
-    region: assignment.awsRegion,
-    endpoint: options.awsEndpoint,
-    credentials: async () => {
-      const value = await current();
-      return { ...value, expiration: new Date(value.expiration) };
-    },
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
-  };
-  const s3 = new S3Client({ ...common, forcePathStyle: options.awsEndpoint !== undefined });
-  const kms = new KMS(common);
-  const store = createSealedStore({
-    s3,
-    kms,
-    bucket: assignment.bucket,
-    scope: {
-      organization: assignment.organization,
-      environment: assignment.environment,
-      region: options.region,
-      keyArn: assignment.keyArn,
-    },
-  });
-  return {
-    made: madeFor(assignment),
-    source: (workflowId) => ({
-      async *list(prefix) {
-        let token: string | undefined;
-        do {
-          const page = await s3.send(
-            new ListObjectsV2Command({ Bucket: assignment.bucket, Prefix: prefix, ContinuationToken: token }),
-          );
-          for (const object of page.Contents ?? []) if (object.Key) yield object.Key;
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
-      },
-      async open(key) {
-        const object = await s3.send(new GetObjectCommand({ Bucket: assignment.bucket, Key: key }));
-        if ((object.ContentLength ?? 0) > MAX_SEALED_CHUNK_BYTES) {
-          object.Body?.transformToWebStream()
-            .cancel()
-            .catch(() => undefined);
-          options.log.warn({ key, bytes: object.ContentLength }, 'run log: chunk too large, left out');
-          return [];
-        }
-        const sealed = await object.Body!.transformToByteArray();
-        try {
-          return await decodeChunk(await store.unseal(key, sealed, { run: workflowId }));
-        } catch (error) {
-          // Sealed for another place (another run's chunk moved here): never opened, never sent.
-          if (!(error instanceof SealedObjectError)) throw error;
-          options.log.warn({ key }, 'run log: chunk sealed for another place, left out');
-          return [];
-        }
-      },
-    }),
-    destroy() {
-      s3.destroy();
-      kms.destroy();
-    },
-  };
-}
 
 export interface LogServerOptions {
   region: RegionCode;

@@ -2,8 +2,6 @@ import type { Context } from '@temporalio/activity';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { Headers } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { withEgressTally } from '../activities/egress.js';
 import { createRunLog, withRunLog } from '../activities/run-log.js';
 import type { RunLog } from '../activities/run-log.js';
@@ -19,14 +17,11 @@ import {
   recordLine,
 } from '../common/run-log.js';
 import type { LogDetail, LogFields, LogLevel, RunLogRecord } from '../common/run-log.js';
-import { objectKeyOf } from '../common/sealed-objects.js';
 import type { SealedStore, SealScope } from '../common/sealed-objects.js';
 
 /** Where an environment's run logs go: its bucket, sealed with its store. */
 export interface RunLogTarget {
   store: SealedStore;
-  bucket: string;
-  s3: S3Client;
   scope: SealScope;
 }
 
@@ -62,33 +57,23 @@ function createChunkWriter(owner: ChunkOwner) {
   let writing: Promise<void> = Promise.resolve();
 
   async function write(chunk: string[], flushedAt: number, n: number): Promise<void> {
-    let key: string | undefined;
+    const name = chunkName({ ...owner, flushedAt, seq: n });
     try {
-      key = objectKeyOf('logs', chunkName({ ...owner, flushedAt, seq: n }));
       const plaintext = await encodeChunk(chunk);
       // The requests name the run at the gateway, in a tally of their own: they are the run's
       // storage calls, but not part of the activity's reported egress.
       await withEgressTally(
-        async () => {
-          const body = await target.store.seal(key!, plaintext, { run: workflowId });
-          await target.s3.send(
-            new PutObjectCommand({
-              Bucket: target.bucket,
-              Key: key,
-              Body: body,
-              ContentType: 'application/vnd.aws.encryption-sdk',
-              ServerSideEncryption: 'aws:kms',
-              SSEKMSKeyId: target.scope.keyArn,
-            }),
-            { abortSignal: AbortSignal.timeout(WRITE_TIMEOUT_MS) },
-          );
-        },
+        () =>
+          target.store.put('logs', name, plaintext, {
+            extra: { run: workflowId },
+            abortSignal: AbortSignal.timeout(WRITE_TIMEOUT_MS),
+          }),
         undefined,
         workflowId,
       );
     } catch (error) {
       owner.report('run log chunk not written', {
-        key,
+        name,
         records: chunk.length,
         error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
       });

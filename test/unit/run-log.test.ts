@@ -3,7 +3,6 @@ import { gunzipSync } from 'node:zlib';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createRunLog, hashRecordId, runLog } from '../../activities/run-log.js';
@@ -25,9 +24,10 @@ import type { LogLevel, RunLogFilter, RunLogQuery, RunLogRecord } from '../../co
 import { objectKeyOf } from '../../common/sealed-objects.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import { mapEmployee, mapEmployeeChecked } from '../../integrations/hris-employee-sync/mapping.js';
-import type { SealedStore } from '../../common/sealed-objects.js';
-import { createLogServer, readRunLog } from '../../workers/log-server.js';
-import type { ChunkSource, LogAssignment } from '../../workers/log-server.js';
+import type { ObjectPurpose, SealedStore } from '../../common/sealed-objects.js';
+import { readRunLog } from '../../workers/log-reader.js';
+import { createLogServer } from '../../workers/log-server.js';
+import type { ChunkSource, LogAssignment } from '../../workers/log-reader.js';
 import { failureEntry, logDetailFromHeaders, runLogInterceptor } from '../../workers/run-log-interceptor.js';
 
 const WORKFLOW = 'hris-employee-sync-6b1f0c52-6f4e-4a4e-9d55-2f3f9a3c1d10';
@@ -367,28 +367,23 @@ describe('the run log interceptor', () => {
     keyArn: 'arn:aws:kms:eu-central-1:1:key/k',
   };
 
-  /** A store that "seals" by prefixing the key, and an S3 client that keeps what is put. */
+  /** A store that keeps what is put, unsealed, with the context it was to be sealed under. */
   function target(failPuts = false) {
     const puts: { key: string; body: Uint8Array; extra: unknown }[] = [];
-    const sealed = new Map<Uint8Array, unknown>();
     const store = {
-      seal: async (_key: string, plaintext: Uint8Array, extra?: Record<string, string>) => {
-        sealed.set(plaintext, extra);
-        return plaintext;
+      put: async (
+        purpose: ObjectPurpose,
+        name: string,
+        plaintext: Uint8Array,
+        options: { extra?: Record<string, string> } = {},
+      ) => {
+        const key = objectKeyOf(purpose, name);
+        if (failPuts) throw new Error('bucket unreachable');
+        puts.push({ key, body: plaintext, extra: options.extra });
+        return key;
       },
     } as unknown as SealedStore;
-    const s3 = {
-      send: async (command: { input: { Key: string; Body: Uint8Array } }) => {
-        if (failPuts) throw new Error('bucket unreachable');
-        puts.push({
-          key: command.input.Key,
-          body: command.input.Body,
-          extra: sealed.get(command.input.Body),
-        });
-        return {};
-      },
-    } as unknown as S3Client;
-    return { puts, target: { store, s3, bucket: 'b', scope } };
+    return { puts, target: { store, scope } };
   }
 
   const withHeader =
