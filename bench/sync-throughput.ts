@@ -3,6 +3,8 @@ import { mapEmployee } from '../integrations/hris-employee-sync/mapping.js';
 import type { CanonicalEmployee } from '../integrations/hris-employee-sync/mapping.js';
 import { proxyAuthorization } from '../activities/http.js';
 import { summaryOf } from '../control-api/client.js';
+import { DEFAULT_RETENTION } from '../common/retention.js';
+import type { LogDetail } from '../common/run-log.js';
 import { environmentWorkerPid, rssMiB, waitFor } from '../scripts/processes.js';
 import { createGatewayCredentials } from '../workers/gateway-credentials.js';
 import { benchPlatform, percentile } from './support.js';
@@ -18,8 +20,9 @@ import { benchPlatform, percentile } from './support.js';
  *   then warm ones, timed by the workflow's own clock (from its first workflow task) and by the
  *   client's (from the create call until the API reports it completed, polled every 100 ms).
  * The baseline runs once to warm up; then ROUNDS rounds (default 5) each run the baseline and a
- * warm Tavio run back to back, in turn first, so that both see the same state of the machine. The table shows
- * the medians and their ratios, then the worker's RSS. Absolute figures drift between runs on
+ * warm Tavio run back to back, in turn first, so that both see the same state of the machine, then a warm
+ * Tavio run whose log is kept at `records` detail (every skipped record's field errors) instead of
+ * `metadata`. The table shows the medians and their ratios, then the worker's RSS. Absolute figures drift between runs on
  * shared machines; the ratio is the figure.
  * Usage: tsx bench/sync-throughput.ts [employees] [page size] [rounds].
  */
@@ -86,8 +89,15 @@ try {
   say(`baseline: ${EMPLOYEES} employees, pages of ${PAGE_SIZE}, plain loop through a gateway...`);
   // A first pass warms the loop's code and connections, as the worker's are warm after its first run.
   await baseline(plain);
-  /** A run through the API: its summary, and its wall-clock time from the create call. */
-  async function tavioRun(idempotencyKey: string) {
+  /** A run through the API, its log at `detail`: its summary, and its wall-clock time from the create call. */
+  async function tavioRun(idempotencyKey: string, detail: LogDetail = 'metadata') {
+    const policy = await client.getRetention(org, 'bench');
+    if (policy.runLogDetail !== detail)
+      await client.putRetention(org, 'bench', {
+        ...DEFAULT_RETENTION,
+        runLogDetail: detail,
+        version: policy.version,
+      });
     const started = Date.now();
     const run = await client.createRun(org, 'bench', {
       integration: 'hris-employee-sync',
@@ -107,6 +117,7 @@ try {
   const plainRates: number[] = [];
   const tavioRates: number[] = [];
   const wallRates: number[] = [];
+  const recordsRates: number[] = [];
   let warm = cold;
   for (let round = 1; round <= ROUNDS; round++) {
     // Each goes first every other round: neither always follows the other's after-effects.
@@ -116,8 +127,9 @@ try {
     if (!tavioFirst) warm = await tavioRun(`bench-warm-${round}`);
     tavioRates.push(rate(warm.summary.durationMs));
     wallRates.push(rate(warm.wallMs));
+    recordsRates.push(rate((await tavioRun(`bench-records-${round}`, 'records')).summary.durationMs));
     say(
-      `round ${round}/${ROUNDS}: baseline ${Math.round(plainRates.at(-1)!)}, Tavio ${Math.round(tavioRates.at(-1)!)} records/s`,
+      `round ${round}/${ROUNDS}: baseline ${Math.round(plainRates.at(-1)!)}, Tavio ${Math.round(tavioRates.at(-1)!)}, with records-level logs ${Math.round(recordsRates.at(-1)!)} records/s`,
     );
   }
   // Started for the first run, the worker stays for the host's idle period.
@@ -129,6 +141,7 @@ try {
     ['Tavio, workflow clock', median(tavioRates)],
     ['Tavio, client wall clock', median(wallRates)],
     ['Tavio, cold worker, wall', rate(cold.wallMs)],
+    ['Tavio, records-level logs', median(recordsRates)],
   ];
   console.log(`path (median of ${ROUNDS})          records/s   vs baseline`);
   console.log(
@@ -153,6 +166,8 @@ try {
       ratio: Number((rows[0]![1] / plainRate).toFixed(3)),
       ratioWall: Number((rows[1]![1] / plainRate).toFixed(3)),
       ratioColdWall: Number((rows[2]![1] / plainRate).toFixed(3)),
+      tavioRecordsLogs: Math.round(rows[3]![1]),
+      recordsLogsVsMetadata: Number((rows[3]![1] / rows[0]![1]).toFixed(3)),
     }),
   );
   // Retired through the API: its bucket, key, role and namespace go too.
