@@ -28,6 +28,7 @@ import type { ManifestEntry } from './run-files.js';
 import { openSftp, sftpCall, sftpStatusFailure, statOf } from './sftp-session.js';
 import type { GatewayRoute, SftpSession } from './sftp-session.js';
 import { readSftpFile } from './sftp-streams.js';
+import { runLog } from './run-log.js';
 
 /**
  * Activities of sftp-file-transfer. File names and folders are customer data: they live in the
@@ -107,6 +108,12 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
   const ledger = async (connectionId: string): Promise<string[]> =>
     (await files.readIfThere<string[]>('files', ledgerName(connectionId))) ?? [];
 
+  /** A delivered file in the run's log: its id and size, never its name. */
+  const logDelivered = (file: string, delivered: DeliveredFile): DeliveredFile => {
+    runLog().info('file.delivered', { file, bytes: delivered.size });
+    return delivered;
+  };
+
   return {
     /**
      * Lists the source folder's files that match the connection's pattern and that the ledger
@@ -130,6 +137,10 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
             .slice(0, input.options.maxFiles)
             .map((e, index) => ({ id: `f${index + 1}`, ...e }));
           await files.writeManifest(listed);
+          runLog().info('files.listed', {
+            files: listed.length,
+            bytes: listed.reduce((sum, e) => sum + e.size, 0),
+          });
           return listed.map(({ id, size }) => ({ id, size }));
         }),
       ),
@@ -167,6 +178,11 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
               throw sourceChanged();
             }
             await files.writeParts(input.file, buffered.parts);
+            runLog().info('file.buffered', {
+              file: input.file.id,
+              bytes: buffered.size,
+              parts: buffered.parts.length,
+            });
             const { key, size, sha256 } = buffered;
             return { key, parts: buffered.parts.length, size, sha256 };
           });
@@ -198,16 +214,19 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
             const decrypting = source.pgpPrivateKey !== undefined;
             const encrypting = destination.credentials.pgpPublicKey !== undefined;
             if (!decrypting && !encrypting)
-              return deliverFile(
-                target,
-                file,
-                destination.sftp,
-                names,
-                (next) => {
-                  progress = next;
-                  ctx.heartbeat(next);
-                },
-                resumed,
+              return logDelivered(
+                input.file.id,
+                await deliverFile(
+                  target,
+                  file,
+                  destination.sftp,
+                  names,
+                  (next) => {
+                    progress = next;
+                    ctx.heartbeat(next);
+                  },
+                  resumed,
+                ),
               );
             let chunks: AsyncIterable<Uint8Array> = readBuffered(target, file.parts);
             if (decrypting)
@@ -218,13 +237,16 @@ export function createFileTransferActivities(deps: FileTransferDeps) {
                 chunks,
                 'encrypting the file for the destination server',
               );
-            return deliverChanged(
-              chunks,
-              destination.sftp,
-              names,
-              () => ctx.heartbeat(),
-              await files.deliveredOf(input.file),
-              (delivered) => files.recordDelivered(input.file, delivered),
+            return logDelivered(
+              input.file.id,
+              await deliverChanged(
+                chunks,
+                destination.sftp,
+                names,
+                () => ctx.heartbeat(),
+                await files.deliveredOf(input.file),
+                (delivered) => files.recordDelivered(input.file, delivered),
+              ),
             );
           });
         },

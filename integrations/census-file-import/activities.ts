@@ -18,6 +18,7 @@ import { decryptedWith } from '../../activities/pgp.js';
 import { attempt, createRunFiles, currentRun } from '../../activities/run-files.js';
 import type { RunFilesDeps } from '../../activities/run-files.js';
 import { checksumOf, upsertEmployees } from '../../activities/upsert-destination.js';
+import { runLog } from '../../activities/run-log.js';
 
 /**
  * The census-file-import step that loads a buffered census file: read back from the bucket part
@@ -85,6 +86,7 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
     });
     const note = { name: entry.name, size: kept.size, sha256: kept.sha256, reason, parts: kept.parts };
     await deps.store.put('quarantine', `${name}.about`, Buffer.from(JSON.stringify(note)));
+    runLog().warn('file.quarantined', { file: file.id, bytes: kept.size });
   }
 
   /** Reads the whole file: its header against the mapping, and every row as CSV. */
@@ -167,6 +169,12 @@ export function createCensusImportActivities(deps: CensusImportDeps) {
               skipped: done.skipped + page.length - mapped.length,
               checksum: xorHex(done.checksum, checksumOf(mapped)),
             };
+            runLog().info('page.loaded', {
+              file: input.file.id,
+              read: page.length,
+              written,
+              skipped: page.length - mapped.length,
+            });
             page = [];
             progress = done;
             ctx.heartbeat(done);

@@ -197,6 +197,15 @@ describe('census-file-import refusing a file', () => {
     expect(Buffer.concat(parts).toString()).toBe(content);
     // The source file stays where it was: the customer fixes it or declares another mapping.
     expect(readdirSync(i.source.folder)).toContain('census-refused.csv');
+    // The run's log says that a file was quarantined, and which attempt failed how: by id and type.
+    const log = (await s.client.readRunLog(s.org, s.env, done.id)).records;
+    expect(log.filter((r) => r.event === 'file.quarantined').map((r) => r.fields)).toEqual([
+      { file: 'f1', bytes: Buffer.byteLength(content) },
+    ]);
+    expect(log.filter((r) => r.event === 'activity.failed').map((r) => r.fields.type)).toContain(
+      'CsvHeaderMismatch',
+    );
+    expect(JSON.stringify(log)).not.toContain('census-refused');
   });
 
   it('imports a file that did not match once its run declares the mapping of its columns', async () => {
@@ -266,13 +275,13 @@ describe('census-file-import under a worker kill', () => {
     const created = await i.s.client.createRun(i.s.org, i.s.env, {
       integration: 'census-file-import',
       connections: { source: i.connection, destination: i.s.destinationConnectionId },
-      options: { pageSize: 100 },
+      options: { pageSize: 20 },
       idempotencyKey: uniqueSlug('census'),
     });
     const namespace = i.s.environment.namespace;
-    // Pages are upserted one request each: the worker is killed once 400 of 600 are loaded, seconds
-    // after its first heartbeat.
-    await waitFor('pages to be loaded', () => i.s.destination.requests >= 400 || undefined, 120_000);
+    // Pages are upserted one request each: the worker is killed once half of the 3,000 are loaded,
+    // several heartbeats (every 2 seconds at most) after the first.
+    await waitFor('pages to be loaded', () => i.s.destination.requests >= 1500 || undefined, 120_000);
     const before = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 10_000);
     process.kill(before, 'SIGKILL');
     const done = await i.s.client.waitForRun(i.s.org, i.s.env, created.id, { timeoutMs: 150_000 });
@@ -282,12 +291,12 @@ describe('census-file-import under a worker kill', () => {
     expect(summaryOf(done, 'census-file-import')).toMatchObject({
       recordsRead: 60_000,
       recordsWritten: valid,
-      pages: 600,
-      checksum: expectedChecksum(employees, 100),
+      pages: 3000,
+      checksum: expectedChecksum(employees, 20),
     });
     expect(i.s.destination.records.size).toBe(valid);
     // Resumed after the last page its heartbeats reported (they reach Temporal every 2 seconds at
-    // most), not from the start: fewer than the 400 pages loaded before the kill go twice.
-    expect(i.s.destination.requests).toBeLessThan(1000);
+    // most), not from the start: far fewer than the 1,500 pages loaded before the kill go twice.
+    expect(i.s.destination.requests).toBeLessThan(3000 + 1000);
   }, 240_000);
 });

@@ -135,6 +135,18 @@ describe('sftp-file-transfer', () => {
         'etag',
       ])
         expect(text).not.toContain(secret);
+
+      // The run's log tells each file by id and size, in the environment's bucket only.
+      const log = (await t.s.client.readRunLog(t.s.org, t.s.env, done.id)).records;
+      const delivered = log.filter((r) => r.event === 'file.delivered');
+      expect(
+        delivered.map((r) => r.fields).sort((a, b) => String(a.file).localeCompare(String(b.file))),
+      ).toEqual([
+        { file: 'f1', bytes: t.files['census.csv']!.length },
+        { file: 'f2', bytes: t.files[payroll]!.length },
+      ]);
+      const logText = JSON.stringify(log);
+      for (const name of ['census', 'payroll', 'notes']) expect(logText).not.toContain(name);
     },
   );
 

@@ -1,5 +1,6 @@
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { generateKeyPair, SignJWT } from 'jose';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RETENTION } from '../../common/retention.js';
 import type { RunLogRecord } from '../../common/run-log.js';
@@ -110,6 +111,20 @@ describe('run logs in the environment bucket, read through its region', () => {
       .map(decodedText)
       .join('\n');
     for (const value of personalValues()) expect(text).not.toContain(value);
+  });
+
+  it('keeps the control database free of personal data, at records level too', async () => {
+    const tables = await database.db.execute<{ name: string }>(
+      sql`select tablename as name from pg_tables where schemaname = 'public'`,
+    );
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['runs', 'deletion_receipts']));
+    for (const { name } of tables) {
+      const rows = await database.db.execute<{ row: unknown }>(
+        sql`select to_jsonb(t) as row from ${sql.identifier(name)} t`,
+      );
+      const text = JSON.stringify(rows);
+      for (const value of personalValues()) expect(text, `${name} holds ${value}`).not.toContain(value);
+    }
   });
 
   it('filters by level, event and time, and pages with a cursor without loss or overlap', async () => {
