@@ -6,7 +6,7 @@ import {
   ListObjectsV2Command,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { countDeleted } from '../common/retention.js';
+import { countDeleted, emptySweep } from '../common/retention.js';
 import type { PrefixSweep, SweptPrefix } from '../common/retention.js';
 
 /** At most this many objects are deleted by one call; the workflow calls again while there are more. */
@@ -25,9 +25,7 @@ export interface SweepBatchInput {
 }
 
 /** What one call deleted, and whether due objects may remain past its batch. */
-export type SweepBatch = Omit<PrefixSweep, 'prefix' | 'olderThan'> & { more: boolean };
-
-const EMPTY = { objects: 0, bytes: 0, uploadsAborted: 0, oldest: null, newest: null, complete: true };
+export type SweepBatch = PrefixSweep & { more: boolean };
 
 /**
  * The retention sweep's step: deletes, under one prefix of the environment's bucket, the objects
@@ -42,7 +40,7 @@ export function createSweepActivities(deps: { s3: S3Client; bucket: string }) {
       const ctx = Context.current();
       const cutoff = Date.parse(input.olderThan);
       const progress: SweepBatch = {
-        ...EMPTY,
+        ...emptySweep(`${input.prefix}/`, input.olderThan),
         ...(ctx.info.heartbeatDetails as SweepBatch | undefined),
         more: false,
       };

@@ -90,6 +90,12 @@ export interface PrefixSweep {
   complete: boolean;
 }
 
+/** A prefix's receipt before anything under it is deleted. */
+export function emptySweep(prefix: PrefixSweep['prefix'], olderThan: string): PrefixSweep {
+  const none = { objects: 0, bytes: 0, uploadsAborted: 0, oldest: null, newest: null, complete: true };
+  return { prefix, olderThan, ...none };
+}
+
 /** Adds one deleted object to a prefix's counts and time range. */
 export function countDeleted(
   into: Pick<PrefixSweep, 'objects' | 'bytes' | 'oldest' | 'newest'>,

@@ -16,12 +16,20 @@ import { stackUp } from './stack/services.js';
 /**
  * Re-records the histories that the replay tests replay: one real run of each integration on the
  * local stack (the file integrations need the stack's SFTP server, so root), every execution of
- * it (continue-as-new included), written under integrations/<integration>/histories/.
+ * it (continue-as-new included), written under integrations/<integration>/histories/; and one sweep
+ * of the environment's retention schedule, under workflows/histories/.
  * Usage: tsx scripts/record-histories.ts [label] [integration...].
  */
-/** Where an integration's recorded histories live. */
-const outOf = (integration: string) =>
-  fileURLToPath(new URL(`../integrations/${integration}/histories/`, import.meta.url));
+/** Where an integration's recorded histories live; the retention sweep's beside the workflows. */
+const outOf = (name: string) =>
+  fileURLToPath(
+    new URL(
+      name === SWEEP ? '../workflows/histories/' : `../integrations/${name}/histories/`,
+      import.meta.url,
+    ),
+  );
+/** The environment's retention sweep, recorded as `retention-sweep` (not an integration). */
+const SWEEP = 'retention-sweep';
 /** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
 const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
 /** The integrations to record (after the label); every one when none is named. */
@@ -68,6 +76,24 @@ try {
     say(`recording ${run.workflowId} in ${run.namespace}`);
     const done = await client.waitForRun(org, 'recording', run.id);
     if (done.status !== 'completed') throw new Error(`the recorded run ended ${done.status}`);
+    await writeHistories(integration, run.namespace, `WorkflowId = '${run.workflowId}'`);
+  }
+
+  /** Starts the environment's retention sweep and writes its history once its receipt is in. */
+  async function recordSweep() {
+    if (!wanted(SWEEP)) return;
+    await client.startSweep(org, 'recording');
+    say('recording a retention sweep');
+    for (let tries = 0; (await client.listDeletionReceipts(org, 'recording')).length === 0; tries++) {
+      if (tries > 120) throw new Error('the sweep left no receipt within a minute');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const { namespace } = await client.getEnvironment(org, 'recording');
+    await writeHistories(SWEEP, namespace, "WorkflowType = 'retentionSweep'");
+  }
+
+  /** Writes every execution that `query` finds, oldest first, and the payload key they are sealed under. */
+  async function writeHistories(name: string, namespace: string, query: string) {
     const { token } = await client.createTemporalToken(org, { environment: 'recording' });
     const connection = await Connection.connect({
       address: stack.temporalAddress,
@@ -76,23 +102,20 @@ try {
     // The memo of each listed execution is sealed: open it as the control API does.
     const temporal = new Client({
       connection,
-      namespace: run.namespace,
+      namespace,
       dataConverter: {
-        payloadCodecs: [
-          new PayloadEncryptionCodec(run.namespace, platform.api.payloadKeys.ringOf(run.namespace)),
-        ],
+        payloadCodecs: [new PayloadEncryptionCodec(namespace, platform.api.payloadKeys.ringOf(namespace))],
       },
     });
-    const OUT = outOf(integration);
+    const OUT = outOf(name);
     await mkdir(OUT, { recursive: true });
     let index = 0;
     const executions = [];
-    for await (const execution of temporal.workflow.list({ query: `WorkflowId = '${run.workflowId}'` }))
-      executions.push(execution);
+    for await (const execution of temporal.workflow.list({ query })) executions.push(execution);
     executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
     for (const execution of executions) {
-      const history = await temporal.workflow.getHandle(run.workflowId, execution.runId).fetchHistory();
-      const file = `${OUT}${integration}-${LABEL}-${++index}.json`;
+      const history = await temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      const file = `${OUT}${name}-${LABEL}-${++index}.json`;
       // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
       await writeFile(file, `${historyToJSON(history)}\n`);
       say(`wrote ${file} (${history.events?.length ?? 0} events)`);
@@ -103,8 +126,8 @@ try {
     const environment = await client.getEnvironment(org, 'recording');
     const key = await platform.api.payloadKeys.ofEnvironment(environment.id);
     if (!key) throw new Error('the recording environment has no payload key');
-    const keyFile = `${OUT}${integration}-${LABEL}.payload-key.json`;
-    const fixture = { namespace: run.namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
+    const keyFile = `${OUT}${name}-${LABEL}.payload-key.json`;
+    const fixture = { namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
     await writeFile(keyFile, `${JSON.stringify(fixture, null, 2)}\n`);
     say(`wrote ${keyFile}`);
   }
@@ -126,6 +149,7 @@ try {
     await record('sftp-file-transfer', { source: fromDrop.id, destination: toVendor.id });
     await record('census-file-import', { source: fromCensus.id, destination: dst.id });
   } else say('no SFTP server in the stack (it needs root): the file integrations are not recorded');
+  await recordSweep();
   await client.retireEnvironment(org, 'recording');
 } finally {
   await Promise.all(accounts.map((account) => account.close()));

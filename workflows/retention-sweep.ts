@@ -1,5 +1,6 @@
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { SweepActivities, SweepBatch } from '../activities/types.js';
+import { emptySweep } from '../common/retention.js';
 import type { PrefixSweep, SweepInput, SweepReceipt, SweptPrefix } from '../common/retention.js';
 import { RETRY } from './retry.js';
 
@@ -22,16 +23,7 @@ export async function retentionSweep(input: SweepInput): Promise<SweepReceipt> {
   for (const [prefix, keepMs] of Object.entries(input.keepForMs) as [SweptPrefix, number][]) {
     // Whole seconds: storage services list object times to the second.
     const olderThan = new Date(Math.floor((startedAt.getTime() - keepMs) / 1000) * 1000).toISOString();
-    const swept: PrefixSweep = {
-      prefix: `${prefix}/`,
-      olderThan,
-      objects: 0,
-      bytes: 0,
-      uploadsAborted: 0,
-      oldest: null,
-      newest: null,
-      complete: true,
-    };
+    const swept = emptySweep(`${prefix}/`, olderThan);
     for (let more = true; more;) {
       let batch: SweepBatch;
       try {

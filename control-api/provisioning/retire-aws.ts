@@ -3,7 +3,7 @@ import { DeleteAliasCommand, DisableKeyCommand, ScheduleKeyDeletionCommand } fro
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DATAPLANE_ROLE } from '../../common/names.js';
 import type { AccountClients } from './account-access.js';
-import { countDeleted } from '../../common/retention.js';
+import { countDeleted, emptySweep } from '../../common/retention.js';
 import type { PrefixSweep } from '../../common/retention.js';
 import { tolerating } from '../../common/aws-errors.js';
 
@@ -18,16 +18,7 @@ export async function destroyBucket(aws: AccountClients, bucket: string): Promis
     const prefix = `${key.split('/')[0]}/` as PrefixSweep['prefix'];
     let tally = prefixes.get(prefix);
     if (!tally) {
-      tally = {
-        prefix,
-        olderThan: at,
-        objects: 0,
-        bytes: 0,
-        uploadsAborted: 0,
-        oldest: null,
-        newest: null,
-        complete: true,
-      };
+      tally = emptySweep(prefix, at);
       prefixes.set(prefix, tally);
     }
     return tally;

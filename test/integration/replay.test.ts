@@ -10,11 +10,17 @@ import { INTEGRATIONS as INTEGRATION_CATALOG } from '../../integrations/catalog.
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-/** Each integration's recorded histories, in its own folder: `integrations/<name>/histories/`. */
+/**
+ * Each integration's recorded histories, in its own folder (`integrations/<name>/histories/`), and
+ * those of the workflows that are not integrations (the retention sweep: `workflows/histories/`).
+ */
 const INTEGRATIONS = fileURLToPath(new URL('../../integrations/', import.meta.url));
-const folders = readdirSync(INTEGRATIONS, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && existsSync(join(INTEGRATIONS, entry.name, 'histories')))
-  .map((entry) => join(INTEGRATIONS, entry.name, 'histories'));
+const folders = [
+  ...readdirSync(INTEGRATIONS, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(INTEGRATIONS, entry.name, 'histories')))
+    .map((entry) => join(INTEGRATIONS, entry.name, 'histories')),
+  fileURLToPath(new URL('../../workflows/histories', import.meta.url)),
+].filter((folder) => existsSync(folder));
 const located = new Map(
   folders.flatMap((folder) =>
     readdirSync(folder)
@@ -48,8 +54,8 @@ const sealed = (file: string) => readFileSync(pathOf(file), 'utf8').includes('Ym
 describe('replay of committed histories', () => {
   it('has histories to replay, of every integration, one continue-as-new chain at least, and sealed ones among them', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
-    for (const integration of Object.keys(INTEGRATION_CATALOG))
-      expect(files.some((file) => file.startsWith(`${integration}-`))).toBe(true);
+    for (const workflow of [...Object.keys(INTEGRATION_CATALOG), 'retention-sweep'])
+      expect(files.some((file) => file.startsWith(`${workflow}-`))).toBe(true);
     expect(files.filter(sealed).length).toBeGreaterThanOrEqual(2);
   });
 
