@@ -66,15 +66,12 @@ export function mapEmployee(
   record: unknown,
   mapping: Readonly<FieldMapping> = HRIS_EMPLOYEE_MAPPING,
 ): CanonicalEmployee | null {
-  const candidate: Record<string, unknown> = {};
-  for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);
-  return toCanonical(candidate);
+  return mapEmployeeChecked(record, mapping).employee;
 }
 
 /** A candidate record as a canonical employee, or null when it does not fit the shape. */
 export function toCanonical(candidate: Record<string, unknown>): CanonicalEmployee | null {
-  const parsed = canonicalEmployeeSchema.safeParse(candidate);
-  return parsed.success ? parsed.data : null;
+  return checkCanonical(candidate).employee;
 }
 
 /** What keeps a candidate from being a canonical employee: a canonical field and zod's message. */
