@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LOG_DETAILS } from './run-log.js';
+import { LOG_DETAILS } from './log-detail.js';
 
 /**
  * An environment's retention policy: how long each kind of object in its bucket, and each run's
@@ -76,7 +76,8 @@ export interface SweepInput {
 
 /** What a sweep destroyed under one prefix; never an object's name. */
 export interface PrefixSweep {
-  prefix: `${SweptPrefix}/`;
+  /** A swept prefix (`logs/`...); a retirement's receipt also counts `credentials/` and `other/`. */
+  prefix: string;
   /** Objects last written before this time were due. */
   olderThan: string;
   objects: number;
@@ -91,7 +92,7 @@ export interface PrefixSweep {
 }
 
 /** A prefix's receipt before anything under it is deleted. */
-export function emptySweep(prefix: PrefixSweep['prefix'], olderThan: string): PrefixSweep {
+export function emptySweep(prefix: string, olderThan: string): PrefixSweep {
   const none = { objects: 0, bytes: 0, uploadsAborted: 0, oldest: null, newest: null, complete: true };
   return { prefix, olderThan, ...none };
 }
@@ -114,6 +115,39 @@ export interface SweepReceipt {
   finishedAt: string;
   prefixes: PrefixSweep[];
 }
+
+/**
+ * A sweep's result as the control plane accepts it: it comes from the data plane, so it is checked
+ * to hold counts, prefixes and times only before it becomes a receipt.
+ */
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const time = z.iso.datetime();
+export const sweepReceiptSchema = z
+  .object({
+    policyVersion: count,
+    startedAt: time,
+    finishedAt: time,
+    prefixes: z
+      .array(
+        z
+          .object({
+            prefix: z.enum(Object.keys(SWEPT_PREFIXES).map((p) => `${p}/`) as [string, ...string[]]),
+            olderThan: time,
+            objects: count,
+            bytes: count,
+            uploadsAborted: count,
+            oldest: time.nullable(),
+            newest: time.nullable(),
+            complete: z.boolean(),
+          })
+          .strict(),
+      )
+      .max(Object.keys(SWEPT_PREFIXES).length),
+  })
+  .strict();
+
+/** Attempts of a sweep step; the last answers what it deleted instead of failing. */
+export const SWEEP_ATTEMPTS = 5;
 
 /** The workflow type of an environment's retention sweep, and its schedule's id. */
 export const SWEEP_WORKFLOW_TYPE = 'retentionSweep';

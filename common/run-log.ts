@@ -4,28 +4,15 @@ import { z } from 'zod';
  * Run logs: what each activity of a run did, kept in the environment's own bucket under `logs/`,
  * sealed under its key. One object per chunk: the gzip of NDJSON records, filed as
  * `logs/<day of the flush>/<workflow id>/<flush ms>-<activity id>-a<attempt>-<seq>.ndjson.gz`.
- * The environment worker writes them; the region host reads them for a token holder.
- *
- * Workflow code imports this module (the header name), so it uses no Node built-in: gzip comes
- * from the web streams every Node process has.
+ * The environment worker writes them; the region host reads them for a token holder. What
+ * workflow code needs (the detail level and how it travels) is in `log-detail.ts`.
  */
 
 /** The audience of the tokens the control API issues for reading one run's log. */
 export const RUN_LOG_AUDIENCE = 'tavio-run-logs';
 
-/** The activity header that carries the run's detail level from the workflow to its activities. */
-export const LOG_DETAIL_HEADER = 'tavio-log-detail';
-/** The memo field in which a run is started with its detail level. */
-export const LOG_DETAIL_MEMO = 'logDetail';
-
-/** `metadata`: counts, codes, hashed ids. `records`: also what a record held that made it fail. */
-export const LOG_DETAILS = ['metadata', 'records'] as const;
-export type LogDetail = (typeof LOG_DETAILS)[number];
-
-/** Anything but exactly `records` is `metadata`: the detail is never raised by accident. */
-export function logDetailOf(value: unknown): LogDetail {
-  return value === 'records' ? 'records' : 'metadata';
-}
+export { LOG_DETAIL_HEADER, LOG_DETAIL_MEMO, LOG_DETAILS, logDetailOf } from './log-detail.js';
+export type { LogDetail } from './log-detail.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -94,12 +81,18 @@ export function logDaysBetween(from: string, to: string): string[] {
 
 /** The folder, under `logs/`, of one run's chunks flushed on `day`. */
 export function runLogFolder(day: string, workflowId: string): string {
-  return `${day}/${workflowId}`;
+  return `${day}/${safeSegment(workflowId, 128)}`;
 }
 
-/** An activity id as a file name's part: characters outside `[A-Za-z0-9._-]` become `_`. */
-export function safeActivityId(activityId: string): string {
-  return activityId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64) || '_';
+/**
+ * An id as a path segment: characters outside `[A-Za-z0-9._-]` become `_` (a scheduled workflow's
+ * id holds its time, with colons). Two ids that differ only there share a folder; a chunk is still
+ * opened only for the run it was sealed for.
+ */
+export function safeSegment(id: string, max: number): string {
+  const safe = id.replace(/[^A-Za-z0-9._-]/g, '_');
+  // A segment starts with a letter or a digit.
+  return (/^[A-Za-z0-9]/.test(safe) ? safe : `x${safe}`).slice(0, max);
 }
 
 /** Where one chunk is filed, under `logs/` (pass it to `objectKeyOf('logs', name)`). */
@@ -112,7 +105,7 @@ export function chunkName(chunk: {
 }): string {
   const file = [
     String(chunk.flushedAt).padStart(13, '0'),
-    safeActivityId(chunk.activityId),
+    safeSegment(chunk.activityId, 64),
     `a${chunk.attempt}`,
     String(chunk.seq).padStart(4, '0'),
   ].join('-');

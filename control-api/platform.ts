@@ -59,8 +59,9 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
   });
-  const receipts = startReceiptCollector({ db: database.db, temporal }, (error) =>
-    app.log.warn({ err: error.message }, 'sweep receipts not collected'),
+  const receipts = startReceiptCollector(
+    { db: database.db, temporal, accounts, regions: config.regions },
+    (error) => app.log.warn({ err: error.message }, 'sweep receipts not collected'),
   );
   // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
   const trusted = temporal.waitUntilTrusted();

@@ -1,11 +1,9 @@
 import type { environments, organizations, runs } from '../db/schema.js';
-import { RUN_LOG_AUDIENCE } from '../common/run-log.js';
+import { logDay, RUN_LOG_AUDIENCE } from '../common/run-log.js';
 import type { ApiDeps } from './deps.js';
 
 /** A log token lives five minutes at most (less when Temporal tokens live less). */
 const LOG_TOKEN_MS = 5 * 60_000;
-
-const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
 /**
  * A token for reading one run's log from its region's data plane, and where to read it. The token
@@ -35,8 +33,8 @@ export async function issueLogToken(
         region: env.region,
         run: run.id,
         workflowId: run.workflowId,
-        from: dayOf(run.createdAt),
-        to: dayOf(lastDay),
+        from: logDay(run.createdAt.getTime()),
+        to: logDay(lastDay.getTime()),
       },
     },
   });

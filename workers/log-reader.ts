@@ -37,9 +37,13 @@ export interface LogAssignment {
 const FILING_LEEWAY_MS = 10 * 60_000;
 /** A sealed chunk larger than this is not one the workers wrote. */
 const MAX_SEALED_CHUNK_BYTES = 16 * 1024 * 1024;
-/** Credentials are renewed this long before they expire. */
-const RENEW_BEFORE_MS = 5 * 60_000;
-const CREDENTIAL_SECONDS = 3600;
+/**
+ * An environment's credentials for reading its logs live 15 minutes (the least STS gives): an
+ * environment whose log was read holds none on this host for longer than that. Renewed a minute
+ * before they expire.
+ */
+const RENEW_BEFORE_MS = 60_000;
+const CREDENTIAL_SECONDS = 900;
 
 /** What opening an environment's chunks needs. */
 export interface ReaderOptions {
@@ -68,16 +72,16 @@ export async function* readRunLog(
   query: RunLogQuery,
 ): AsyncGenerator<string> {
   const { filter, limit, cursor } = query;
-  const days = [run.from];
-  if (cursor) days.push(cursor.key.split('/')[1]!);
-  if (filter.since !== undefined) days.push(logDay(filter.since - FILING_LEEWAY_MS));
-  const firstDay = days.sort().at(-1)!;
-  const lastDay =
-    filter.until !== undefined && logDay(filter.until + FILING_LEEWAY_MS) < run.to
-      ? logDay(filter.until + FILING_LEEWAY_MS)
-      : run.to;
+  // The days to list, in milliseconds: never outside the token's days, whatever the query says.
+  const dayStart = (day: string) => Date.parse(`${day}T00:00:00Z`);
+  let first = dayStart(run.from);
+  if (cursor) first = Math.max(first, dayStart(cursor.key.split('/')[1]!));
+  if (filter.since !== undefined) first = Math.max(first, filter.since - FILING_LEEWAY_MS);
+  let last = dayStart(run.to);
+  if (filter.until !== undefined) last = Math.min(last, filter.until + FILING_LEEWAY_MS);
+  if (last < first) return;
   let sent = 0;
-  for (const day of logDaysBetween(firstDay, lastDay)) {
+  for (const day of logDaysBetween(logDay(first), logDay(last))) {
     const prefix = `${objectKeyOf('logs', runLogFolder(day, run.workflowId))}/`;
     for await (const key of source.list(prefix)) {
       if (cursor && key < cursor.key) continue;
@@ -107,7 +111,12 @@ export async function* readRunLog(
 /** Whether a cursor points into this run's log. */
 export function cursorOfRun(key: string, workflowId: string): boolean {
   const [purpose, day, folder, file] = key.split('/');
-  return purpose === 'logs' && isLogDay(day ?? '') && folder === workflowId && file !== undefined;
+  return (
+    purpose === 'logs' &&
+    isLogDay(day ?? '') &&
+    `${day}/${folder}` === runLogFolder(day!, workflowId) &&
+    file !== undefined
+  );
 }
 
 export const madeFor = (a: LogAssignment) =>

@@ -4,7 +4,7 @@ import { FailureType } from '../common/failures.js';
 import { GATEWAY_OF, REGION_CODES } from '../common/gateways.js';
 import { namespaceOf } from '../common/names.js';
 import { assertMetadataSized, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../common/payload-guard.js';
-import { LOG_DETAIL_HEADER, LOG_DETAIL_MEMO, logDetailOf } from '../common/run-log.js';
+import { LOG_DETAIL_HEADER, LOG_DETAIL_MEMO, logDetailOf } from '../common/log-detail.js';
 import { SA } from '../common/search-attributes.js';
 
 /**

@@ -1,13 +1,13 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { SweepActivities, SweepBatch } from '../activities/types.js';
-import { emptySweep } from '../common/retention.js';
+import { emptySweep, SWEEP_ATTEMPTS } from '../common/retention.js';
 import type { PrefixSweep, SweepInput, SweepReceipt, SweptPrefix } from '../common/retention.js';
 import { RETRY } from './retry.js';
 
 const { sweepPrefix } = proxyActivities<SweepActivities>({
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout: '1 minute',
-  retry: { ...RETRY, maximumAttempts: 5 },
+  retry: { ...RETRY, maximumAttempts: SWEEP_ATTEMPTS },
 });
 
 /**
@@ -28,7 +28,10 @@ export async function retentionSweep(input: SweepInput): Promise<SweepReceipt> {
       let batch: SweepBatch;
       try {
         batch = await sweepPrefix({ prefix, olderThan });
-      } catch {
+      } catch (error) {
+        // A sweep that is cancelled ends as cancelled; a step that failed for good (its last
+        // attempt answers what it deleted, so this is a refusal) leaves the prefix incomplete.
+        if (isCancellation(error)) throw error;
         swept.complete = false;
         break;
       }

@@ -2,20 +2,26 @@ import { DeleteRoleCommand, DeleteRolePolicyCommand } from '@aws-sdk/client-iam'
 import { DeleteAliasCommand, DisableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { DATAPLANE_ROLE } from '../../common/names.js';
+import { OBJECT_PURPOSES } from '../../common/sealed-objects.js';
 import type { AccountClients } from './account-access.js';
 import { countDeleted, emptySweep } from '../../common/retention.js';
 import type { PrefixSweep } from '../../common/retention.js';
 import { tolerating } from '../../common/aws-errors.js';
 
 /**
- * Deletes every object of the bucket, then the bucket; answers, per prefix, what the storage
- * service reported deleted (counts, bytes, times; never a name).
+ * Deletes every object of the bucket, then the bucket; counts in `prefixes`, per prefix, what the
+ * storage service reported deleted (counts, bytes, times; never a name), so that what was deleted
+ * before a failure is still known. Objects outside Tavio's purposes count under `other/`.
  */
-export async function destroyBucket(aws: AccountClients, bucket: string): Promise<PrefixSweep[]> {
+export async function destroyBucket(
+  aws: AccountClients,
+  bucket: string,
+  prefixes: Map<string, PrefixSweep>,
+): Promise<void> {
   const at = new Date().toISOString();
-  const prefixes = new Map<string, PrefixSweep>();
   const tallyOf = (key: string) => {
-    const prefix = `${key.split('/')[0]}/` as PrefixSweep['prefix'];
+    const purpose = key.split('/')[0]!;
+    const prefix = (OBJECT_PURPOSES as readonly string[]).includes(purpose) ? `${purpose}/` : 'other/';
     let tally = prefixes.get(prefix);
     if (!tally) {
       tally = emptySweep(prefix, at);
@@ -46,7 +52,6 @@ export async function destroyBucket(aws: AccountClients, bucket: string): Promis
       throw new Error(`${answer.Errors!.length} objects of bucket ${bucket} were not deleted`);
   }
   await tolerating(() => aws.s3.send(new DeleteBucketCommand({ Bucket: bucket })), ['NoSuchBucket']);
-  return [...prefixes.values()];
 }
 
 /** Disables the key at once and schedules its deletion after the shortest waiting period AWS allows. */

@@ -2,7 +2,7 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { apiKeys, connections, deletionReceipts, environments, runs } from '../../db/schema.js';
 import type { PrefixSweep } from '../../common/retention.js';
 import { currentPolicy } from '../retention/policy.js';
-import { receiptValues } from '../retention/receipts.js';
+import { collectSweepReceipts, receiptValues } from '../retention/receipts.js';
 import { keyAliasOf } from '../../common/names.js';
 import { audit } from '../audit.js';
 import type { ProvisioningDeps } from './provision.js';
@@ -79,18 +79,34 @@ export async function retireEnvironment(
       .set({ status: 'canceled', failure: 'environment retired', closedAt: new Date() })
       .where(eq(runs.id, run.id));
   }
+  // The sweeps that finished before retirement keep their receipts: collected before the
+  // namespace, which holds their results, is deleted (a resumed retirement may find it gone).
+  await collectSweepReceipts(deps, env).catch(() => undefined);
   const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
   const deletingAt = new Date().toISOString();
-  const prefixes = await destroyBucket(aws, env.bucket);
-  // Recorded at once: a later step that fails does not lose the proof of what was deleted. An
-  // attempt that found the bucket already empty records nothing.
-  const deleted = receiptValues(env.id, 'retirement', `retirement:${env.id}:${deletingAt}`, {
-    policyVersion: (await currentPolicy(deps.db, env.id)).version,
-    startedAt: deletingAt,
-    finishedAt: new Date().toISOString(),
-    prefixes,
+  const tallies = new Map<string, PrefixSweep>();
+  const policyVersion = (await currentPolicy(deps.db, env.id)).version;
+  /**
+   * Recorded at once, and when the deletion fails midway too: no later failure loses the proof
+   * of what was deleted. An attempt that deleted nothing records nothing.
+   */
+  const recordDeleted = async (complete: boolean) => {
+    const prefixes = [...tallies.values()].map((tally) => ({ ...tally, complete }));
+    const values = receiptValues(env.id, 'retirement', `retirement:${env.id}:${deletingAt}`, {
+      policyVersion,
+      startedAt: deletingAt,
+      finishedAt: new Date().toISOString(),
+      prefixes,
+    });
+    if (values.objectsDeleted > 0) await deps.db.insert(deletionReceipts).values(values);
+    return values;
+  };
+  await destroyBucket(aws, env.bucket, tallies).catch(async (error: unknown) => {
+    await recordDeleted(false);
+    throw error;
   });
-  if (deleted.objectsDeleted > 0) await deps.db.insert(deletionReceipts).values(deleted);
+  const deleted = await recordDeleted(true);
+  const prefixes = deleted.prefixes;
   const keyDeletionDate = env.keyArn
     ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug))
     : null;

@@ -14,7 +14,9 @@ import {
 import type { RetentionSettings, SweepInput } from '../../common/retention.js';
 import type { RegionRegistry } from '../../common/regions.js';
 import { SA } from '../../common/search-attributes.js';
+import type { Database } from '../../db/client.js';
 import type { AccountAccess } from '../provisioning/account-access.js';
+import { currentPolicy } from './policy.js';
 import type { TemporalClients } from '../temporal-clients.js';
 
 type Env = typeof environments.$inferSelect;
@@ -65,6 +67,25 @@ function sweepAction(env: Env, orgSlug: string, regions: RegionRegistry, input: 
   } satisfies ScheduleOptionsAction;
 }
 
+/** A step of putting a policy into force that failed: it names the step, its cause is kept for logs. */
+export class RetentionStepFailed extends Error {
+  constructor(
+    readonly step: 'lifecycle rules' | 'history retention' | 'sweep schedule',
+    cause: unknown,
+  ) {
+    super(`the ${step} could not be set`, { cause });
+    this.name = 'RetentionStepFailed';
+  }
+}
+
+async function step(name: RetentionStepFailed['step'], work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    throw new RetentionStepFailed(name, error);
+  }
+}
+
 /**
  * Puts a policy into force for an environment: the bucket's lifecycle rules, the namespace's
  * history retention, and the schedule of its sweep (created if missing). Each is idempotent, so a
@@ -76,23 +97,37 @@ export async function applyRetention(
   orgSlug: string,
   policy: RetentionSettings & { version: number },
 ): Promise<void> {
-  const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
-  await aws.s3.send(
-    new PutBucketLifecycleConfigurationCommand({
-      Bucket: env.bucket,
-      LifecycleConfiguration: { Rules: lifecycleRulesOf(policy) },
-    }),
-  );
-  await deps.temporal.administer(env.namespace, (connection) =>
-    connection.workflowService.updateNamespace({
-      namespace: env.namespace,
-      config: {
-        workflowExecutionRetentionTtl: {
-          seconds: Long.fromNumber(policy.historyDays * (DAY_MS / 1000)),
+  await step('lifecycle rules', async () => {
+    const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
+    await aws.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: env.bucket,
+        LifecycleConfiguration: { Rules: lifecycleRulesOf(policy) },
+      }),
+    );
+  });
+  await step('history retention', () =>
+    deps.temporal.administer(env.namespace, (connection) =>
+      connection.workflowService.updateNamespace({
+        namespace: env.namespace,
+        config: {
+          workflowExecutionRetentionTtl: {
+            seconds: Long.fromNumber(policy.historyDays * (DAY_MS / 1000)),
+          },
         },
-      },
-    }),
+      }),
+    ),
   );
+  await step('sweep schedule', () => putSweepSchedule(deps, env, orgSlug, policy));
+}
+
+/** The environment's sweep schedule, created or updated to sweep under `policy`. */
+async function putSweepSchedule(
+  deps: RetentionDeps,
+  env: Env,
+  orgSlug: string,
+  policy: RetentionSettings & { version: number },
+): Promise<void> {
   const action = sweepAction(env, orgSlug, deps.regions, {
     policyVersion: policy.version,
     keepForMs: keepForMs(policy),
@@ -114,9 +149,43 @@ export async function applyRetention(
   });
 }
 
-/** Starts the environment's sweep now, outside its hourly times. */
-export async function triggerSweep(deps: RetentionDeps, env: Env): Promise<void> {
-  await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
-    client.schedule.getHandle(SWEEP_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.ALLOW_ALL),
-  );
+/**
+ * Gives an environment made before sweeps existed its schedule and lifecycle rules, under the
+ * policy in force. Schedules are listed (visibility, no query to the schedule itself).
+ */
+export async function ensureSweepSchedule(
+  deps: RetentionDeps & { db: Database },
+  env: Env,
+  orgSlug: string,
+): Promise<void> {
+  const exists = await deps.temporal.inNamespace(env.namespace, 'read', async (client) => {
+    for await (const schedule of client.schedule.list())
+      if (schedule.scheduleId === SWEEP_SCHEDULE_ID) return true;
+    return false;
+  });
+  if (!exists) await applyRetention(deps, env, orgSlug, await currentPolicy(deps.db, env.id));
+}
+
+/**
+ * Starts the environment's sweep now, outside its hourly times, after the one that runs, if any:
+ * two sweeps never run at once (both would count an object one of them deleted). An environment
+ * made before sweeps existed gets its schedule first, under the policy in force.
+ */
+export async function triggerSweep(
+  deps: RetentionDeps,
+  env: Env,
+  orgSlug: string,
+  policy: RetentionSettings & { version: number },
+): Promise<void> {
+  const trigger = () =>
+    deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+      client.schedule.getHandle(SWEEP_SCHEDULE_ID).trigger(ScheduleOverlapPolicy.BUFFER_ONE),
+    );
+  try {
+    await trigger();
+  } catch (error) {
+    if (!(error instanceof ScheduleNotFoundError)) throw error;
+    await applyRetention(deps, env, orgSlug, policy);
+    await trigger();
+  }
 }

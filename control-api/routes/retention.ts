@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import type { FastifyBaseLogger } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { environments, retentionPolicies } from '../../db/schema.js';
@@ -8,7 +9,7 @@ import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js
 import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { conflict, ProblemError } from '../problems.js';
-import { applyRetention, triggerSweep } from '../retention/apply.js';
+import { applyRetention, RetentionStepFailed, triggerSweep } from '../retention/apply.js';
 import { currentPolicy, policyVersions, settingsOf } from '../retention/policy.js';
 import { collectSweepReceipts, listReceipts } from '../retention/receipts.js';
 import { envParams } from '../schemas.js';
@@ -18,9 +19,13 @@ const policyBody = retentionSettingsSchema.extend({
   version: z.number().int().min(0),
 });
 
-function notApplied(error: unknown, what: string): ProblemError {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new ProblemError(502, 'retention-not-applied', 'Retention policy not applied', `${what}: ${reason}`);
+/** A policy that could not be put into force: the problem names the step; the cause goes to the log. */
+function notApplied(error: unknown, what: string, log: FastifyBaseLogger): ProblemError {
+  const step =
+    error instanceof RetentionStepFailed ? error.message : 'the retention policy could not be applied';
+  const cause = error instanceof RetentionStepFailed ? error.cause : error;
+  log.error({ err: cause instanceof Error ? cause.message : String(cause) }, step);
+  return new ProblemError(502, 'retention-not-applied', 'Retention policy not applied', `${step}; ${what}`);
 }
 
 export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
@@ -95,7 +100,8 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             .select({ id: environments.id })
             .from(environments)
             .where(eq(environments.id, env.id))
-            .for('update');
+            // Not FOR UPDATE: inserts that refer to the environment (runs, keys) go on meanwhile.
+            .for('no key update');
           const current = await currentPolicy(tx, env.id);
           if (current.version !== replaces)
             throw conflict(
@@ -106,7 +112,14 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           try {
             await applyRetention(retention, env, org.slug, { ...settings, version });
           } catch (error) {
-            throw notApplied(error, `version ${version} was not stored`);
+            // What was set before the failing step goes back to the version in force.
+            await applyRetention(retention, env, org.slug, current).catch((again: Error) =>
+              request.log.error(
+                { err: again.message },
+                'the retention policy in force could not be set again',
+              ),
+            );
+            throw notApplied(error, `version ${version} was not stored`, request.log);
           }
           const [row] = await tx
             .insert(retentionPolicies)
@@ -138,13 +151,9 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { org, env } = await governed(principal, request.params);
         const policy = await currentPolicy(db, env.id);
         try {
-          // An environment made before policies existed gets its schedule here.
-          await triggerSweep(retention, env).catch(async () => {
-            await applyRetention(retention, env, org.slug, policy);
-            await triggerSweep(retention, env);
-          });
+          await triggerSweep(retention, env, org.slug, policy);
         } catch (error) {
-          throw notApplied(error, 'the sweep was not started');
+          throw notApplied(error, 'the sweep was not started', request.log);
         }
         await audit(db, {
           actorKeyId: principal.keyId,
@@ -165,17 +174,25 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary:
             'What retention sweeps and retirement deleted in the environment: counts, bytes, prefixes, times',
           params: envParams,
-          querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }),
+          querystring: z.object({
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+            /** The `finishedAt` of the last receipt of the previous page: the next page is older. */
+            before: z.iso.datetime({ offset: true }).optional(),
+          }),
         },
       },
       async (request) => {
         const { env } = await visibleEnvironment(db, principalOf(request), request.params);
         // Sweeps finished since the last background pass are recorded first.
-        if (env.status === 'active')
-          await collectSweepReceipts(deps, env).catch((error: Error) =>
+        if (env.status === 'active') {
+          const collected = await collectSweepReceipts(deps, env).catch((error: Error) =>
             request.log.warn({ err: error.message }, 'sweep receipts not collected'),
           );
-        return { receipts: await listReceipts(db, env.id, request.query.limit) };
+          if (collected?.refused)
+            request.log.warn({ refused: collected.refused }, 'sweep results refused: not receipts');
+        }
+        const { limit, before } = request.query;
+        return { receipts: await listReceipts(db, env.id, limit, before ? new Date(before) : undefined) };
       },
     );
   };

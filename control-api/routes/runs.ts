@@ -24,13 +24,13 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const runDeps = runDepsOf(deps);
 
   async function loadRun(principal: ReturnType<typeof principalOf>, params: z.infer<typeof runParams>) {
-    const { env } = await visibleEnvironment(deps.db, principal, params);
+    const { org, env } = await visibleEnvironment(deps.db, principal, params);
     const [row] = await deps.db
       .select()
       .from(runs)
       .where(and(eq(runs.id, params.run), eq(runs.environmentId, env.id)));
     if (!row) throw notFound(`run ${params.run}`);
-    return { env, row };
+    return { org, env, row };
   }
 
   return async (app) => {
@@ -113,8 +113,7 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const { row } = await loadRun(principal, request.params);
+        const { org, env, row } = await loadRun(principal, request.params);
         const grant = await issueLogToken(deps, { org, env, run: row, keyId: principal.keyId });
         await audit(deps.db, {
           actorKeyId: principal.keyId,

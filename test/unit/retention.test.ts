@@ -3,8 +3,10 @@ import {
   countDeleted,
   DEFAULT_RETENTION,
   keepForMs,
+  emptySweep,
   RETENTION_BOUNDS,
   retentionSettingsSchema,
+  sweepReceiptSchema,
 } from '../../common/retention.js';
 import { lifecycleRulesOf } from '../../control-api/retention/apply.js';
 
@@ -65,5 +67,19 @@ describe('retention policy', () => {
       oldest: '2026-01-01T00:00:00.000Z',
       newest: '2026-01-03T00:00:00.000Z',
     });
+  });
+
+  it("accepts a sweep's result as a receipt only when it holds counts, swept prefixes and times", () => {
+    const at = '2026-11-30T00:00:00.000Z';
+    const valid = { policyVersion: 2, startedAt: at, finishedAt: at, prefixes: [emptySweep('logs/', at)] };
+    expect(sweepReceiptSchema.safeParse(valid).success).toBe(true);
+    for (const [what, bad] of [
+      ['credentials/', { ...valid, prefixes: [emptySweep('credentials/' as 'logs/', at)] }],
+      ['a name', { ...valid, prefixes: [{ ...emptySweep('logs/', at), names: ['payroll.csv'] }] }],
+      ['a negative count', { ...valid, prefixes: [{ ...emptySweep('logs/', at), objects: -1 }] }],
+      ['a time that is not one', { ...valid, startedAt: 'Jane Doe' }],
+      ['an extra field', { ...valid, note: 'x' }],
+    ] as const)
+      expect(sweepReceiptSchema.safeParse(bad).success, what).toBe(false);
   });
 });

@@ -9,6 +9,7 @@ import { createRunLog, hashRecordId, runLog } from '../../activities/run-log.js'
 import {
   chunkFlushedAt,
   chunkName,
+  runLogFolder,
   decodeChunk,
   decodeCursor,
   encodeChunk,
@@ -25,7 +26,7 @@ import { objectKeyOf } from '../../common/sealed-objects.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import { mapEmployee, mapEmployeeChecked } from '../../integrations/hris-employee-sync/mapping.js';
 import type { ObjectPurpose, SealedStore } from '../../common/sealed-objects.js';
-import { readRunLog } from '../../workers/log-reader.js';
+import { cursorOfRun, readRunLog } from '../../workers/log-reader.js';
 import { createLogServer } from '../../workers/log-server.js';
 import type { ChunkSource, LogAssignment } from '../../workers/log-reader.js';
 import { failureEntry, logDetailFromHeaders, runLogInterceptor } from '../../workers/run-log-interceptor.js';
@@ -78,6 +79,17 @@ describe('run log chunk layout', () => {
       expect(() => objectKeyOf('logs', name), activityId).not.toThrow();
       expect(name.split('/')).toHaveLength(3);
     }
+  });
+
+  it("files a scheduled workflow's chunks (its id holds a time) under a valid folder its cursors match", () => {
+    const workflowId = 'tavio-retention-sweep-2026-11-30T00:50:46Z';
+    const name = chunkName({ flushedAt: FLUSHED, workflowId, activityId: '1', attempt: 1, seq: 1 });
+    expect(() => objectKeyOf('logs', name)).not.toThrow();
+    expect(name.split('/')[1]).toBe('tavio-retention-sweep-2026-11-30T00_50_46Z');
+    expect(cursorOfRun(`logs/${name}`, workflowId)).toBe(true);
+    expect(cursorOfRun(`logs/${name}`, 'hris-employee-sync-other')).toBe(false);
+    for (const odd of ['../x', '.hidden', '', 'ü'.repeat(200)])
+      expect(() => objectKeyOf('logs', runLogFolder('2026-11-30', odd)), odd).not.toThrow();
   });
 });
 
@@ -268,6 +280,26 @@ describe('reading a run log', () => {
     const first = await page({ filter: { level: 'warn' }, limit: 2 });
     expect(first.events).toEqual(['e3', 'e6']);
     expect((await page({ filter: { level: 'warn' }, limit: 2, cursor: first.next! })).events).toEqual(['e9']);
+  });
+
+  it("lists only the token's days, whatever times the query gives", async () => {
+    const listed: string[] = [];
+    const counting: ChunkSource = {
+      list: (prefix) => {
+        listed.push(prefix);
+        return source.list(prefix);
+      },
+      open: source.open,
+    };
+    const far = { level: 'debug' as const, since: Date.UTC(1970, 0, 1), until: Date.UTC(9999, 11, 31) };
+    for await (const piece of readRunLog(counting, run, { filter: far, limit: 1000 }))
+      expect(piece).toBeTruthy();
+    expect(listed).toHaveLength(3);
+    listed.length = 0;
+    const after = { level: 'debug' as const, since: Date.UTC(9999, 0, 1) };
+    for await (const piece of readRunLog(counting, run, { filter: after, limit: 1000 }))
+      expect(piece).toBe('');
+    expect(listed).toEqual([]);
   });
 
   it('does not open chunks flushed long before since', async () => {
