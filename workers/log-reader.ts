@@ -77,7 +77,7 @@ export async function* readRunLog(
   let first = dayStart(run.from);
   if (cursor) first = Math.max(first, dayStart(cursor.key.split('/')[1]!));
   if (filter.since !== undefined) first = Math.max(first, filter.since - FILING_LEEWAY_MS);
-  let last = dayStart(run.to);
+  let last = dayStart(run.to) + 86_400_000 - 1;
   if (filter.until !== undefined) last = Math.min(last, filter.until + FILING_LEEWAY_MS);
   if (last < first) return;
   let sent = 0;

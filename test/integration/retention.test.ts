@@ -278,6 +278,13 @@ describe('retention sweep with deletion receipts', () => {
     expect([logs.oldest, logs.newest]).toEqual([times[0], times.at(-1)]);
   });
 
+  it("writes the sweep's own log, which the next sweep will find due", () => {
+    const own = after.filter((o) => !before.some((b) => b.Key === o.Key));
+    expect(own.length).toBeGreaterThan(0);
+    for (const object of own)
+      expect(object.Key).toMatch(/^logs\/\d{4}-\d\d-\d\d\/tavio-retention-sweep-[^/]+\//);
+  });
+
   it('names no object in the receipt', () => {
     const text = JSON.stringify(receipt);
     for (const object of before) expect(text).not.toContain(object.Key!.split('/').slice(1).join('/'));

@@ -302,6 +302,11 @@ describe('reading a run log', () => {
     expect(listed).toEqual([]);
   });
 
+  it("reads the records since a time within the token's last day", async () => {
+    const since = Date.UTC(2026, 10, 30, 0, 0, 0);
+    expect((await page({ filter: { level: 'debug', since } })).events).toEqual(['e6', 'e7', 'e8', 'e9']);
+  });
+
   it('does not open chunks flushed long before since', async () => {
     opened.length = 0;
     const since = Date.UTC(2026, 10, 30, 0, 30);
