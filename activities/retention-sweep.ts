@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -44,6 +45,8 @@ export function createSweepActivities(deps: { s3: S3Client; bucket: string }) {
   async function sweep(input: SweepBatchInput, progress: SweepBatch): Promise<SweepBatch> {
     const ctx = Context.current();
     const sending = { abortSignal: ctx.cancellationSignal };
+    // Each request in flight listens to the attempt's signal until it ends.
+    setMaxListeners(4 * DELETES_AT_ONCE, ctx.cancellationSignal);
     const cutoff = Date.parse(input.olderThan);
     const start = progress.objects;
     let token: string | undefined;
