@@ -146,6 +146,9 @@ export interface CreateRunRequest {
   idempotencyKey: string;
 }
 
+/** A followed log's records are remembered this long after the newest, to give each once. */
+const REMEMBERED_MS = 5 * 60_000;
+
 const TERMINAL: ReadonlySet<RunStatus> = new Set([
   'completed',
   'failed',
@@ -255,7 +258,7 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       environment: string,
       runId: string,
       query: LogQuery = {},
-    ): Promise<{ records: RunLogRecord[]; nextCursor: string | null }> {
+    ): Promise<{ records: RunLogRecord[]; nextCursor: string | null; resumeCursor: string | null }> {
       const grant = await this.createLogGrant(org, environment, runId);
       return readLogPage(grant, query);
     },
@@ -270,21 +273,27 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       runId: string,
       query: Omit<LogQuery, 'cursor'> & { follow?: boolean; intervalMs?: number } = {},
     ): AsyncGenerator<RunLogRecord> {
-      // Where the last page began, and how many of its records were already given.
       let cursor: string | undefined;
-      let given = 0;
+      // Records read again from the resume cursor (chunks not yet settled) are given once: those
+      // given in the last minutes are remembered.
+      const given = new Map<string, number>();
       for (;;) {
         const ended = TERMINAL.has((await this.getRun(org, environment, runId)).status);
         const grant = await this.createLogGrant(org, environment, runId);
         for (;;) {
           const page = await readLogPage(grant, { ...query, cursor });
-          yield* page.records.slice(given);
-          given = Math.max(given, page.records.length);
+          for (const record of page.records) {
+            const seen = JSON.stringify(record);
+            if (given.has(seen)) continue;
+            given.set(seen, Date.parse(record.time));
+            yield record;
+          }
+          cursor = page.nextCursor ?? page.resumeCursor ?? cursor;
           if (!page.nextCursor) break;
-          cursor = page.nextCursor;
-          given = 0;
         }
         if (!query.follow || ended) return;
+        const newest = Math.max(0, ...given.values());
+        for (const [seen, at] of given) if (at < newest - REMEMBERED_MS) given.delete(seen);
         await new Promise((resolve) => setTimeout(resolve, query.intervalMs ?? 1000));
       }
     },
@@ -319,7 +328,7 @@ export type TavioClient = ReturnType<typeof createTavioClient>;
 async function readLogPage(
   grant: LogGrant,
   query: LogQuery,
-): Promise<{ records: RunLogRecord[]; nextCursor: string | null }> {
+): Promise<{ records: RunLogRecord[]; nextCursor: string | null; resumeCursor: string | null }> {
   const url = new URL(grant.url);
   if (query.level) url.searchParams.set('level', query.level);
   if (query.events?.length) url.searchParams.set('event', query.events.join(','));
@@ -332,13 +341,15 @@ async function readLogPage(
   if (!response.ok) throw new TavioApiError(JSON.parse(text) as Problem);
   const records: RunLogRecord[] = [];
   let nextCursor: string | null = null;
+  let resumeCursor: string | null = null;
   for (const line of text.split('\n')) {
     if (!line) continue;
-    const parsed = JSON.parse(line) as RunLogRecord | { nextCursor: string };
+    const parsed = JSON.parse(line) as RunLogRecord | { nextCursor: string } | { resumeCursor: string };
     if ('nextCursor' in parsed) nextCursor = parsed.nextCursor;
+    else if ('resumeCursor' in parsed) resumeCursor = parsed.resumeCursor;
     else records.push(parsed);
   }
-  return { records, nextCursor };
+  return { records, nextCursor, resumeCursor };
 }
 
 /** A run's summary as its integration shapes it; null until it completes. Throws for a run of another integration. */

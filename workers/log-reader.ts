@@ -62,9 +62,18 @@ export interface ChunkSource {
 }
 
 /**
+ * A chunk flushed this long ago is settled: any chunk with an earlier key is visible by then (a
+ * write is given up after 20 seconds).
+ */
+const SETTLED_MS = 30_000;
+
+/**
  * One page of a run's log as NDJSON, a piece per chunk: the records of `query`, chunks in key
  * order and lines in order, from the cursor on. When more records match than the limit, the last
- * line is `{"nextCursor": ...}`, which points at the first record not sent.
+ * line is `{"nextCursor": ...}`, which points at the first record not sent. Otherwise the last line
+ * is `{"resumeCursor": ...}`: where a later read of a still-running log goes on from, the first
+ * chunk that is not yet settled (its records come again there; a reader that follows the log
+ * skips what it already has).
  */
 export async function* readRunLog(
   source: ChunkSource,
@@ -81,7 +90,10 @@ export async function* readRunLog(
   if (filter.until !== undefined) last = Math.min(last, filter.until + FILING_LEEWAY_MS);
   if (last < first) return;
   let sent = 0;
-  for (const day of logDaysBetween(logDay(first), logDay(last))) {
+  const settledBefore = Date.now() - SETTLED_MS;
+  let resume = cursor;
+  let settled = true;
+  days: for (const day of logDaysBetween(logDay(first), logDay(last))) {
     const prefix = `${objectKeyOf('logs', runLogFolder(day, run.workflowId))}/`;
     for await (const key of source.list(prefix)) {
       if (cursor && key < cursor.key) continue;
@@ -89,7 +101,11 @@ export async function* readRunLog(
       if (flushedAt !== undefined) {
         if (filter.since !== undefined && flushedAt < filter.since - FILING_LEEWAY_MS) continue;
         // Keys sort by flush time, and later days come later: nothing further can match.
-        if (filter.until !== undefined && flushedAt > filter.until + FILING_LEEWAY_MS) return;
+        if (filter.until !== undefined && flushedAt > filter.until + FILING_LEEWAY_MS) break days;
+      }
+      if (settled && (flushedAt === undefined || flushedAt >= settledBefore)) {
+        settled = false;
+        resume = { key, line: cursor && key === cursor.key ? cursor.line : 0 };
       }
       const records = await source.open(key);
       let piece = '';
@@ -103,9 +119,11 @@ export async function* readRunLog(
         piece += `${JSON.stringify(record)}\n`;
         sent++;
       }
+      if (settled) resume = { key, line: records.length };
       if (piece !== '') yield piece;
     }
   }
+  if (resume) yield `${JSON.stringify({ resumeCursor: encodeCursor(resume) })}\n`;
 }
 
 /** Whether a cursor points into this run's log. */

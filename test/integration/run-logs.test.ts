@@ -11,7 +11,7 @@ import { generateEmployees } from '../../fixtures/employees.js';
 import { clientsAs } from '../support/aws.js';
 import { testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { completedRun, decodedText, histories, newEnvironment } from '../support/scenario.js';
+import { completedRun, decodedText, histories, newEnvironment, runRequest } from '../support/scenario.js';
 
 const EMPLOYEES = 120;
 /** One employee in 50 has no work email: the mapping skips it. */
@@ -152,6 +152,26 @@ describe('run logs in the environment bucket, read through its region', () => {
     } while (cursor);
     expect(pages).toBe(Math.ceil(metadataLog.length / 2));
     expect(paged).toEqual(metadataLog);
+  });
+
+  it('follows a running run to its end, giving each record once', async () => {
+    const started = await s.client.createRun(
+      s.org,
+      s.env,
+      runRequest(s, { options: { pageSize: 10, pagesPerExecution: 4 } }),
+    );
+    const followed: RunLogRecord[] = [];
+    for await (const record of s.client.tailRunLog(s.org, s.env, started.id, {
+      follow: true,
+      intervalMs: 300,
+    }))
+      followed.push(record);
+    expect((await s.client.getRun(s.org, s.env, started.id)).status).toBe('completed');
+    const whole: RunLogRecord[] = [];
+    for await (const record of s.client.tailRunLog(s.org, s.env, started.id)) whole.push(record);
+    const sorted = (records: RunLogRecord[]) => records.map((r) => JSON.stringify(r)).sort();
+    expect(sorted(followed)).toEqual(sorted(whole));
+    expect(whole.filter((r) => r.event === 'page.loaded')).toHaveLength(Math.ceil(EMPLOYEES / 10));
   });
 
   it('refuses bad queries with a problem naming the parameter', async () => {

@@ -9,6 +9,7 @@ import { createRunLog, hashRecordId, runLog } from '../../activities/run-log.js'
 import {
   chunkFlushedAt,
   chunkName,
+  logDay,
   runLogFolder,
   decodeChunk,
   decodeCursor,
@@ -245,10 +246,11 @@ describe('reading a run log', () => {
     let text = '';
     for await (const piece of readRunLog(source, run, { filter: { level: 'debug' }, limit: 1000, ...query }))
       text += piece;
-    const lines = text
+    const all = text
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line));
+      .map((line) => JSON.parse(line) as { event?: string; resumeCursor?: string });
+    const lines = all.filter((line) => line.resumeCursor === undefined);
     const last = lines.at(-1) as { nextCursor?: string } | undefined;
     return last?.nextCursor
       ? { events: lines.slice(0, -1).map((l) => l.event), next: decodeCursor(last.nextCursor)! }
@@ -263,8 +265,58 @@ describe('reading a run log', () => {
     expect(await page({ limit: 9 })).toEqual(expect.objectContaining({ next: undefined }));
   });
 
+  it('ends a full page with where a later read goes on from: after the last settled chunk', async () => {
+    const resumeOf = async (query: Partial<RunLogQuery>) => {
+      let text = '';
+      for await (const piece of readRunLog(source, run, {
+        filter: { level: 'debug' },
+        limit: 1000,
+        ...query,
+      }))
+        text += piece;
+      const last = JSON.parse(text.trim().split('\n').at(-1)!) as { resumeCursor?: string };
+      return decodeCursor(last.resumeCursor!)!;
+    };
+    const lastKey = [...chunks.keys()].sort().at(-1)!;
+    const resume = await resumeOf({});
+    expect(resume).toEqual({ key: lastKey, line: 4 });
+    expect((await page({ cursor: resume })).events).toEqual([]);
+    expect(await resumeOf({ cursor: resume })).toEqual(resume);
+  });
+
+  it('resumes at the first chunk not yet settled, whose records a later read gives again', async () => {
+    const now = Date.now();
+    const keyAt = (flushedAt: number) =>
+      objectKeyOf(
+        'logs',
+        chunkName({ flushedAt, workflowId: WORKFLOW, activityId: '1', attempt: 1, seq: 1 }),
+      );
+    const old = keyAt(now - 60_000);
+    const young = keyAt(now - 1_000);
+    const fresh: ChunkSource = {
+      async *list(prefix) {
+        for (const key of [old, young]) if (key.startsWith(prefix)) yield key;
+      },
+      open: async (key) => [record({ time: new Date(chunkFlushedAt(key)!).toISOString(), event: key })],
+    };
+    const today = logDay(now);
+    let text = '';
+    for await (const piece of readRunLog(
+      fresh,
+      { workflowId: WORKFLOW, from: today, to: today },
+      { filter: { level: 'debug' }, limit: 1000 },
+    ))
+      text += piece;
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event?: string; resumeCursor?: string });
+    expect(lines.map((line) => line.event).slice(0, 2)).toEqual([old, young]);
+    expect(decodeCursor(lines.at(-1)!.resumeCursor!)).toEqual({ key: young, line: 0 });
+  });
+
   it('pages with cursors, each record once, across chunks and days', async () => {
-    const seen: string[] = [];
+    const seen: (string | undefined)[] = [];
     let cursor: RunLogQuery['cursor'];
     for (let pages = 0; pages < 10; pages++) {
       const answer = await page({ limit: 2, ...(cursor ? { cursor } : {}) });
