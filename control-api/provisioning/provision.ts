@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { environments } from '../../db/schema.js';
 import { hostRoleArn } from '../../common/names.js';
@@ -70,15 +70,27 @@ export async function provisionEnvironment(
     accountId: env.awsAccountId,
   };
   const region = deps.regions[env.region];
+  /**
+   * Saves `values`; a change of status only from a status provisioning may leave (a retirement
+   * that began meanwhile is never undone). Answers the row, changed or as it stands.
+   */
   const save = async (values: Partial<EnvironmentRow>) => {
     const [row] = await deps.db
       .update(environments)
       .set({ ...values, updatedAt: new Date() })
-      .where(eq(environments.id, env.id))
+      .where(
+        and(
+          eq(environments.id, env.id),
+          values.status ? inArray(environments.status, ['provisioning', 'failed']) : undefined,
+        ),
+      )
       .returning();
-    return row!;
+    if (row) return row;
+    const [current] = await deps.db.select().from(environments).where(eq(environments.id, env.id));
+    return current!;
   };
-  await save({ status: 'provisioning', statusReason: null });
+  const started = await save({ status: 'provisioning', statusReason: null });
+  if (started.status !== 'provisioning') return started;
   try {
     // Temporal, the payload key and the AWS resources do not depend on each other: they are made
     // side by side, and every one of them settles before a failure is recorded.

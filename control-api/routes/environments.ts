@@ -103,6 +103,12 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             `environment ${org.slug}/${envSlug} is pinned to region ${env.region}; its region never changes`,
           );
         }
+        if (env?.status === 'retiring') {
+          throw conflict(
+            'environment-retiring',
+            `environment ${org.slug}/${envSlug} is being retired; it cannot be created again`,
+          );
+        }
         if (env && (env.status === 'active' || env.status === 'retired')) {
           throw conflict(
             'duplicate-slug',
@@ -121,6 +127,12 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           });
         }
         const result = await provisionEnvironment(provisioning, env, org.slug, principal.keyId);
+        if (result.status === 'retiring' || result.status === 'retired') {
+          throw conflict(
+            'environment-retiring',
+            `environment ${org.slug}/${envSlug} is ${result.status}; it cannot be created again`,
+          );
+        }
         if (result.status !== 'active') {
           throw new ProblemError(
             502,
