@@ -1,4 +1,4 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, lt, or } from 'drizzle-orm';
 import type { Database } from '../../db/client.js';
 import { environments } from '../../db/schema.js';
 import { hostRoleArn } from '../../common/names.js';
@@ -22,6 +22,9 @@ export interface ProvisioningDeps {
   regions: RegionRegistry;
   controlAccountId: string;
 }
+
+/** A provisioning that has saved nothing for this long is taken over by the next request. */
+const PROVISIONING_LEASE_MS = 5 * 60_000;
 
 class StepFailed extends Error {
   constructor(
@@ -61,6 +64,8 @@ export async function provisionEnvironment(
   env: EnvironmentRow,
   orgSlug: string,
   actorKeyId: string,
+  /** The row was just inserted by this request, which provisions it. */
+  fresh: boolean,
 ) {
   const identity = {
     organization: orgSlug,
@@ -89,8 +94,27 @@ export async function provisionEnvironment(
     const [current] = await deps.db.select().from(environments).where(eq(environments.id, env.id));
     return current!;
   };
-  const started = await save({ status: 'provisioning', statusReason: null });
-  if (started.status !== 'provisioning') return started;
+  // One request provisions at a time: the one that inserted the row, or one that takes over a
+  // failed provisioning, or one that saved nothing for the lease. Any other answers the row as is.
+  const [claimed] = await deps.db
+    .update(environments)
+    .set({ status: 'provisioning', statusReason: null, updatedAt: new Date() })
+    .where(
+      and(
+        eq(environments.id, env.id),
+        fresh
+          ? eq(environments.status, 'provisioning')
+          : or(
+              eq(environments.status, 'failed'),
+              and(
+                eq(environments.status, 'provisioning'),
+                lt(environments.updatedAt, new Date(Date.now() - PROVISIONING_LEASE_MS)),
+              ),
+            ),
+      ),
+    )
+    .returning();
+  if (!claimed) return (await deps.db.select().from(environments).where(eq(environments.id, env.id)))[0]!;
   try {
     // Temporal, the payload key and the AWS resources do not depend on each other: they are made
     // side by side, and every one of them settles before a failure is recorded.

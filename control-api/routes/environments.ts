@@ -115,6 +115,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             `environment ${org.slug}/${envSlug} already exists (${env.status})`,
           );
         }
+        const fresh = !env;
         if (!env) {
           env = await insertEnvironment(org, envSlug, region);
           await audit(db, {
@@ -126,7 +127,13 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             details: { region },
           });
         }
-        const result = await provisionEnvironment(provisioning, env, org.slug, principal.keyId);
+        const result = await provisionEnvironment(provisioning, env, org.slug, principal.keyId, fresh);
+        if (result.status === 'provisioning') {
+          throw conflict(
+            'provisioning-in-progress',
+            `environment ${org.slug}/${envSlug} is being provisioned by another request; read it, or repeat the request later`,
+          );
+        }
         if (result.status === 'retiring' || result.status === 'retired') {
           throw conflict(
             'environment-retiring',

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { newEnvironment, rawRequest, runRequest } from '../support/scenario.js';
+import { newEnvironment, newOrganization, rawRequest, runRequest } from '../support/scenario.js';
 
 describe('an environment being retired', () => {
   const database = testDatabase();
@@ -60,5 +60,64 @@ describe('an environment being retired', () => {
     ];
     for (const answer of await Promise.all(attempts)) expect(answer.status).toBe(409);
     expect(await state()).toEqual(before);
+  });
+});
+
+describe('creating an environment', () => {
+  const database = testDatabase();
+  afterAll(async () => {
+    await database.close();
+  });
+
+  async function provisionedCount(environmentId: string) {
+    const [row] = await database.db.execute<{ n: number }>(
+      sql`select count(*)::int as n from audit_log where environment_id = ${environmentId} and action = 'environment.provisioned'`,
+    );
+    return row!.n;
+  }
+
+  it('twice at once makes one environment, provisioned once: one 201, the other a 409', async () => {
+    const org = await newOrganization();
+    const create = () =>
+      rawRequest('POST', `/v1/organizations/${org.org}/environments`, {
+        key: org.adminKey,
+        body: JSON.stringify({ slug: 'twice', region: 'ca' }),
+      });
+    const answers = await Promise.all([create(), create()]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409]);
+    const created = answers.find((a) => a.status === 201)!.body as { id: string };
+    const listed = await rawRequest('GET', `/v1/organizations/${org.org}/environments`, {
+      key: org.adminKey,
+    });
+    const environments = (listed.body as { environments: { slug: string; status: string }[] }).environments;
+    expect(environments.map((e) => [e.slug, e.status])).toEqual([['twice', 'active']]);
+    expect(await provisionedCount(created.id)).toBe(1);
+    await database.db.execute(sql`update environments set status = 'retired' where id = ${created.id}`);
+  });
+
+  it('again while another request provisions it answers 409, and takes over once that one stalls', async () => {
+    const org = await newOrganization();
+    const env = await org.admin.createEnvironment(org.org, 'stalled', 'eu');
+    const again = () =>
+      rawRequest('POST', `/v1/organizations/${org.org}/environments`, {
+        key: org.adminKey,
+        body: JSON.stringify({ slug: 'stalled', region: 'eu' }),
+      });
+    // As a request that is provisioning it leaves the row.
+    await database.db.execute(
+      sql`update environments set status = 'provisioning', updated_at = now() where id = ${env.id}`,
+    );
+    expect(await again()).toMatchObject({
+      status: 409,
+      body: { type: 'https://tavio.dev/problems/provisioning-in-progress' },
+    });
+    expect(await provisionedCount(env.id)).toBe(1);
+    // That request stopped saving anything (its process died): the next one resumes.
+    await database.db.execute(
+      sql`update environments set updated_at = now() - interval '6 minutes' where id = ${env.id}`,
+    );
+    expect(await again()).toMatchObject({ status: 201, body: { id: env.id, status: 'active' } });
+    expect(await provisionedCount(env.id)).toBe(2);
+    await database.db.execute(sql`update environments set status = 'retired' where id = ${env.id}`);
   });
 });
