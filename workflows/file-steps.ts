@@ -7,8 +7,7 @@ import {
   proxyActivities,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/types.js';
-import type { ConnectionRef } from '../common/connections.js';
-import type { BufferedFileMeta, ListedFile } from '../common/file-transfer-types.js';
+import type { BufferedFileMeta, ListedFile, SourceListing } from '../common/file-transfer-types.js';
 import { RETRY } from './retry.js';
 
 /** The steps of workflows that move files from an SFTP source through the environment's bucket. */
@@ -60,7 +59,7 @@ export interface FileRunTotals {
 }
 
 /**
- * A file run's steps, and `eachFile`: it lists the source's new files with `list`, and for each
+ * A file run's steps, and `eachFile`: it lists the source's new files for the run's input, and for each
  * one buffers it, hands it to `handle` (deliver it, import it...), and finishes it (buffered copy
  * dropped, source file kept or deleted, file recorded in the ledger). Then it drops what the run
  * left in the bucket, whether it completed, failed or was cancelled (a cancelled step is waited
@@ -71,21 +70,26 @@ export function fileRun() {
   const steps = cleansUpAll ? STEPS : FIRST_STEPS;
   const discard = (bufferedKeys: string[]) => steps.runSteps.discardRunFiles({ bufferedKeys });
   async function eachFile(
-    run: { source: ConnectionRef; sourceAfter: 'keep' | 'delete'; list: () => Promise<ListedFile[]> },
+    run: SourceListing & { options: { sourceAfter: 'keep' | 'delete' } },
     handle: (file: ListedFile, buffered: BufferedFileMeta) => Promise<void>,
   ): Promise<FileRunTotals> {
     const totals = { files: 0, bytes: 0, sourceDeleted: 0 };
     let buffered: BufferedFileMeta | undefined;
     let underWay = false;
     // Runs from before listed outside of what cleans up.
-    const files = cleansUpAll ? undefined : await run.list();
+    const list = () => steps.runSteps.listSourceFiles(run);
+    const files = cleansUpAll ? undefined : await list();
     try {
-      for (const file of files ?? (await run.list())) {
+      for (const file of files ?? (await list())) {
         underWay = true;
         const step = { source: run.source, file };
         buffered = await steps.fileSteps.bufferSourceFile(step);
         await handle(file, buffered);
-        const done = await steps.runSteps.finishFile({ ...step, buffered, sourceAfter: run.sourceAfter });
+        const done = await steps.runSteps.finishFile({
+          ...step,
+          buffered,
+          sourceAfter: run.options.sourceAfter,
+        });
         totals.files += 1;
         totals.bytes += file.size;
         if (done.sourceDeleted) totals.sourceDeleted += 1;

@@ -20,30 +20,23 @@ export async function censusFileImport(input: CensusImportInput): Promise<Census
     pages: 0,
     checksum: EMPTY_CHECKSUM,
   };
-  const { fileSteps, runSteps, eachFile } = fileRun();
-  const totals = await eachFile(
-    {
+  const { fileSteps, eachFile } = fileRun();
+  const totals = await eachFile(input, async (file, buffered) => {
+    const imported = await fileSteps.importCensusFile({
       source: input.source,
-      sourceAfter: input.options.sourceAfter,
-      list: () => runSteps.listSourceFiles(input),
-    },
-    async (file, buffered) => {
-      const imported = await fileSteps.importCensusFile({
-        source: input.source,
-        destination: input.destination,
-        file,
-        buffered,
-        pageSize: input.options.pageSize,
-        mapping: input.options.mapping,
-      });
-      records.sha256[file.id] = buffered.sha256;
-      records.recordsRead += imported.read;
-      records.recordsWritten += imported.written;
-      records.recordsSkipped += imported.skipped;
-      records.rowsMalformed += imported.malformed;
-      records.pages += imported.pages;
-      records.checksum = xorHex(records.checksum, imported.checksum);
-    },
-  );
+      destination: input.destination,
+      file,
+      buffered,
+      pageSize: input.options.pageSize,
+      mapping: input.options.mapping,
+    });
+    records.sha256[file.id] = buffered.sha256;
+    records.recordsRead += imported.read;
+    records.recordsWritten += imported.written;
+    records.recordsSkipped += imported.skipped;
+    records.rowsMalformed += imported.malformed;
+    records.pages += imported.pages;
+    records.checksum = xorHex(records.checksum, imported.checksum);
+  });
   return { ...totals, ...records, durationMs: Date.now() - startedAt };
 }

@@ -11,19 +11,12 @@ import { fileRun } from '../../workflows/file-steps.js';
 export async function sftpFileTransfer(input: FileTransferInput): Promise<FileTransferSummary> {
   const startedAt = Date.now();
   const sha256: Record<string, string> = {};
-  const { fileSteps, runSteps, eachFile } = fileRun();
-  const totals = await eachFile(
-    {
-      source: input.source,
-      sourceAfter: input.options.sourceAfter,
-      list: () => runSteps.listSourceFiles(input),
-    },
-    async (file, buffered) => {
-      const step = { source: input.source, destination: input.destination, file, buffered };
-      // Workers before PGP returned nothing: what they delivered is what was buffered.
-      const delivered = (await fileSteps.deliverBufferedFile(step)) ?? buffered;
-      sha256[file.id] = delivered.sha256;
-    },
-  );
+  const { fileSteps, eachFile } = fileRun();
+  const totals = await eachFile(input, async (file, buffered) => {
+    const step = { source: input.source, destination: input.destination, file, buffered };
+    // Workers before PGP returned nothing: what they delivered is what was buffered.
+    const delivered = (await fileSteps.deliverBufferedFile(step)) ?? buffered;
+    sha256[file.id] = delivered.sha256;
+  });
   return { ...totals, sha256, durationMs: Date.now() - startedAt };
 }
