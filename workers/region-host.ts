@@ -200,8 +200,7 @@ async function main(): Promise<void> {
   async function reconcile(): Promise<void> {
     const assignments = await fetchAssignments(config);
     const now = Date.now();
-    const assigned = new Set<string>();
-    const assignedNow = new Map<string, Assignment>();
+    const assigned = new Map<string, Assignment>();
     for (const assignment of assignments) {
       // Defense in depth: the API filters by region, and the host checks again.
       if (assignment.region !== config.region || assignment.taskQueue !== region.taskQueue) {
@@ -212,8 +211,7 @@ async function main(): Promise<void> {
         continue;
       }
       const key = assignment.id;
-      assigned.add(key);
-      assignedNow.set(key, assignment);
+      assigned.set(key, assignment);
       const { runningRuns, backlog } = assignment.work;
       if (runningRuns > 0 || backlog || supervisor.busy(key)) lastWorkAt.set(key, now);
       const workedAt = lastWorkAt.get(key);
@@ -235,7 +233,7 @@ async function main(): Promise<void> {
         startWorker(assignment);
       }
     }
-    assignedHere = assignedNow;
+    assignedHere = assigned;
     for (const key of [...lastWorkAt.keys()]) if (!assigned.has(key)) lastWorkAt.delete(key);
     for (const key of knownHere) {
       if (assigned.has(key)) continue;
@@ -249,7 +247,7 @@ async function main(): Promise<void> {
         log.warn({ worker: key, err: error.message }, 'could not report the released worker'),
       );
     }
-    for (const key of assigned) knownHere.add(key);
+    for (const key of assigned.keys()) knownHere.add(key);
   }
   let stopping = false;
   const shutdown = async () => {
