@@ -108,6 +108,27 @@ const sharedSchema = z.object({
   aws: awsCredentialsSchema.optional(),
 });
 
+const perMinute = z.coerce.number().int().min(1).max(1_000_000);
+
+/** Request rates and failed sign-ins the API accepts; README "Limits and quotas" lists them. */
+const limitsSchema = z.object({
+  requestsPerKeyPerMinute: perMinute,
+  requestsPerAddressPerMinute: perMinute,
+  authFailuresPerKey: z.coerce.number().int().min(1).max(10_000),
+  authFailuresPerAddress: z.coerce.number().int().min(1).max(100_000),
+  authFailureWindowSeconds: z.coerce.number().int().min(1).max(86_400),
+});
+export type Limits = z.infer<typeof limitsSchema>;
+
+/** What one organization may hold and start, unless the operator sets other figures for it. */
+export const quotasSchema = z.object({
+  environments: z.coerce.number().int().min(0).max(10_000),
+  connections: z.coerce.number().int().min(0).max(1_000_000),
+  runsPerMinute: z.coerce.number().int().min(0).max(1_000_000),
+  concurrentRunsPerEnvironment: z.coerce.number().int().min(0).max(100_000),
+});
+export type Quotas = z.infer<typeof quotasSchema>;
+
 const controlApiFields = sharedSchema.extend({
   /** The application role: everything the API does at run time. It should own nothing and not be a superuser. */
   databaseUrl: z.url({
@@ -153,6 +174,13 @@ const controlApiFields = sharedSchema.extend({
    * may reach them. The platform's networks, link-local and metadata addresses stay refused.
    */
   customerNetworks: networkListSchema('TAVIO_CUSTOMER_NETWORKS', customerNetworkProblem),
+  /**
+   * Proxies in front of the API whose `X-Forwarded-For` names the client address that rate limits
+   * count by. None by default: the address is the connection's.
+   */
+  trustedProxies: networkListSchema('TAVIO_TRUSTED_PROXIES'),
+  limits: limitsSchema,
+  quotas: quotasSchema,
 });
 /** Without a migration URL of their own, migrations use the application's. */
 const controlApiSchema = controlApiFields.transform((config) => ({
@@ -191,6 +219,20 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       temporalUiUpstream: env.TAVIO_TEMPORAL_UI_UPSTREAM ?? 'http://127.0.0.1:8234',
       platformNetworks: env.TAVIO_PLATFORM_NETWORKS ?? '127.0.0.1/32,::1/128',
       customerNetworks: env.TAVIO_CUSTOMER_NETWORKS ?? '',
+      trustedProxies: env.TAVIO_TRUSTED_PROXIES ?? '',
+      limits: {
+        requestsPerKeyPerMinute: env.TAVIO_RATE_LIMIT_PER_KEY ?? '1200',
+        requestsPerAddressPerMinute: env.TAVIO_RATE_LIMIT_PER_ADDRESS ?? '2400',
+        authFailuresPerKey: env.TAVIO_AUTH_FAILURES_PER_KEY ?? '10',
+        authFailuresPerAddress: env.TAVIO_AUTH_FAILURES_PER_ADDRESS ?? '100',
+        authFailureWindowSeconds: env.TAVIO_AUTH_FAILURE_WINDOW_SECONDS ?? '300',
+      },
+      quotas: {
+        environments: env.TAVIO_QUOTA_ENVIRONMENTS ?? '20',
+        connections: env.TAVIO_QUOTA_CONNECTIONS ?? '200',
+        runsPerMinute: env.TAVIO_QUOTA_RUNS_PER_MINUTE ?? '120',
+        concurrentRunsPerEnvironment: env.TAVIO_QUOTA_CONCURRENT_RUNS ?? '25',
+      },
     },
     'control API',
   );

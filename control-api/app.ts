@@ -5,12 +5,14 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
+import { installRateLimits, trustProxyOf } from './limits/rate-limits.js';
 import { installProblemHandlers } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { connectionRoutes } from './routes/connections.js';
 import { environmentRoutes } from './routes/environments.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { regionRoutes } from './routes/regions.js';
+import { quotaRoutes } from './routes/quotas.js';
 import { retentionRoutes } from './routes/retention.js';
 import { runRoutes } from './routes/runs.js';
 import { temporalAuthRoutes } from './routes/temporal-auth.js';
@@ -20,6 +22,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   const app = Fastify({
     logger,
     bodyLimit: deps.config.bodyLimitBytes,
+    trustProxy: trustProxyOf(deps.config.trustedProxies),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -32,8 +35,11 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
     },
     transform: jsonSchemaTransform,
   });
-  installAuth(app, deps.db);
+  const limits = await installRateLimits(app, deps.counters, deps.config.limits);
+  installAuth(app, deps.db, deps.authThrottle);
+  limits.installKeyLimit();
   await app.register(organizationRoutes(deps));
+  await app.register(quotaRoutes(deps));
   await app.register(environmentRoutes(deps));
   await app.register(apiKeyRoutes(deps));
   await app.register(connectionRoutes(deps));

@@ -4,7 +4,9 @@ import type { Database } from '../db/client.js';
 import { apiKeys, environments, organizations } from '../db/schema.js';
 import type { KeyKind } from './keys.js';
 import { matchesHash, parseKey } from './keys.js';
-import { forbidden, notFound, unauthorized } from './problems.js';
+import type { AuthThrottle } from './limits/auth-throttle.js';
+import { clientAddress } from './limits/rate-limits.js';
+import { ProblemError, forbidden, notFound, unauthorized } from './problems.js';
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -29,6 +31,25 @@ export async function principalOfKey(db: Database, key: string): Promise<Princip
   const [row] = await db.select().from(apiKeys).where(eq(apiKeys.prefix, parsed.prefix));
   if (!row || !matchesHash(key, row.secretHash)) throw unauthorized('the API key is not valid');
   return liveKey(db, row);
+}
+
+/**
+ * `principalOfKey` behind the failed-authentication throttle: a key prefix or an address that failed
+ * too often is refused before its secret is checked, and each refusal of a key counts.
+ */
+export async function authenticate(
+  db: Database,
+  throttle: AuthThrottle,
+  key: string,
+  address: string,
+): Promise<Principal> {
+  await throttle.assertAllowed(key, address);
+  try {
+    return await principalOfKey(db, key);
+  } catch (error) {
+    if (error instanceof ProblemError && error.status === 401) await throttle.failed(key, address);
+    throw error;
+  }
 }
 
 /** The principal of a key already proven once (a Web UI session's), as long as the key still works. */
@@ -57,14 +78,14 @@ async function liveKey(db: Database, row: typeof apiKeys.$inferSelect): Promise<
 }
 
 /** Resolves the bearer key of every /v1 request. */
-export function installAuth(app: FastifyInstance, db: Database): void {
+export function installAuth(app: FastifyInstance, db: Database, throttle: AuthThrottle): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/v1/')) return;
     const header = request.headers.authorization ?? '';
     const key = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
     if (!key) throw unauthorized('send an API key as `Authorization: Bearer <key>`');
-    request.principal = await principalOfKey(db, key);
+    request.principal = await authenticate(db, throttle, key, clientAddress(request));
   });
 }
 

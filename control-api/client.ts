@@ -18,7 +18,11 @@ export interface Problem {
 }
 
 export class TavioApiError extends Error {
-  constructor(readonly problem: Problem) {
+  constructor(
+    readonly problem: Problem,
+    /** From `Retry-After`, when the API says when to repeat the request (429). */
+    readonly retryAfterSeconds?: number,
+  ) {
     super(`${problem.status} ${problem.title}: ${problem.detail ?? problem.type}`);
   }
   get status(): number {
@@ -139,6 +143,21 @@ export interface LogQuery {
   cursor?: string;
 }
 
+export interface Quotas {
+  environments: number;
+  connections: number;
+  runsPerMinute: number;
+  concurrentRunsPerEnvironment: number;
+}
+
+export interface OrganizationQuotas {
+  organization: string;
+  quotas: Quotas;
+  /** The quotas the operator set for this organization; the others are the defaults. */
+  overrides: Partial<Quotas>;
+  usage: { environments: number; connections: number; runsThisMinute: number };
+}
+
 export interface CreateRunRequest {
   integration: string;
   connections: Record<string, string>;
@@ -169,7 +188,10 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
     });
     const text = await response.text();
     const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (!response.ok) throw new TavioApiError(parsed as Problem);
+    if (!response.ok) {
+      const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
+      throw new TavioApiError(parsed as Problem, Number.isFinite(retryAfter) ? retryAfter : undefined);
+    }
     return parsed as T;
   }
   const env = (org: string, environment: string) => `/v1/organizations/${org}/environments/${environment}`;
@@ -181,6 +203,10 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
         '/v1/organizations',
         { slug, name },
       ),
+    getQuotas: (org: string) => call<OrganizationQuotas>('GET', `/v1/organizations/${org}/quotas`),
+    /** Operator key only; null returns a quota to the default. */
+    setQuotas: (org: string, changes: { [K in keyof Quotas]?: number | null }) =>
+      call<OrganizationQuotas>('PATCH', `/v1/organizations/${org}/quotas`, changes),
     createEnvironment: (org: string, slug: string, region: 'us' | 'ca' | 'eu') =>
       call<Environment>('POST', `/v1/organizations/${org}/environments`, { slug, region }),
     getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),

@@ -1,6 +1,8 @@
 import type { ControlApiConfig } from '../common/config.js';
 import type { Database } from '../db/client.js';
 import type { BacklogWatch } from './backlog-watch.js';
+import type { AuthThrottle } from './limits/auth-throttle.js';
+import type { Counters } from './limits/counters.js';
 import type { AccountAccess } from './provisioning/account-access.js';
 import type { PayloadKeys } from './payload-keys.js';
 import type { SigningKeys } from './temporal-auth/signing-keys.js';
@@ -16,4 +18,7 @@ export interface ApiDeps {
   payloadKeys: PayloadKeys;
   /** Which environments have tasks waiting that no worker takes. */
   backlog: Pick<BacklogWatch, 'backlogged'>;
+  /** Rate limit, sign-in and run-start counters shared by every control API process. */
+  counters: Counters;
+  authThrottle: AuthThrottle;
 }

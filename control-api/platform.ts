@@ -6,7 +6,10 @@ import { startBacklogWatch } from './backlog-watch.js';
 import { startRunReconciler } from './run-reconciler.js';
 import { startReceiptCollector } from './retention/receipts.js';
 import { runDepsOf } from './runs.js';
+import { repeatPass } from './repeated-pass.js';
 import { ensureOperatorKey } from './operator-key.js';
+import { createAuthThrottle } from './limits/auth-throttle.js';
+import { createCounters } from './limits/counters.js';
 import { createPayloadKeys } from './payload-keys.js';
 import { createAccountAccess } from './provisioning/account-access.js';
 import { createSigningKeys } from './temporal-auth/signing-keys.js';
@@ -51,14 +54,29 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     { db: database.db, temporal, regions: config.regions },
     { onError: (error) => reportBacklogError(error) },
   );
+  const counters = createCounters(database.db);
+  const authThrottle = createAuthThrottle(database.db, counters, config.limits);
   const app = await buildApp(
-    { db: database.db, temporal, accounts, config, signingKeys, payloadKeys, backlog },
+    {
+      db: database.db,
+      temporal,
+      accounts,
+      config,
+      signingKeys,
+      payloadKeys,
+      backlog,
+      counters,
+      authThrottle,
+    },
     logger,
   );
   await app.listen({ host: config.host, port: config.port });
-  const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config }), {
+  const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config, counters }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
   });
+  const pruning = repeatPass(counters.prune, 60_000, (error) =>
+    app.log.warn({ err: error.message }, 'rate limit counters not pruned'),
+  );
   const receipts = startReceiptCollector(
     { db: database.db, temporal, accounts, regions: config.regions },
     (error) => app.log.warn({ err: error.message }, 'sweep receipts not collected'),
@@ -84,6 +102,8 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
       ? undefined
       : await buildWebUiGateway({
           db: database.db,
+          authThrottle,
+          trustedProxies: config.trustedProxies,
           signingKeys,
           payloadKeys,
           upstream: config.temporalUiUpstream,
@@ -100,7 +120,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
-      await Promise.all([reconciler.stop(), backlog.stop(), receipts.stop()]);
+      await Promise.all([reconciler.stop(), backlog.stop(), receipts.stop(), pruning.stop()]);
       await webUi?.close();
       await app.close();
       await temporal.close();

@@ -11,6 +11,11 @@ export interface Problem {
 }
 
 export class ProblemError extends Error {
+  /** Response headers that go with the problem (`Retry-After`, rate limit state). */
+  headers: Record<string, string> = {};
+  /** Members the problem type defines beyond RFC 9457's (for example the quota and its limit). */
+  extensions: Record<string, unknown> = {};
+
   constructor(
     readonly status: number,
     readonly kind: string,
@@ -28,6 +33,7 @@ export class ProblemError extends Error {
       status: this.status,
       detail: this.message,
       ...(this.errors ? { errors: this.errors } : {}),
+      ...this.extensions,
     };
   }
 }
@@ -42,6 +48,13 @@ export const unprocessable = (kind: string, detail: string) =>
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
 export const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Unauthorized', detail);
 
+/** 429: the caller may repeat the request after `retryAfterSeconds`, which `Retry-After` carries too. */
+export function tooManyRequests(kind: string, detail: string, retryAfterSeconds: number): ProblemError {
+  const error = new ProblemError(429, kind, 'Too many requests', detail);
+  error.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  return error;
+}
+
 /** Every error leaves the API as a problem document; unexpected ones say nothing about internals. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
@@ -54,6 +67,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     let problem: Problem;
     if (error instanceof ProblemError) {
       problem = error.toProblem();
+      void reply.headers(error.headers);
     } else if (hasZodFastifySchemaValidationErrors(error)) {
       problem = {
         type: problemType('validation-failed'),

@@ -2,7 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { and, eq } from 'drizzle-orm';
-import type { ControlApiConfig } from '../common/config.js';
+import type { ControlApiConfig, Quotas } from '../common/config.js';
+import type { Counters } from './limits/counters.js';
+import { assertRunRoom, countRunStart, lockQuota, organizationQuotas } from './limits/quotas.js';
 import type { Database } from '../db/client.js';
 import { connections, runs } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
@@ -34,13 +36,17 @@ export interface RunDeps {
   regions: RegionRegistry;
   temporalUiUrl: string;
   payloadLimitBytes: number;
+  /** The configured default quotas, and the counters runs started per minute are counted with. */
+  quotas: Quotas;
+  counters: Counters;
 }
 
 /** What run handling needs, from the control API's database, Temporal clients and configuration. */
 export function runDepsOf(deps: {
   db: Database;
   temporal: TemporalClients;
-  config: Pick<ControlApiConfig, 'regions' | 'temporalUiUrl' | 'payloadLimitBytes'>;
+  counters: Counters;
+  config: Pick<ControlApiConfig, 'regions' | 'temporalUiUrl' | 'payloadLimitBytes' | 'quotas'>;
 }): RunDeps {
   return {
     db: deps.db,
@@ -48,6 +54,8 @@ export function runDepsOf(deps: {
     regions: deps.config.regions,
     temporalUiUrl: deps.config.temporalUiUrl,
     payloadLimitBytes: deps.config.payloadLimitBytes,
+    quotas: deps.config.quotas,
+    counters: deps.counters,
   };
 }
 
@@ -132,6 +140,8 @@ export async function startRun(
   const hash = requestHash({ integration: request.integration, connections: refs, options });
   const existing = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
   if (existing) return { run: checkReplay(existing, hash), created: false };
+  const quotas = await organizationQuotas(deps.db, deps.quotas, env.organizationId);
+  await countRunStart(deps.counters, quotas, env.organizationId);
 
   const id = randomUUID();
   const workflowId = `${request.integration}-${id}`;
@@ -146,6 +156,8 @@ export async function startRun(
     // otherwise hold every pooled connection while each waits for another.
     const run = await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
       deps.db.transaction(async (tx) => {
+        await lockQuota(tx, env.id);
+        await assertRunRoom(tx, quotas, env.id);
         const [row] = await tx
           .insert(runs)
           .values({

@@ -41,7 +41,19 @@ export const organizations = pgTable('organizations', {
   id: uuid('id').primaryKey().defaultRandom(),
   slug: text('slug').notNull().unique(),
   name: text('name').notNull(),
+  /** The operator's figures for this organization; a quota not named here is the configured default. */
+  quotas: jsonb('quotas').$type<Record<string, number>>(),
   createdAt: createdAt(),
+});
+
+/**
+ * Fixed-window request counters shared by every control API process (rate limits, failed sign-ins,
+ * run starts). Counters are worth nothing after a crash, so the table is unlogged (see its migration).
+ */
+export const rateLimitCounters = pgTable('rate_limit_counters', {
+  key: text('key').primaryKey(),
+  count: integer('count').notNull(),
+  windowEndsAt: timestamp('window_ends_at', { withTimezone: true }).notNull(),
 });
 
 export const environments = pgTable(

@@ -183,11 +183,16 @@ export function createLogServer(options: LogServerOptions) {
     logController: new LogController({ disableRequestLogging: true }),
     // A HEAD would open chunks to answer nothing.
     exposeHeadRoutes: false,
+    // Reads take no body.
+    bodyLimit: 1024,
   });
   app.setNotFoundHandler((request, reply) =>
     sendProblem(reply, notFound(`route ${request.method} ${request.url.split('?')[0]} was not found`)),
   );
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500)
+      return sendProblem(reply, new Problem(status, 'malformed-request', 'Malformed request', error.message));
     log.error(
       { err: error instanceof Error ? error.message : String(error), url: request.url.split('?')[0] },
       'run log request failed',

@@ -16,7 +16,10 @@ const poolSchema = z.object({ accounts: z.array(z.string().regex(/^\d{12}$/)) })
  * unique index settles it when they do). External: an id the account factory will create; on AWS,
  * AWS Organizations vends the account itself.
  */
-export async function chooseAccountId(db: Database, config: ControlApiConfig): Promise<string> {
+export async function chooseAccountId(
+  db: Pick<Database, 'select'>,
+  config: ControlApiConfig,
+): Promise<string> {
   if (config.accountFactory === 'external') return String(randomInt(100_000_000_000, 999_999_999_999));
   let accounts: string[];
   try {

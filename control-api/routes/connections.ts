@@ -10,6 +10,7 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { conflict, notFound, unprocessable } from '../problems.js';
+import { assertConnectionRoom, lockQuota, quotasOf } from '../limits/quotas.js';
 import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
 import type { SealTarget } from '../vault.js';
@@ -127,6 +128,8 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const secrets = await checkedCredentials(kind, credentials);
         const id = randomUUID();
         const row = await deps.db.transaction(async (tx) => {
+          await lockQuota(tx, org.id);
+          await assertConnectionRoom(tx, quotasOf(deps.config.quotas, org), org.id);
           const [created] = await tx
             .insert(connections)
             .values({

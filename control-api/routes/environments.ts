@@ -15,6 +15,8 @@ import { provisionEnvironment } from '../provisioning/provision.js';
 import type { ProvisioningDeps } from '../provisioning/provision.js';
 import { retireEnvironment } from '../provisioning/retire.js';
 import { envParams, orgParams, slug } from '../schemas.js';
+import { assertEnvironmentRoom, lockQuota, quotasOf } from '../limits/quotas.js';
+import type { Database } from '../../db/client.js';
 
 type Env = typeof environments.$inferSelect;
 
@@ -47,14 +49,31 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
     controlAccountId: config.controlAccountId,
   };
   /**
-   * A new environment row with an account of its own. Two creations may pick the same pooled
-   * account; the unique index lets one win and the other picks again. A slug taken meanwhile is a
-   * conflict.
+   * A new environment row with an account of its own, within the organization's quota. Two creations
+   * may pick the same pooled account; the unique index lets one win and the other picks again. A
+   * slug taken meanwhile is a conflict.
    */
-  async function insertEnvironment(org: { id: string; slug: string }, envSlug: string, region: RegionCode) {
+  async function insertEnvironment(
+    org: { id: string; slug: string; quotas: Record<string, number> | null },
+    envSlug: string,
+    region: RegionCode,
+  ) {
+    return db.transaction(async (tx) => {
+      await lockQuota(tx, org.id);
+      await assertEnvironmentRoom(tx, quotasOf(config.quotas, org), org.id);
+      return insertWithAccount(tx, org, envSlug, region);
+    });
+  }
+
+  async function insertWithAccount(
+    tx: Pick<Database, 'select' | 'insert'>,
+    org: { id: string; slug: string },
+    envSlug: string,
+    region: RegionCode,
+  ) {
     for (let attempt = 0; attempt < 5; attempt++) {
       const id = randomUUID();
-      const [row] = await db
+      const [row] = await tx
         .insert(environments)
         .values({
           id,
@@ -63,13 +82,13 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           region,
           namespace: namespaceOf(org.slug, envSlug),
           awsRegion: config.regions[region].awsRegion,
-          awsAccountId: await chooseAccountId(db, config),
+          awsAccountId: await chooseAccountId(tx, config),
           bucket: bucketOf(org.slug, envSlug, id),
         })
         .onConflictDoNothing()
         .returning();
       if (row) return row;
-      const [taken] = await db
+      const [taken] = await tx
         .select({ id: environments.id })
         .from(environments)
         .where(and(eq(environments.organizationId, org.id), eq(environments.slug, envSlug)));

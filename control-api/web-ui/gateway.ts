@@ -6,7 +6,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Database } from '../../db/client.js';
 import { audit } from '../audit.js';
-import { principalOfKey, principalOfKeyId } from '../auth.js';
+import { authenticate, principalOfKeyId } from '../auth.js';
+import type { AuthThrottle } from '../limits/auth-throttle.js';
+import { clientAddress, trustProxyOf } from '../limits/rate-limits.js';
 import type { Principal } from '../auth.js';
 import { ProblemError, installProblemHandlers, unauthorized } from '../problems.js';
 import type { SigningKeys } from '../temporal-auth/signing-keys.js';
@@ -18,6 +20,9 @@ import { SESSION_COOKIE, createSessions } from './sessions.js';
 
 export interface WebUiGatewayOptions {
   db: Database;
+  /** The control API's: a failed sign-in here counts against the same key and address. */
+  authThrottle: AuthThrottle;
+  trustedProxies: string[];
   signingKeys: SigningKeys;
   payloadKeys: PayloadKeys;
   /** The Temporal Web UI server, which forwards each request's Authorization header to Temporal. */
@@ -80,7 +85,11 @@ export async function buildWebUiGateway(options: WebUiGatewayOptions) {
     return { sessionId: session.id, principal, permissions, token };
   }
 
-  const app = Fastify({ logger: false, bodyLimit: 16 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 16 * 1024,
+    trustProxy: trustProxyOf(options.trustedProxies),
+  });
   installProblemHandlers(app);
   await app.register(cookie);
   await app.register(formbody);
@@ -111,10 +120,11 @@ export async function buildWebUiGateway(options: WebUiGatewayOptions) {
     if (!body.success) return refuse(400, 'Enter an API key.');
     let principal: Principal;
     try {
-      principal = await principalOfKey(db, body.data.key.trim());
+      principal = await authenticate(db, options.authThrottle, body.data.key.trim(), clientAddress(request));
     } catch (error) {
-      if (error instanceof ProblemError && error.status === 401) return refuse(401, error.message);
-      throw error;
+      if (!(error instanceof ProblemError) || (error.status !== 401 && error.status !== 429)) throw error;
+      void reply.headers(error.headers);
+      return refuse(error.status, error.message);
     }
     if (principal.kind === 'host') return refuse(403, 'A region host key cannot sign in to the Web UI.');
     const session = await sessions.open(principal.keyId);
