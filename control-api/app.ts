@@ -12,6 +12,7 @@ import { connectionRoutes } from './routes/connections.js';
 import { environmentRoutes } from './routes/environments.js';
 import { organizationRoutes } from './routes/organizations.js';
 import { regionRoutes } from './routes/regions.js';
+import { platformKeyRoutes } from './routes/platform-keys.js';
 import { quotaRoutes } from './routes/quotas.js';
 import { retentionRoutes } from './routes/retention.js';
 import { runRoutes } from './routes/runs.js';
@@ -42,6 +43,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   await app.register(quotaRoutes(deps));
   await app.register(environmentRoutes(deps));
   await app.register(apiKeyRoutes(deps));
+  await app.register(platformKeyRoutes(deps));
   await app.register(connectionRoutes(deps));
   await app.register(runRoutes(deps));
   await app.register(retentionRoutes(deps));

@@ -75,13 +75,26 @@ export interface Environment {
 
 export interface ApiKey {
   id: string;
-  kind: string;
+  kind: 'operator' | 'organization' | 'environment' | 'host';
   prefix: string;
+  /** `rotated`: replaced, and working until its overlap ends (`expiresAt`). */
+  status: 'active' | 'rotated' | 'expired' | 'revoked';
+  organizationId: string | null;
   environmentId: string | null;
+  region: 'us' | 'ca' | 'eu' | null;
   createdAt: string;
   lastUsedAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** The key that replaced this one. */
+  replacedBy: string | null;
+}
+
+export interface RotateOptions {
+  /** How long the old key keeps working beside the new one; 0 (the default) stops it now. */
+  overlapSeconds?: number;
+  /** The new key's lifetime; the old key's by default. */
+  expiresInDays?: number;
 }
 
 export interface IssuedKey {
@@ -214,14 +227,25 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<{ environment: Environment; receipt: RetirementReceipt }>('DELETE', env(org, environment)),
     createEnvironmentKey: (org: string, environment: string, options: { expiresInDays?: number } = {}) =>
       call<ApiKey & IssuedKey>('POST', `${env(org, environment)}/api-keys`, options),
+    createOrganizationKey: (org: string, options: { expiresInDays?: number } = {}) =>
+      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys`, options),
+    /** The organization's admin and environment keys. */
     listApiKeys: (org: string) =>
       call<{ apiKeys: ApiKey[] }>('GET', `/v1/organizations/${org}/api-keys`).then((r) => r.apiKeys),
     revokeApiKey: (org: string, keyId: string) =>
       call<ApiKey>('DELETE', `/v1/organizations/${org}/api-keys/${keyId}`),
-    rotateApiKey: (org: string, keyId: string) =>
-      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys/${keyId}/rotate`),
-    createHostKey: (region: 'us' | 'ca' | 'eu') =>
-      call<IssuedKey & { region: string }>('POST', '/v1/host-keys', { region }),
+    rotateApiKey: (org: string, keyId: string, options: RotateOptions = {}) =>
+      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys/${keyId}/rotate`, options),
+    createHostKey: (region: 'us' | 'ca' | 'eu', options: { expiresInDays?: number } = {}) =>
+      call<ApiKey & IssuedKey>('POST', '/v1/host-keys', { region, ...options }),
+    createOperatorKey: (options: { expiresInDays?: number } = {}) =>
+      call<ApiKey & IssuedKey>('POST', '/v1/operator-keys', options),
+    /** Operator and region host keys (operator key). */
+    listPlatformKeys: (kind?: 'operator' | 'host') =>
+      call<{ apiKeys: ApiKey[] }>('GET', `/v1/api-keys${kind ? `?kind=${kind}` : ''}`).then((r) => r.apiKeys),
+    revokePlatformKey: (keyId: string) => call<ApiKey>('DELETE', `/v1/api-keys/${keyId}`),
+    rotatePlatformKey: (keyId: string, options: RotateOptions = {}) =>
+      call<ApiKey & IssuedKey>('POST', `/v1/api-keys/${keyId}/rotate`, options),
     createConnection: (
       org: string,
       environment: string,

@@ -124,6 +124,8 @@ export const apiKeys = pgTable(
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    /** The key that replaced this one; a key is rotated once. */
+    replacedByKeyId: uuid('replaced_by_key_id'),
   },
   (t) => [index('api_keys_org').on(t.organizationId)],
 );

@@ -1,6 +1,7 @@
-import { and, count, eq, ne, sql } from 'drizzle-orm';
+import { and, count, eq, ne } from 'drizzle-orm';
 import type { Quotas } from '../../common/config.js';
 import type { Database } from '../../db/client.js';
+import { transactionLock } from '../../db/locks.js';
 import { connections, environments, organizations, runs } from '../../db/schema.js';
 import { ProblemError } from '../problems.js';
 import type { Counters } from './counters.js';
@@ -49,9 +50,7 @@ export function quotaExceeded(quota: QuotaName, limit: number, detail: string, r
  * Serializes the quota checks of one organization (or environment) until the caller's transaction
  * ends, so two requests at once cannot both take the last unit.
  */
-export async function lockQuota(tx: Executor, scope: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`quota:${scope}`}, 0))`);
-}
+export const lockQuota = (tx: Executor, scope: string) => transactionLock(tx, `quota:${scope}`);
 
 async function heldEnvironments(db: Executor, organizationId: string): Promise<number> {
   const [held] = await db

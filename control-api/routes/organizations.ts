@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { apiKeys, organizations } from '../../db/schema.js';
+import { organizations } from '../../db/schema.js';
 import { audit } from '../audit.js';
 import { principalOf, requireOperator, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { generateKey } from '../keys.js';
+import { issueKey } from '../key-lifecycle.js';
 import { conflict } from '../problems.js';
 import { orgParams, slug } from '../schemas.js';
 
@@ -29,7 +29,6 @@ export function organizationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         requireOperator(principal);
-        const key = generateKey('organization');
         const result = await deps.db.transaction(async (tx) => {
           const [org] = await tx
             .insert(organizations)
@@ -37,28 +36,21 @@ export function organizationRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             .onConflictDoNothing()
             .returning();
           if (!org) throw conflict('duplicate-slug', `organization ${request.body.slug} already exists`);
-          const [row] = await tx
-            .insert(apiKeys)
-            .values({
-              kind: 'organization',
-              organizationId: org.id,
-              prefix: key.prefix,
-              secretHash: key.secretHash,
-            })
-            .returning();
           await audit(tx, {
             actorKeyId: principal.keyId,
             action: 'organization.created',
             organizationId: org.id,
             target: org.slug,
-            details: { adminKeyId: row!.id },
           });
-          return { org, keyId: row!.id };
+          const apiKey = await issueKey(
+            tx,
+            principal,
+            { kind: 'organization', organizationId: org.id },
+            null,
+          );
+          return { org, apiKey };
         });
-        return reply.code(201).send({
-          organization: orgView(result.org),
-          apiKey: { id: result.keyId, prefix: key.prefix, key: key.key },
-        });
+        return reply.code(201).send({ organization: orgView(result.org), apiKey: result.apiKey });
       },
     );
 

@@ -1,14 +1,11 @@
 import { and, count, eq } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { apiKeys, environments, organizations, runs } from '../../db/schema.js';
-import { regionCodeSchema } from '../../common/regions.js';
+import { environments, organizations, runs } from '../../db/schema.js';
 import type { RegionCode } from '../../common/regions.js';
-import { audit } from '../audit.js';
-import { isRegionHost, principalOf, requireOperator } from '../auth.js';
+import { isRegionHost, principalOf } from '../auth.js';
 import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { generateKey } from '../keys.js';
 import { notFound } from '../problems.js';
 import { regionParams } from '../schemas.js';
 import { decideEgress } from '../egress-rules.js';
@@ -32,39 +29,6 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   }
 
   return async (app) => {
-    app.post(
-      '/v1/host-keys',
-      {
-        schema: {
-          summary: "Issue a region host's key (operator key; shown once)",
-          body: z.object({ region: regionCodeSchema }).strict(),
-        },
-      },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        requireOperator(principal);
-        const key = generateKey('host');
-        const [row] = await deps.db
-          .insert(apiKeys)
-          .values({
-            kind: 'host',
-            region: request.body.region,
-            prefix: key.prefix,
-            secretHash: key.secretHash,
-          })
-          .returning();
-        await audit(deps.db, {
-          actorKeyId: principal.keyId,
-          action: 'host_key.created',
-          target: key.prefix,
-          details: { region: request.body.region, keyId: row!.id },
-        });
-        return reply
-          .code(201)
-          .send({ id: row!.id, prefix: key.prefix, key: key.key, region: request.body.region });
-      },
-    );
-
     app.get(
       '/v1/regions/:region/egress-decisions',
       {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { stackEnv } from '../../scripts/platform.js';
 import { waitFor } from '../../scripts/processes.js';
+import { createTavioClient } from '../../control-api/client.js';
 import { onDatabase } from '../support/database.js';
 import { freePort } from '../../scripts/stack/health.js';
 
@@ -75,11 +76,34 @@ describe('the control API process', () => {
       body: JSON.stringify({ slug: 'first-partner' }),
     });
     expect(created.status).toBe(201);
+
+    // The last operator key that works cannot be revoked, not even by two revocations at once.
+    const operator = (apiKey: string) => createTavioClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey });
+    const [generated] = await operator(key).listPlatformKeys('operator');
+    const lastKeyRefusal = { problem: { status: 409, type: 'https://tavio.dev/problems/last-operator-key' } };
+    await expect(operator(key).revokePlatformKey(generated!.id)).rejects.toMatchObject(lastKeyRefusal);
+    const [b, c] = await Promise.all([operator(key).createOperatorKey(), operator(key).createOperatorKey()]);
+    expect((await operator(b!.key).revokePlatformKey(generated!.id)).status).toBe('revoked');
+    expect(
+      (await fetch(`http://127.0.0.1:${port}/v1/api-keys`, { headers: { authorization: `Bearer ${key}` } }))
+        .status,
+    ).toBe(401);
+    const both = await Promise.allSettled([
+      operator(b!.key).revokePlatformKey(c!.id),
+      operator(c!.key).revokePlatformKey(b!.id),
+    ]);
+    // One wins; the other is refused as the last key's revocation, or as a revoked key's request.
+    expect(both.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    const survivor = both[0]!.status === 'fulfilled' ? b! : c!;
+    const live = (await operator(survivor.key).listPlatformKeys('operator')).filter(
+      (k) => k.status === 'active',
+    );
+    expect(live.map((k) => k.id)).toEqual([survivor.id]);
     await first.stop();
 
-    const second = await startServer(name, port);
-    expect(second.output()).not.toContain('operator key');
-    await second.stop();
+    const restarted = await startServer(name, port);
+    expect(restarted.output()).not.toContain('operator key');
+    await restarted.stop();
 
     // With every operator key revoked, the next start issues a new one rather than locking everyone out.
     const own = postgres(onDatabase(inject('stack').databaseUrl, name), {

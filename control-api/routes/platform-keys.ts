@@ -1,0 +1,127 @@
+import { and, asc, eq, inArray } from 'drizzle-orm';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { regionCodeSchema } from '../../common/regions.js';
+import { apiKeys } from '../../db/schema.js';
+import { principalOf, requireOperator } from '../auth.js';
+import type { Principal } from '../auth.js';
+import type { ApiDeps } from '../deps.js';
+import {
+  expiresInDays,
+  expiryIn,
+  issueBody,
+  issueKey,
+  keyView,
+  revokeKey,
+  rotateBody,
+  rotateKey,
+} from '../key-lifecycle.js';
+import { notFound } from '../problems.js';
+
+const PLATFORM_KINDS = ['operator', 'host'] as const;
+const keyParams = z.object({ key: z.uuid() });
+
+/** The platform's own keys, operator and region host keys: the operator's alone to manage. */
+export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const { db } = deps;
+
+  async function loadKey(principal: Principal, id: string) {
+    requireOperator(principal);
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(and(eq(apiKeys.id, id), inArray(apiKeys.kind, PLATFORM_KINDS)));
+    if (!row) throw notFound(`API key ${id}`);
+    return row;
+  }
+
+  return async (app) => {
+    app.get(
+      '/v1/api-keys',
+      {
+        schema: {
+          summary: 'List the operator and region host keys (operator key; never the secrets)',
+          querystring: z.object({ kind: z.enum(PLATFORM_KINDS).optional() }).strict(),
+        },
+      },
+      async (request) => {
+        requireOperator(principalOf(request));
+        const kinds = request.query.kind ? [request.query.kind] : [...PLATFORM_KINDS];
+        const rows = await db
+          .select()
+          .from(apiKeys)
+          .where(inArray(apiKeys.kind, kinds))
+          .orderBy(asc(apiKeys.createdAt));
+        return { apiKeys: rows.map(keyView) };
+      },
+    );
+
+    app.post(
+      '/v1/operator-keys',
+      {
+        schema: {
+          summary: 'Issue another operator key (operator key; shown once)',
+          body: issueBody.optional(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        requireOperator(principal);
+        const expiresAt = expiryIn(request.body?.expiresInDays);
+        const issued = await db.transaction((tx) => issueKey(tx, principal, { kind: 'operator' }, expiresAt));
+        return reply.code(201).send(issued);
+      },
+    );
+
+    app.post(
+      '/v1/host-keys',
+      {
+        schema: {
+          summary: "Issue a region host's key (operator key; shown once)",
+          body: z.object({ region: regionCodeSchema, expiresInDays: expiresInDays.optional() }).strict(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        requireOperator(principal);
+        const { region } = request.body;
+        const expiresAt = expiryIn(request.body.expiresInDays);
+        const issued = await db.transaction((tx) =>
+          issueKey(tx, principal, { kind: 'host', region }, expiresAt),
+        );
+        return reply.code(201).send(issued);
+      },
+    );
+
+    app.delete(
+      '/v1/api-keys/:key',
+      {
+        schema: {
+          summary: 'Revoke an operator or region host key (operator key); never the last operator key',
+          params: keyParams,
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        return revokeKey(db, principal, await loadKey(principal, request.params.key));
+      },
+    );
+
+    app.post(
+      '/v1/api-keys/:key/rotate',
+      {
+        schema: {
+          summary:
+            'Replace an operator or region host key (operator key): the new key is shown once; the old one stops now, or after the overlap',
+          params: keyParams,
+          body: rotateBody.optional(),
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const row = await loadKey(principal, request.params.key);
+        return reply.code(201).send(await rotateKey(db, principal, row, request.body ?? {}));
+      },
+    );
+  };
+}
