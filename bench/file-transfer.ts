@@ -63,7 +63,7 @@ try {
   ]);
   accounts.push(source, destination);
   const environment = await client.createEnvironment(org, 'files', 'us');
-  const namespace = `${org}-files`;
+  const { namespace } = environment;
   const connect = (name: string, account: SftpAccount) =>
     client.createConnection(org, 'files', account.connection(name));
   const [src, dst] = await Promise.all([connect('source', source), connect('destination', destination)]);

@@ -77,7 +77,7 @@ const { org, client, source, destination, sourceKey, token } = bench;
 const baselineGateway = await bench.gateway();
 try {
   const environment = await client.createEnvironment(org, 'bench', 'us');
-  const namespace = `${org}-bench`;
+  const { namespace } = environment;
   const [src, dst] = await bench.connect('bench');
   const credentials = await createGatewayCredentials(baselineGateway.files.passwd).issue(environment.id);
   const gateway = new ProxyAgent({

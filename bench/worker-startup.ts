@@ -23,7 +23,7 @@ try {
   for (let i = 0; i < ENVIRONMENTS; i++) {
     const env = `env-${i}`;
     const started = Date.now();
-    await client.createEnvironment(org, env, 'us');
+    const { namespace } = await client.createEnvironment(org, env, 'us');
     const active = Date.now();
     const [src, dst] = await bench.connect(env);
     const run = await client.createRun(org, env, {
@@ -32,7 +32,7 @@ try {
       options: { pageSize: 5 },
       idempotencyKey: 'bench',
     });
-    const pid = await waitFor('the worker', () => environmentWorkerPid(`${org}-${env}`), 60_000);
+    const pid = await waitFor('the worker', () => environmentWorkerPid(namespace), 60_000);
     const processUp = Date.now();
     const done = await client.waitForRun(org, env, run.id, { timeoutMs: 120_000, intervalMs: 50 });
     if (done.status !== 'completed') throw new Error(`run ended ${done.status}`);

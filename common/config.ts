@@ -276,8 +276,11 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
 export const environmentWorkerSettingsSchema = z.object({
   organization: z.string(),
   environment: z.string(),
+  environmentId: z.uuid(),
   region: regionCodeSchema,
   namespace: z.string(),
+  /** Named `<org>-<env>`, before names carried the environment's id. */
+  legacyNamespace: z.boolean(),
   taskQueue: z.string(),
   bucket: z.string(),
   keyArn: z.string(),

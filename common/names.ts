@@ -3,14 +3,44 @@
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,18}[a-z0-9]$/;
 export const SLUG_RULE = '3 to 20 characters: lowercase letters, digits and hyphens, starting with a letter';
 
-/** The Temporal namespace of an environment, e.g. `acme-production`. */
-export function namespaceOf(organization: string, environment: string): string {
+/** Temporal Cloud's longest namespace name; self-hosted Temporal allows more. */
+export const NAMESPACE_MAX_LENGTH = 39;
+const READABLE_NAMESPACE_LENGTH = NAMESPACE_MAX_LENGTH - 9;
+
+/** The first 8 hex digits of an environment's id: what makes its names its own. */
+const idTag = (environmentId: string) => environmentId.replaceAll('-', '').slice(0, 8);
+
+/** `<org>-<env>`, cut to leave room for the id tag: what a person recognizes in a namespace name. */
+const readablePart = (organization: string, environment: string) =>
+  `${organization}-${environment}`.slice(0, READABLE_NAMESPACE_LENGTH).replace(/-+$/, '');
+
+/**
+ * The Temporal namespace of an environment, e.g. `acme-production-1f2e3d4c`. Slugs may hold hyphens,
+ * so `<org>-<env>` alone is ambiguous (`x` + `ns-dev` and `x-ns` + `dev`); the environment's id makes
+ * the name its own, and the name fits Temporal Cloud's 39 characters with the longest slugs.
+ */
+export function namespaceOf(organization: string, environment: string, environmentId: string): string {
+  return `${readablePart(organization, environment)}-${idTag(environmentId)}`;
+}
+
+/** The namespace of an environment created before names carried its id (`legacy_namespace`). */
+export function legacyNamespaceOf(organization: string, environment: string): string {
   return `${organization}-${environment}`;
+}
+
+/**
+ * Whether a namespace can be that environment's, where its id is not known (inside a workflow): its
+ * legacy name, or its readable part followed by an id tag.
+ */
+export function namespaceMayBelongTo(namespace: string, organization: string, environment: string): boolean {
+  if (namespace === legacyNamespaceOf(organization, environment)) return true;
+  const readable = readablePart(organization, environment);
+  return namespace.startsWith(`${readable}-`) && /^[0-9a-f]{8}$/.test(namespace.slice(readable.length + 1));
 }
 
 /** A globally unique, DNS-safe bucket name (at most 56 characters with 20-character slugs). */
 export function bucketOf(organization: string, environment: string, environmentId: string): string {
-  return `tavio-${organization}-${environment}-${environmentId.replaceAll('-', '').slice(0, 8)}`;
+  return `tavio-${organization}-${environment}-${idTag(environmentId)}`;
 }
 
 export function keyAliasOf(organization: string, environment: string): string {

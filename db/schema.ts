@@ -66,6 +66,11 @@ export const environments = pgTable(
     slug: text('slug').notNull(),
     region: regionEnum('region').notNull(),
     namespace: text('namespace').notNull().unique(),
+    /**
+     * Named `<org>-<env>` before names carried the environment's id; such a namespace stays, since
+     * Temporal cannot rename one, and is checked by its old rule.
+     */
+    legacyNamespace: boolean('legacy_namespace').notNull().default(false),
     awsAccountId: text('aws_account_id').notNull().unique(),
     awsRegion: text('aws_region').notNull(),
     bucket: text('bucket').notNull().unique(),

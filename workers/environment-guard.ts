@@ -3,12 +3,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { EnvironmentWorkerSettings } from '../common/config.js';
 import { FailureType } from '../common/failures.js';
-import { namespaceOf } from '../common/names.js';
+import { legacyNamespaceOf, namespaceOf } from '../common/names.js';
 import { GATEWAY_OF } from '../common/regions.js';
 
 /** Refuses to poll anything but the environment's own namespace on its region's queue. */
 export function assertOwnNamespace(settings: EnvironmentWorkerSettings): void {
-  const expected = namespaceOf(settings.organization, settings.environment);
+  const expected = settings.legacyNamespace
+    ? legacyNamespaceOf(settings.organization, settings.environment)
+    : namespaceOf(settings.organization, settings.environment, settings.environmentId);
   if (settings.namespace !== expected) {
     throw new Error(`refusing to start: namespace ${settings.namespace} is not environment ${expected}'s`);
   }

@@ -20,6 +20,7 @@ const assignmentSchema = z.object({
   environment: z.string(),
   region: z.string(),
   namespace: z.string(),
+  legacyNamespace: z.boolean(),
   taskQueue: z.string(),
   bucket: z.string(),
   keyArn: z.string(),
@@ -118,8 +119,10 @@ async function main(): Promise<void> {
     return {
       organization: assignment.organization,
       environment: assignment.environment,
+      environmentId: assignment.id,
       region: config.region,
       namespace: assignment.namespace,
+      legacyNamespace: assignment.legacyNamespace,
       taskQueue: assignment.taskQueue,
       bucket: assignment.bucket,
       keyArn: assignment.keyArn,

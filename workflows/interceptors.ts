@@ -2,7 +2,7 @@ import { ApplicationFailure, defaultPayloadConverter, workflowInfo } from '@temp
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
 import { FailureType } from '../common/failures.js';
 import { GATEWAY_OF, REGION_CODES } from '../common/gateways.js';
-import { namespaceOf } from '../common/names.js';
+import { namespaceMayBelongTo } from '../common/names.js';
 import { assertMetadataSized, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../common/payload-guard.js';
 import { LOG_DETAIL_HEADER, LOG_DETAIL_MEMO, logDetailOf } from '../common/log-detail.js';
 import { SA } from '../common/search-attributes.js';
@@ -24,7 +24,10 @@ function assertOwnEnvironment(): void {
       FailureType.WrongEnvironment,
     );
   }
-  if (namespaceOf(organization, environment) !== info.namespace || GATEWAY_OF[region] !== info.taskQueue) {
+  if (
+    !namespaceMayBelongTo(info.namespace, organization, environment) ||
+    GATEWAY_OF[region] !== info.taskQueue
+  ) {
     throw ApplicationFailure.nonRetryable(
       `workflow ${info.workflowId} belongs to ${organization}/${environment} in region ${region}, not to namespace ${info.namespace} on task queue ${info.taskQueue}`,
       FailureType.WrongEnvironment,

@@ -80,7 +80,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           organizationId: org.id,
           slug: envSlug,
           region,
-          namespace: namespaceOf(org.slug, envSlug),
+          namespace: namespaceOf(org.slug, envSlug, id),
           awsRegion: config.regions[region].awsRegion,
           awsAccountId: await chooseAccountId(tx, config),
           bucket: bucketOf(org.slug, envSlug, id),
@@ -92,9 +92,15 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         .select({ id: environments.id })
         .from(environments)
         .where(and(eq(environments.organizationId, org.id), eq(environments.slug, envSlug)));
-      if (taken) break;
+      if (taken) throw conflict('duplicate-slug', `environment ${org.slug}/${envSlug} already exists`);
     }
-    throw conflict('duplicate-slug', `environment ${org.slug}/${envSlug} already exists`);
+    // Every attempt drew another id, so names did not collide five times: accounts were taken meanwhile.
+    throw new ProblemError(
+      503,
+      'environment-not-created',
+      'Environment not created',
+      `no account could be reserved for environment ${org.slug}/${envSlug}; repeat the request`,
+    );
   }
 
   return async (app) => {

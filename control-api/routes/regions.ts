@@ -118,6 +118,7 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             environment: env.slug,
             region: env.region,
             namespace: env.namespace,
+            legacyNamespace: env.legacyNamespace,
             taskQueue: deps.config.regions[env.region].taskQueue,
             bucket: env.bucket,
             keyArn: env.keyArn!,

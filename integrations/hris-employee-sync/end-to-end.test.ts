@@ -60,7 +60,7 @@ describe('hris-employee-sync end to end, in two regions', () => {
       const s = scenarios[region];
       const run = runs[region];
       const gateway = region === 'us' ? 'us1' : 'eu1';
-      expect(run.namespace).toBe(`${s.org}-${s.env}`);
+      expect(run.namespace).toBe(s.environment.namespace);
       expect(run.taskQueue).toBe(gateway);
       const all = await histories(run.namespace, run.workflowId);
       expect(all).toHaveLength(2);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import {
   GetBucketEncryptionCommand,
@@ -8,7 +9,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { newEnvironment } from '../support/scenario.js';
+import { clientWithKey, newEnvironment, operatorClient } from '../support/scenario.js';
 import { clientsAs } from '../support/aws.js';
 import { systemConnection } from '../support/temporal.js';
 
@@ -94,5 +95,31 @@ describe("an environment's own resources, in its region", () => {
     };
     expect(record.host).toBe(new URL(eu.source.url).host);
     expect(Object.keys(record.secrets)).toEqual(['apiKey']);
+  });
+});
+
+describe('environment names', () => {
+  it('never collide across organizations whose slugs join alike, and a refusal names only the caller’s own', async () => {
+    const stem = `c${randomBytes(3).toString('hex')}`;
+    const operator = operatorClient();
+    const x = await operator.createOrganization(stem);
+    const xNs = await operator.createOrganization(`${stem}-ns`);
+    const [xEnv, xNsEnv] = await Promise.all([
+      clientWithKey(x.apiKey.key).createEnvironment(stem, 'ns-dev', 'us'),
+      clientWithKey(xNs.apiKey.key).createEnvironment(`${stem}-ns`, 'dev', 'us'),
+    ]);
+    expect(xEnv.namespace).not.toBe(xNsEnv.namespace);
+    for (const environment of [xEnv, xNsEnv]) {
+      expect(environment.status).toBe('active');
+      expect(environment.namespace).toBe(`${stem}-ns-dev-${environment.id.slice(0, 8)}`);
+      expect(environment.namespace.length).toBeLessThanOrEqual(39);
+    }
+    const again = await clientWithKey(x.apiKey.key)
+      .createEnvironment(stem, 'ns-dev', 'us')
+      .catch((error: unknown) => error);
+    expect(again).toMatchObject({
+      problem: { status: 409, type: 'https://tavio.dev/problems/duplicate-slug' },
+    });
+    expect(JSON.stringify(again)).not.toContain(`${stem}-ns/`);
   });
 });

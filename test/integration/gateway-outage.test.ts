@@ -43,7 +43,7 @@ describe("a region's gateway down", () => {
     // Described raw: the pending activity's failure is metadata, and this client holds no payload key.
     const describe = () =>
       connection.workflowService.describeWorkflowExecution({
-        namespace: `${s.org}-${s.env}`,
+        namespace: s.environment.namespace,
         execution: { workflowId: run.workflowId },
       });
     const reason = await waitFor(

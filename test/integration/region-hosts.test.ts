@@ -27,7 +27,7 @@ describe('region worker hosts', () => {
   it('gives a new environment in a third region its own worker, which completes a run, with nothing restarted', async () => {
     const s = await newEnvironment('ca', { employees: 120 });
     opened.push(s);
-    const namespace = `${s.org}-${s.env}`;
+    const namespace = s.environment.namespace;
     // An environment without work has no worker; its first run brings one up.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(environmentWorkerPid(namespace)).toBeUndefined();
@@ -52,7 +52,7 @@ describe('region worker hosts', () => {
   it('finishes a run whose environment worker is killed in the middle of it', async () => {
     const s = await newEnvironment('us', { employees: 600, rateLimitEvery: 4 });
     opened.push(s);
-    const namespace = `${s.org}-${s.env}`;
+    const namespace = s.environment.namespace;
     const run = await s.client.createRun(
       s.org,
       s.env,
@@ -72,7 +72,7 @@ describe('region worker hosts', () => {
   it('stops the worker of an environment that is no longer active', async () => {
     const s = await newEnvironment('eu', { employees: 10 });
     opened.push(s);
-    const namespace = `${s.org}-${s.env}`;
+    const namespace = s.environment.namespace;
     await s.client.createRun(s.org, s.env, runRequest(s));
     const pid = await waitFor('the environment worker', () => environmentWorkerPid(namespace), 20_000);
     await database.db.execute(

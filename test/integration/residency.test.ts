@@ -52,7 +52,7 @@ describe('regional sovereignty, three regions at once', () => {
       expect(runs.get(region)?.status).toBe('completed');
       expect(records.get(region)).toMatchObject({
         runId: runs.get(region)!.id,
-        namespace: `${s.org}-${s.env}`,
+        namespace: s.environment.namespace,
         region,
         gateway,
         taskQueue: gateway,
@@ -137,7 +137,7 @@ describe('a region without a worker host', () => {
     expect(waiting.status).toBe('running');
     expect(waiting.waitingFor).toMatch(/^no worker of region ca polls task queue ca1 in namespace /);
     expect(s.source.requests).toBe(0);
-    const started = (await histories(`${s.org}-${s.env}`, run.workflowId))
+    const started = (await histories(s.environment.namespace, run.workflowId))
       .flatMap((h) => h.events ?? [])
       .filter((e) => e.workflowTaskStartedEventAttributes);
     expect(started).toEqual([]);

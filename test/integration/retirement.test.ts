@@ -42,7 +42,7 @@ describe('retiring an environment', () => {
 
   it('answers a receipt of what it destroyed', () => {
     expect(receipt).toMatchObject({
-      namespace: `${s.org}-${s.env}`,
+      namespace: s.environment.namespace,
       bucket: s.environment.bucket,
       keyArn: s.environment.keyArn,
       keyDisabled: true,
@@ -122,7 +122,7 @@ describe('retiring an environment', () => {
     expect(answer.status).toBe(401);
     await waitFor(
       'the worker to stop',
-      () => (environmentWorkerPid(`${s.org}-${s.env}`) === undefined ? true : undefined),
+      () => (environmentWorkerPid(s.environment.namespace) === undefined ? true : undefined),
       30_000,
     );
     const run = await rawRequest(
@@ -144,7 +144,7 @@ describe('retiring an environment', () => {
     const connection = await systemConnection();
     try {
       const described = await connection.workflowService
-        .describeNamespace({ namespace: `${s.org}-${s.env}` })
+        .describeNamespace({ namespace: s.environment.namespace })
         .catch((error: { code?: number }) => error);
       const state = (described as { namespaceInfo?: { state?: number } }).namespaceInfo?.state;
       // Gone (NOT_FOUND), or marked deleted (NAMESPACE_STATE_DELETED = 2) while the server removes it.

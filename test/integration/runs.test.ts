@@ -90,7 +90,7 @@ describe('runs through the API', () => {
   it('lists the runs of the environment only, newest first', async () => {
     const runs = await s.client.listRuns(s.org, s.env);
     expect(runs.length).toBeGreaterThanOrEqual(1);
-    expect(runs.every((run) => run.namespace === `${s.org}-${s.env}`)).toBe(true);
+    expect(runs.every((run) => run.namespace === s.environment.namespace)).toBe(true);
     expect(await other.client.listRuns(other.org, other.env)).toEqual([]);
   });
 

@@ -3,7 +3,9 @@ import type { Connection } from '@temporalio/client';
 import { SignJWT, generateKeyPair } from 'jose';
 import Long from 'long';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { createTavioClient } from '../../control-api/client.js';
+import { testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { completedRun, newEnvironment, operatorClient, rawRequest, runRequest } from '../support/scenario.js';
 import { signTemporalToken, systemConnection, temporalConnection } from '../support/temporal.js';
@@ -253,8 +255,12 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
   });
 
   it('never adopts a namespace that someone else registered first', async () => {
+    // A name carries the environment's id, unknown before its row exists; so the squatted name is
+    // put on an environment whose provisioning is then resumed, as if someone had registered the
+    // name between the row and the namespace step.
     const admin = createTavioClient({ baseUrl: inject('controlApiUrl'), apiKey: a.adminKey });
-    const squatted = `${a.org}-squat`;
+    const environment = await admin.createEnvironment(a.org, 'squat', 'us');
+    const squatted = `${a.org}-squat-${randomUUID().slice(0, 8)}`;
     const system = await systemConnection();
     try {
       await system.workflowService.registerNamespace({
@@ -264,12 +270,20 @@ describe('Temporal authorizes every call by namespace, with its own authorizer',
     } finally {
       await system.close();
     }
+    const database = testDatabase();
+    try {
+      await database.db.execute(
+        sql`update environments set status = 'failed', namespace = ${squatted}, namespace_registered_at = null where id = ${environment.id}`,
+      );
+    } finally {
+      await database.close();
+    }
     const failure = await admin.createEnvironment(a.org, 'squat', 'us').catch((error: unknown) => error);
     expect(failure).toMatchObject({ problem: { status: 502 } });
-    const environment = await admin.getEnvironment(a.org, 'squat');
-    expect(environment.status).toBe('failed');
-    expect(environment.statusReason).toMatch(
-      /namespace .*-squat already exists and was not registered for this environment/,
+    const resumed = await admin.getEnvironment(a.org, 'squat');
+    expect(resumed.status).toBe('failed');
+    expect(resumed.statusReason).toContain(
+      `namespace ${squatted} already exists and was not registered for this environment`,
     );
   });
 });

@@ -21,7 +21,7 @@ describe('environment workers on demand', () => {
   let namespace: string;
   beforeAll(async () => {
     s = await newEnvironment('us', { employees: 40, rateLimitEvery: 0 });
-    namespace = `${s.org}-${s.env}`;
+    namespace = s.environment.namespace;
   });
   afterAll(() => s?.close());
 

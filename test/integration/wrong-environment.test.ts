@@ -17,10 +17,10 @@ describe('an environment worker given a task that is not its own', () => {
   beforeAll(async () => {
     s = await newEnvironment('us', { employees: 10 });
     connection = await systemConnection();
-    payloads = payloadCodecOf(`${s.org}-${s.env}`);
+    payloads = payloadCodecOf(s.environment.namespace);
     client = new Client({
       connection,
-      namespace: `${s.org}-${s.env}`,
+      namespace: s.environment.namespace,
       dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES, payloads.codec),
     });
   });
@@ -70,7 +70,7 @@ describe('an environment worker given a task that is not its own', () => {
         nonRetryable: true,
         message: expect.stringMatching(message),
       });
-      const events = (await histories(`${s.org}-${s.env}`, workflowId)).flatMap((h) => h.events ?? []);
+      const events = (await histories(s.environment.namespace, workflowId)).flatMap((h) => h.events ?? []);
       expect(events.filter((e) => e.activityTaskScheduledEventAttributes)).toEqual([]);
       expect(s.source.requests).toBe(0);
     },

@@ -440,7 +440,7 @@ describe('isolation: attacks that must be refused', () => {
       layer: 'environment worker',
       attempt: () => startMisconfiguredWorker(aDev, aProd.environment.namespace),
       refusal: () => ({
-        code: `refusing to start: namespace ${aProd.environment.namespace} is not environment ${aDev.org}-${aDev.env}'s`,
+        code: `refusing to start: namespace ${aProd.environment.namespace} is not environment ${aDev.environment.namespace}'s`,
       }),
     },
     // A retired environment.
@@ -622,8 +622,10 @@ async function startMisconfiguredWorker(s: EnvScenario, namespace: string): Prom
   const settings = {
     organization: s.org,
     environment: s.env,
+    environmentId: s.environment.id,
     region: s.environment.region,
     namespace,
+    legacyNamespace: false,
     taskQueue: GATEWAY_OF[s.environment.region],
     bucket: s.environment.bucket,
     keyArn: s.environment.keyArn,

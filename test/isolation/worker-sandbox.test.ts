@@ -84,8 +84,8 @@ beforeAll(async () => {
         )
       ).id,
     );
-  workerA = await waitFor('the worker of a', () => environmentWorkerPid(`${a.org}-${a.env}`), 60_000);
-  workerB = await waitFor('the worker of b', () => environmentWorkerPid(`${b.org}-${b.env}`), 60_000);
+  workerA = await waitFor('the worker of a', () => environmentWorkerPid(a.environment.namespace), 60_000);
+  workerB = await waitFor('the worker of b', () => environmentWorkerPid(b.environment.namespace), 60_000);
   identity = idsOf(workerA);
   // The worker sets its umask once its modules are loaded, before it opens anything.
   await waitFor(
@@ -182,7 +182,7 @@ describe('an environment worker that cannot be sandboxed', () => {
   it('is not started, and its run says why in waitingFor; it runs once the sandbox can be made', async () => {
     const s = await newEnvironment('us', { employees: 20 });
     try {
-      const namespace = `${s.org}-${s.env}`;
+      const namespace = s.environment.namespace;
       // Without work the environment has no worker yet, and so no OS user: a group of the user's
       // name, made now, blocks the user its first run needs.
       const osUser = `tv-us1-${s.environment.id.replaceAll('-', '').slice(0, 16)}`;

@@ -6,8 +6,10 @@ import { activityEnvironmentGuard, assertOwnNamespace } from '../../workers/envi
 const settings: EnvironmentWorkerSettings = {
   organization: 'acme',
   environment: 'production',
+  environmentId: '1f2e3d4c-aaaa-4bbb-8ccc-123456789abc',
   region: 'eu',
-  namespace: 'acme-production',
+  namespace: 'acme-production-1f2e3d4c',
+  legacyNamespace: false,
   taskQueue: 'eu1',
   bucket: 'tavio-acme-production-8d2f3c1e',
   keyArn: 'arn:aws:kms:eu-central-1:210987654321:key/0f6e2a4c-1111-4222-8333-944455556666',
@@ -24,9 +26,16 @@ const settings: EnvironmentWorkerSettings = {
 describe('environment worker guard', () => {
   it("refuses to start for another environment's namespace or another region's queue", () => {
     expect(() => assertOwnNamespace(settings)).not.toThrow();
-    expect(() => assertOwnNamespace({ ...settings, namespace: 'acme-staging' })).toThrow(
-      "refusing to start: namespace acme-staging is not environment acme-production's",
+    expect(() => assertOwnNamespace({ ...settings, namespace: 'acme-staging-1f2e3d4c' })).toThrow(
+      "refusing to start: namespace acme-staging-1f2e3d4c is not environment acme-production-1f2e3d4c's",
     );
+    // Another environment's id, or the name without it, is not this environment's.
+    expect(() => assertOwnNamespace({ ...settings, namespace: 'acme-production-99999999' })).toThrow();
+    expect(() => assertOwnNamespace({ ...settings, namespace: 'acme-production' })).toThrow();
+    // An environment named before names carried ids is checked by the old rule, and only it.
+    const legacy = { ...settings, namespace: 'acme-production', legacyNamespace: true };
+    expect(() => assertOwnNamespace(legacy)).not.toThrow();
+    expect(() => assertOwnNamespace({ ...legacy, namespace: 'acme-production-1f2e3d4c' })).toThrow();
     expect(() => assertOwnNamespace({ ...settings, taskQueue: 'us1' })).toThrow(
       "refusing to start: task queue us1 is not region eu's",
     );
@@ -39,7 +48,7 @@ describe('environment worker guard', () => {
       return 'ran';
     };
     const own = new MockActivityEnvironment(
-      { workflowNamespace: 'acme-production', taskQueue: 'eu1' },
+      { workflowNamespace: 'acme-production-1f2e3d4c', taskQueue: 'eu1' },
       { interceptors: [activityEnvironmentGuard(settings)] },
     );
     await expect(own.run(activity)).resolves.toBe('ran');

@@ -5,7 +5,7 @@ import {
   provisionerPermissions,
 } from '../../control-api/provisioning/policies.js';
 import type { PolicyDocument } from '../../control-api/provisioning/policies.js';
-import { bucketOf, namespaceOf, keyAliasOf } from '../../common/names.js';
+import { bucketOf, keyAliasOf, namespaceMayBelongTo, namespaceOf } from '../../common/names.js';
 
 const statements = (policy: PolicyDocument) => policy.Statement;
 const bySid = (policy: PolicyDocument, sid: string) => statements(policy).find((s) => s.Sid === sid)!;
@@ -129,8 +129,39 @@ describe("the control plane's provisioner policy", () => {
 });
 
 describe('names derived from slugs', () => {
-  it('give each environment its namespace, alias and a DNS-safe bucket of at most 63 characters', () => {
-    expect(namespaceOf('acme', 'production')).toBe('acme-production');
+  const id = '1f2e3d4c-aaaa-4bbb-8ccc-123456789abc';
+
+  it("give each environment a namespace of its own, within Temporal Cloud's rules, whatever hyphens its slugs hold", () => {
+    expect(namespaceOf('acme', 'production', id)).toBe('acme-production-1f2e3d4c');
+    // The same `<org>-<env>` from two organizations: the ids tell them apart.
+    const other = '9a8b7c6d-aaaa-4bbb-8ccc-123456789abc';
+    expect(namespaceOf('x', 'ns-dev', id)).not.toBe(namespaceOf('x-ns', 'dev', other));
+    const cloudRule = /^[a-z][a-z0-9-]{0,37}[a-z0-9]$/;
+    for (const [org, env] of [
+      ['a'.repeat(20), 'b'.repeat(20)],
+      // The cut falls on a hyphen.
+      ['a'.repeat(20), 'abcdefgh-ijk'],
+      ['acme', 'a'.repeat(9) + '-' + 'b'.repeat(10)],
+      ['temporal', 'system'],
+    ] as const) {
+      const name = namespaceOf(org, env, id);
+      expect(name).toMatch(cloudRule);
+      expect(name.endsWith('-1f2e3d4c')).toBe(true);
+      expect(name).not.toContain('--');
+    }
+    expect(namespaceOf('temporal', 'system', id)).not.toBe('temporal-system');
+  });
+
+  it('tell, inside a workflow, whether a namespace can be an environment’s', () => {
+    expect(namespaceMayBelongTo('acme-production-1f2e3d4c', 'acme', 'production')).toBe(true);
+    expect(namespaceMayBelongTo('acme-production', 'acme', 'production')).toBe(true);
+    expect(namespaceMayBelongTo('acme-staging-1f2e3d4c', 'acme', 'production')).toBe(false);
+    expect(namespaceMayBelongTo('acme-production-1f2e3d4c-x', 'acme', 'production')).toBe(false);
+    const long = namespaceOf('a'.repeat(20), 'b'.repeat(20), id);
+    expect(namespaceMayBelongTo(long, 'a'.repeat(20), 'b'.repeat(20))).toBe(true);
+  });
+
+  it('give each environment its alias and a DNS-safe bucket of at most 63 characters', () => {
     expect(keyAliasOf('acme', 'production')).toBe('alias/tavio/acme/production');
     const longest = bucketOf('a'.repeat(20), 'b'.repeat(20), '12345678-aaaa-4bbb-8ccc-123456789abc');
     expect(longest).toMatch(/^[a-z0-9-]{3,63}$/);
