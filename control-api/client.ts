@@ -363,7 +363,20 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
     ): Promise<Run> {
       const deadline = Date.now() + (wait.timeoutMs ?? 120_000);
       for (;;) {
-        const run = await this.getRun(org, environment, runId);
+        let run: Run;
+        try {
+          run = await this.getRun(org, environment, runId);
+        } catch (error) {
+          // The API is briefly unavailable (503) or asks to slow down (429): ask again when it says.
+          if (
+            !(error instanceof TavioApiError) ||
+            ![429, 503].includes(error.status) ||
+            Date.now() > deadline
+          )
+            throw error;
+          await new Promise((resolve) => setTimeout(resolve, (error.retryAfterSeconds ?? 1) * 1000));
+          continue;
+        }
         if (TERMINAL.has(run.status)) return run;
         if (Date.now() > deadline)
           throw new Error(`run ${runId} is still ${run.status} after ${wait.timeoutMs ?? 120_000} ms`);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-unavailable.js';
 
 /** RFC 9457 problem details. `type` is a stable URI per problem kind. */
 export interface Problem {
@@ -92,6 +93,15 @@ export function installProblemHandlers(app: FastifyInstance): void {
         title: 'Unsupported media type',
         status: 415,
         detail: 'send application/json',
+      };
+    } else if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: { message: error.message, code: error.code } }, 'control database unavailable');
+      void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      problem = {
+        type: problemType('database-unavailable'),
+        title: 'Service unavailable',
+        status: 503,
+        detail: `the control database cannot be reached; retry in ${DATABASE_RETRY_AFTER_SECONDS} s`,
       };
     } else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
       problem = {
