@@ -39,6 +39,19 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        // Restarts shared services (Temporal, PostgreSQL, gateways) under running syncs: run on its
+        // own, after the others (`npm test` runs it as a second pass).
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/support/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+        },
+      },
     ],
   },
 });

@@ -17,7 +17,8 @@ import { stackUp } from './stack/services.js';
  * Re-records the histories that the replay tests replay: one real run of each integration on the
  * local stack (the file integrations need the stack's SFTP server, so root), every execution of
  * it (continue-as-new included), written under integrations/<integration>/histories/; and one sweep
- * of the environment's retention schedule, under workflows/histories/.
+ * of the environment's retention schedule, under workflows/histories/; and hris-employee-sync runs
+ * through faults (see FAULTS).
  * Usage: tsx scripts/record-histories.ts [label] [integration...].
  */
 /** Where an integration's recorded histories live; the retention sweep's beside the workflows. */
@@ -30,6 +31,12 @@ const outOf = (name: string) =>
   );
 /** The environment's retention sweep, recorded as `retention-sweep` (not an integration). */
 const SWEEP = 'retention-sweep';
+/**
+ * hris-employee-sync through faults, recorded as `hris-employee-sync-faults`: a run whose activities
+ * were retried (the destination answered 500s and a 429), one failed for good (its token refused),
+ * one canceled mid-run. Written with the labels `<label>-retried`, `-failed` and `-canceled`.
+ */
+const FAULTS = 'hris-employee-sync-faults';
 /** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
 const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
 /** The integrations to record (after the label); every one when none is named. */
@@ -92,8 +99,62 @@ try {
     await writeHistories(SWEEP, namespace, "WorkflowType = 'retentionSweep'");
   }
 
+  /** The sync through a destination that fails: retried, failed for good, and canceled runs. */
+  async function recordFaults() {
+    if (!wanted(FAULTS)) return;
+    const token = 'replay-destination-token';
+    const faulty = await startUpsertDestination({
+      token,
+      delayMs: 100,
+      fault: (batch) =>
+        batch === 2 || batch === 3
+          ? { status: 500 }
+          : batch === 4
+            ? { status: 429, retryAfterSeconds: 1 }
+            : undefined,
+    });
+    try {
+      const directory = (name: string, secret: string) =>
+        client.createConnection(org, 'recording', {
+          name,
+          kind: 'upsert-rest',
+          baseUrl: faulty.url,
+          credentials: { token: secret },
+        });
+      const flaky = await directory('flaky-directory', token);
+      const refusing = await directory('refusing-directory', 'a-token-the-destination-refuses');
+      const runThrough = async (label: string, outcome: string, destination: string, cancel: boolean) => {
+        const run = await client.createRun(org, 'recording', {
+          integration: 'hris-employee-sync',
+          connections: { source: src.id, destination },
+          options: { pageSize: 50, pagesPerExecution: 2 },
+          idempotencyKey: `recording-faults-${label}`,
+        });
+        say(`recording ${run.workflowId} (${label}) in ${run.namespace}`);
+        if (cancel) {
+          const before = faulty.requests;
+          while (faulty.requests === before) await new Promise((resolve) => setTimeout(resolve, 50));
+          await client.cancelRun(org, 'recording', run.id);
+        }
+        const done = await client.waitForRun(org, 'recording', run.id);
+        if (done.status !== outcome) throw new Error(`the ${outcome} recording ended ${done.status}`);
+        await writeHistories(
+          'hris-employee-sync',
+          run.namespace,
+          `WorkflowId = '${run.workflowId}'`,
+          `${LABEL}-${label}`,
+        );
+      };
+      await runThrough('retried', 'completed', flaky.id, false);
+      await runThrough('failed', 'failed', refusing.id, false);
+      await runThrough('canceled', 'canceled', flaky.id, true);
+    } finally {
+      await faulty.close();
+    }
+  }
+
   /** Writes every execution that `query` finds, oldest first, and the payload key they are sealed under. */
-  async function writeHistories(name: string, namespace: string, query: string) {
+  async function writeHistories(name: string, namespace: string, query: string, label = LABEL) {
     const { token } = await client.createTemporalToken(org, { environment: 'recording' });
     const connection = await Connection.connect({
       address: stack.temporalAddress,
@@ -115,7 +176,7 @@ try {
     executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
     for (const execution of executions) {
       const history = await temporal.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-      const file = `${OUT}${name}-${LABEL}-${++index}.json`;
+      const file = `${OUT}${name}-${label}-${++index}.json`;
       // The proto3 JSON form, the same as `temporal workflow show -o json` writes.
       await writeFile(file, `${historyToJSON(history)}\n`);
       say(`wrote ${file} (${history.events?.length ?? 0} events)`);
@@ -126,13 +187,14 @@ try {
     const environment = await client.getEnvironment(org, 'recording');
     const key = await platform.api.payloadKeys.ofEnvironment(environment.id);
     if (!key) throw new Error('the recording environment has no payload key');
-    const keyFile = `${OUT}${name}-${LABEL}.payload-key.json`;
+    const keyFile = `${OUT}${name}-${label}.payload-key.json`;
     const fixture = { namespace, id: key.id, key: Buffer.from(key.key).toString('base64') };
     await writeFile(keyFile, `${JSON.stringify(fixture, null, 2)}\n`);
     say(`wrote ${keyFile}`);
   }
 
   await record('hris-employee-sync', { source: src.id, destination: dst.id });
+  await recordFaults();
   if (stack.sftp) {
     // Files: two accounts on the stack's SFTP server, a payroll file and a census file.
     const [drop, vendor, censusDrop] = await Promise.all([0, 1, 2].map(() => createSftpAccount(stack.sftp)));

@@ -12,6 +12,8 @@ declare module 'vitest' {
     operatorKey: string;
     /** The Web UI gateway: sign-in in front of the Temporal Web UI. */
     webUiUrl: string;
+    /** The region hosts' processes, for tests that kill one. */
+    hostPids: Partial<Record<'us' | 'ca' | 'eu', number>>;
   }
 }
 
@@ -28,6 +30,10 @@ export default async function setup(project: TestProject) {
   project.provide('controlApiUrl', platform.api.url);
   project.provide('operatorKey', platform.operatorKey);
   project.provide('webUiUrl', platform.api.webUiUrl ?? '');
+  project.provide(
+    'hostPids',
+    Object.fromEntries(platform.hosts.map((host) => [host.region, host.process.pid ?? 0])),
+  );
   return async () => {
     await platform.stop();
   };

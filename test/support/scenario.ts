@@ -88,7 +88,14 @@ export interface EnvScenario extends OrgScenario {
 /** An environment in a region, connected to a fixture HRIS and a fixture destination of its own. */
 export async function newEnvironment(
   region: RegionCode,
-  options: { org?: OrgScenario; env?: string; employees?: number; rateLimitEvery?: number } = {},
+  options: {
+    org?: OrgScenario;
+    env?: string;
+    employees?: number;
+    rateLimitEvery?: number;
+    /** How the destination slows down or fails batches (see the fixture). */
+    destination?: Pick<Parameters<typeof startUpsertDestination>[0], 'delayMs' | 'fault'>;
+  } = {},
 ): Promise<EnvScenario> {
   const orgScenario = options.org ?? (await newOrganization());
   const env = options.env ?? uniqueSlug('env');
@@ -103,7 +110,7 @@ export async function newEnvironment(
     rateLimitEvery: options.rateLimitEvery ?? 5,
     retryAfterSeconds: 1,
   });
-  const destination = await startUpsertDestination({ token });
+  const destination = await startUpsertDestination({ token, ...options.destination });
   const src = await client.createConnection(orgScenario.org, env, {
     name: 'hris',
     kind: 'hris-rest',
