@@ -1,11 +1,12 @@
 import Fastify from 'fastify';
 import type { FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { installAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { installRateLimits, trustProxyOf } from './limits/rate-limits.js';
+import { OPENAPI_VERSION, openapiTransform, openapiTransformObject, TAGS } from './openapi.js';
 import { installProblemHandlers } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -30,11 +31,18 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   installProblemHandlers(app);
   await app.register(swagger, {
     openapi: {
+      openapi: OPENAPI_VERSION,
       info: { title: 'Tavio control API', version: '1' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API key: tav_<kind>_<id>_<secret>' },
+        },
+      },
       security: [{ bearer: [] }],
+      tags: [...TAGS],
     },
-    transform: jsonSchemaTransform,
+    transform: openapiTransform,
+    transformObject: openapiTransformObject,
   });
   const limits = await installRateLimits(app, deps.counters, deps.config.limits);
   installAuth(app, deps.db, deps.authThrottle);

@@ -14,10 +14,26 @@ import {
   rotateKey,
 } from '../key-lifecycle.js';
 import { conflict, notFound } from '../problems.js';
+import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema } from '../openapi-schemas.js';
 import { envParams, orgParams } from '../schemas.js';
 
 const keyParams = orgParams.extend({ key: z.uuid() });
 const ORGANIZATION_KINDS = ['organization', 'environment'] as const;
+
+/** From a key just issued (or a rotation's successor) to what is done with it next. */
+const issuedKeyLinks = {
+  rotateOrganizationApiKey: link(
+    'rotateOrganizationApiKey',
+    { org: '$request.path.org', key: '$response.body#/id' },
+    'Rotate the key',
+  ),
+  revokeOrganizationApiKey: link(
+    'revokeOrganizationApiKey',
+    { org: '$request.path.org', key: '$response.body#/id' },
+    'Revoke the key',
+  ),
+};
 
 /**
  * An organization's keys, its admin keys and its environments': issued, listed, revoked and rotated
@@ -47,10 +63,17 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/api-keys',
       {
         schema: {
+          operationId: 'createOrganizationApiKey',
+          tags: ['api-keys'],
           summary: 'Issue another organization admin key (shown once)',
           params: orgParams,
           body: issueBody.optional(),
+          response: {
+            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -71,10 +94,21 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/api-keys',
       {
         schema: {
+          operationId: 'createEnvironmentApiKey',
+          tags: ['api-keys'],
           summary: 'Issue an environment-scoped API key (shown once)',
           params: envParams,
           body: issueBody.optional(),
+          response: {
+            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['environment-retired'],
+            }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -98,9 +132,15 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/api-keys',
       {
         schema: {
+          operationId: 'listOrganizationApiKeys',
+          tags: ['api-keys'],
           summary: "List the organization's admin and environment keys (never the secrets)",
           params: orgParams,
           querystring: z.object({ kind: z.enum(ORGANIZATION_KINDS).optional() }).strict(),
+          response: {
+            200: jsonResponse('The keys, oldest first', apiKeyListSchema),
+            ...problemResponses('input', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -117,7 +157,22 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.delete(
       '/v1/organizations/:org/api-keys/:key',
-      { schema: { summary: 'Revoke an organization admin or environment key', params: keyParams } },
+      {
+        schema: {
+          operationId: 'revokeOrganizationApiKey',
+          tags: ['api-keys'],
+          summary: 'Revoke an organization admin or environment key',
+          params: keyParams,
+          response: {
+            200: jsonResponse('The key, revoked', apiKeySchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['already-revoked'],
+            }),
+          },
+        },
+      },
       async (request) => {
         const principal = principalOf(request);
         return revokeKey(db, principal, await loadKey(principal, request.params));
@@ -128,11 +183,22 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/api-keys/:key/rotate',
       {
         schema: {
+          operationId: 'rotateOrganizationApiKey',
+          tags: ['api-keys'],
           summary:
             'Replace an organization admin or environment key: the new key is shown once; the old one stops now, or after the overlap',
           params: keyParams,
           body: rotateBody.optional(),
+          response: {
+            201: jsonResponse('The successor key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['already-revoked', 'already-rotated'],
+            }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);

@@ -10,6 +10,8 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { conflict, notFound, unprocessable } from '../problems.js';
+import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { connectionListSchema, connectionSchema } from '../openapi-schemas.js';
 import { assertConnectionRoom, lockQuota, quotasOf } from '../limits/quotas.js';
 import { envParams } from '../schemas.js';
 import { sealCredentials } from '../vault.js';
@@ -18,7 +20,7 @@ import { assertConnectionHostAllowed } from '../connection-hosts.js';
 import { pgpKeyReadable } from '../../common/pgp-keys.js';
 
 type Connection = typeof connections.$inferSelect;
-const connectionView = (c: Connection) => ({
+export const connectionView = (c: Connection) => ({
   id: c.id,
   name: c.name,
   kind: c.kind,
@@ -106,17 +108,37 @@ function vaultOf(orgSlug: string, env: EnvironmentRow): SealTarget {
   };
 }
 
+const createdConnectionLinks = {
+  rotateConnectionCredentials: link(
+    'rotateConnectionCredentials',
+    { org: '$request.path.org', env: '$request.path.env', connection: '$response.body#/id' },
+    "Rotate the connection's credentials",
+  ),
+};
+
 export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/v1/organizations/:org/environments/:env/connections',
       {
         schema: {
+          operationId: 'createConnection',
+          tags: ['connections'],
           summary:
             "Add a connection; its credentials are sealed into the environment's bucket and never returned",
           params: envParams,
           body: createBody,
+          response: {
+            201: jsonResponse('The connection (never its credentials)', connectionSchema),
+            ...problemResponses('body', {
+              403: ['quota-exceeded'],
+              404: ['not-found'],
+              409: ['environment-not-active', 'duplicate-connection'],
+              422: ['connection-scheme-mismatch', 'connection-host-refused', 'invalid-credentials'],
+            }),
+          },
         },
+        links: { 201: createdConnectionLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -165,9 +187,19 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/connections/:connection/credentials',
       {
         schema: {
+          operationId: 'rotateConnectionCredentials',
+          tags: ['connections'],
           summary: "Rotate a connection's credentials: sealed again over the old ones, never returned",
           params: envParams.extend({ connection: z.uuid() }),
           body: z.object({ credentials: z.record(z.string(), z.string()) }).strict(),
+          response: {
+            200: jsonResponse('The connection, at its new credentials version', connectionSchema),
+            ...problemResponses('body', {
+              404: ['not-found'],
+              409: ['environment-not-active'],
+              422: ['invalid-credentials'],
+            }),
+          },
         },
       },
       async (request) => {
@@ -204,7 +236,18 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.get(
       '/v1/organizations/:org/environments/:env/connections',
-      { schema: { summary: "List an environment's connections (metadata only)", params: envParams } },
+      {
+        schema: {
+          operationId: 'listConnections',
+          tags: ['connections'],
+          summary: "List an environment's connections (metadata only)",
+          params: envParams,
+          response: {
+            200: jsonResponse("The environment's connections, oldest first", connectionListSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
+        },
+      },
       async (request) => {
         const { env } = await visibleEnvironment(deps.db, principalOf(request), request.params);
         const rows = await deps.db

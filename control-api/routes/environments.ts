@@ -10,6 +10,8 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { conflict, ProblemError } from '../problems.js';
+import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { environmentListSchema, environmentSchema, retirementSchema } from '../openapi-schemas.js';
 import { chooseAccountId } from '../provisioning/account-pool.js';
 import { provisionEnvironment } from '../provisioning/provision.js';
 import type { ProvisioningDeps } from '../provisioning/provision.js';
@@ -37,6 +39,19 @@ export function environmentView(regions: RegionRegistry, orgSlug: string, env: E
     createdAt: env.createdAt.toISOString(),
   };
 }
+
+const org = '$response.body#/organization';
+const env = '$response.body#/slug';
+const createdEnvironmentLinks = {
+  getEnvironment: link('getEnvironment', { org, env }, 'Read the environment'),
+  retireEnvironment: link('retireEnvironment', { org, env }, 'Retire the environment'),
+  createEnvironmentApiKey: link('createEnvironmentApiKey', { org, env }, 'Issue a key of the environment'),
+  createConnection: link('createConnection', { org, env }, 'Add a connection'),
+  listConnections: link('listConnections', { org, env }, 'List its connections'),
+  createRun: link('createRun', { org, env }, 'Start a run'),
+  listRuns: link('listRuns', { org, env }, 'List its runs'),
+  getRetentionPolicy: link('getRetentionPolicy', { org, env }, 'Read its retention policy'),
+};
 
 export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const { db, config } = deps;
@@ -108,11 +123,24 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments',
       {
         schema: {
+          operationId: 'createEnvironment',
+          tags: ['environments'],
           summary:
             'Create and provision an environment pinned to a region; repeating the request resumes a failed provisioning',
           params: orgParams,
           body: z.object({ slug, region: regionCodeSchema }).strict(),
+          response: {
+            201: jsonResponse('The environment, provisioned and active', environmentSchema),
+            ...problemResponses('body', {
+              403: ['forbidden', 'quota-exceeded'],
+              404: ['not-found'],
+              409: ['region-immutable', 'environment-retiring', 'duplicate-slug', 'provisioning-in-progress'],
+              502: ['provisioning-failed'],
+              503: ['environment-not-created', 'account-pool-exhausted'],
+            }),
+          },
         },
+        links: { 201: createdEnvironmentLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -179,7 +207,18 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.get(
       '/v1/organizations/:org/environments',
-      { schema: { summary: "List an organization's environments", params: orgParams } },
+      {
+        schema: {
+          operationId: 'listEnvironments',
+          tags: ['environments'],
+          summary: "List an organization's environments",
+          params: orgParams,
+          response: {
+            200: jsonResponse("The organization's environments, oldest first", environmentListSchema),
+            ...problemResponses('input', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
+        },
+      },
       async (request) => {
         const org = await visibleOrganization(db, principalOf(request), request.params.org, 'admin');
         const rows = await db
@@ -193,7 +232,18 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.get(
       '/v1/organizations/:org/environments/:env',
-      { schema: { summary: 'Read an environment', params: envParams } },
+      {
+        schema: {
+          operationId: 'getEnvironment',
+          tags: ['environments'],
+          summary: 'Read an environment',
+          params: envParams,
+          response: {
+            200: jsonResponse('The environment', environmentSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
+        },
+      },
       async (request) => {
         const { org, env } = await visibleEnvironment(db, principalOf(request), request.params);
         return environmentView(config.regions, org.slug, env);
@@ -204,9 +254,20 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env',
       {
         schema: {
+          operationId: 'retireEnvironment',
+          tags: ['environments'],
           summary:
             'Retire an environment: destroy its data, bucket, key, role and namespace, and keep a receipt',
           params: envParams,
+          response: {
+            200: jsonResponse('The environment, retired, and what retiring it destroyed', retirementSchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['already-retired'],
+              502: ['retirement-failed'],
+            }),
+          },
         },
       },
       async (request) => {

@@ -17,9 +17,17 @@ import {
   rotateKey,
 } from '../key-lifecycle.js';
 import { notFound } from '../problems.js';
+import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema } from '../openapi-schemas.js';
 
 const PLATFORM_KINDS = ['operator', 'host'] as const;
 const keyParams = z.object({ key: z.uuid() });
+
+/** From a key just issued (or a rotation's successor) to what is done with it next. */
+const issuedKeyLinks = {
+  rotatePlatformApiKey: link('rotatePlatformApiKey', { key: '$response.body#/id' }, 'Rotate the key'),
+  revokePlatformApiKey: link('revokePlatformApiKey', { key: '$response.body#/id' }, 'Revoke the key'),
+};
 
 /** The platform's own keys, operator and region host keys: the operator's alone to manage. */
 export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
@@ -40,8 +48,14 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/api-keys',
       {
         schema: {
+          operationId: 'listPlatformApiKeys',
+          tags: ['api-keys'],
           summary: 'List the operator and region host keys (operator key; never the secrets)',
           querystring: z.object({ kind: z.enum(PLATFORM_KINDS).optional() }).strict(),
+          response: {
+            200: jsonResponse('The keys, oldest first', apiKeyListSchema),
+            ...problemResponses('input', { 403: ['forbidden'] }),
+          },
         },
       },
       async (request) => {
@@ -60,9 +74,16 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/operator-keys',
       {
         schema: {
+          operationId: 'createOperatorKey',
+          tags: ['api-keys'],
           summary: 'Issue another operator key (operator key; shown once)',
           body: issueBody.optional(),
+          response: {
+            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', { 403: ['forbidden'] }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -77,9 +98,16 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/host-keys',
       {
         schema: {
+          operationId: 'createHostKey',
+          tags: ['api-keys'],
           summary: "Issue a region host's key (operator key; shown once)",
           body: z.object({ region: regionCodeSchema, expiresInDays: expiresInDays.optional() }).strict(),
+          response: {
+            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', { 403: ['forbidden'] }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -97,8 +125,18 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/api-keys/:key',
       {
         schema: {
+          operationId: 'revokePlatformApiKey',
+          tags: ['api-keys'],
           summary: 'Revoke an operator or region host key (operator key); never the last operator key',
           params: keyParams,
+          response: {
+            200: jsonResponse('The key, revoked', apiKeySchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['already-revoked', 'last-operator-key'],
+            }),
+          },
         },
       },
       async (request) => {
@@ -111,11 +149,22 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/api-keys/:key/rotate',
       {
         schema: {
+          operationId: 'rotatePlatformApiKey',
+          tags: ['api-keys'],
           summary:
             'Replace an operator or region host key (operator key): the new key is shown once; the old one stops now, or after the overlap',
           params: keyParams,
           body: rotateBody.optional(),
+          response: {
+            201: jsonResponse('The successor key, its secret shown once', issuedApiKeySchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['already-revoked', 'already-rotated'],
+            }),
+          },
         },
+        links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);

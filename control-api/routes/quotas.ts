@@ -7,6 +7,8 @@ import { audit } from '../audit.js';
 import { principalOf, requireOperator, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { quotasOf, usageOf } from '../limits/quotas.js';
+import { jsonResponse, problemResponses } from '../openapi.js';
+import { quotasViewSchema } from '../openapi-schemas.js';
 import { orgParams } from '../schemas.js';
 
 /** A figure sets the organization's own quota; null returns it to the configured default. */
@@ -38,8 +40,14 @@ export function quotaRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/quotas',
       {
         schema: {
+          operationId: 'getQuotas',
+          tags: ['quotas'],
           summary: "Read the organization's quotas, which of them the operator set, and what it uses",
           params: orgParams,
+          response: {
+            200: jsonResponse("The quotas in force, the operator's figures, and the usage", quotasViewSchema),
+            ...problemResponses('input', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
         },
       },
       async (request) =>
@@ -50,9 +58,15 @@ export function quotaRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/quotas',
       {
         schema: {
+          operationId: 'updateQuotas',
+          tags: ['quotas'],
           summary: "Set the organization's own quotas (operator key); null returns one to the default",
           params: orgParams,
           body: quotaChanges,
+          response: {
+            200: jsonResponse('The quotas, as changed', quotasViewSchema),
+            ...problemResponses('body', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {

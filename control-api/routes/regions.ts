@@ -7,6 +7,8 @@ import { isRegionHost, principalOf } from '../auth.js';
 import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
+import { jsonResponse, problemResponses } from '../openapi.js';
+import { egressDecisionSchema, recordedSchema, regionEnvironmentListSchema } from '../openapi-schemas.js';
 import { regionParams } from '../schemas.js';
 import { decideEgress } from '../egress-rules.js';
 import { workerReleaseSchema } from '../provisioning/worker-release.js';
@@ -33,9 +35,15 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/egress-decisions',
       {
         schema: {
+          operationId: 'getEgressDecision',
+          tags: ['regions'],
           summary:
             "Whether an environment may reach a destination through the region's gateway (that region's host key)",
           params: regionParams,
+          response: {
+            200: jsonResponse('Whether the destination is allowed, and why', egressDecisionSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
           querystring: z
             .object({
               user: z.string().max(64),
@@ -58,10 +66,16 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments/:environment/worker-released',
       {
         schema: {
+          operationId: 'reportWorkerReleased',
+          tags: ['regions'],
           summary:
             "What went with an environment's stopped worker, for its deletion receipt (that region's host key)",
           params: regionParams.extend({ environment: z.uuid() }),
           body: workerReleaseSchema,
+          response: {
+            200: jsonResponse('Recorded', recordedSchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -76,10 +90,16 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments/:environment/worker-problem',
       {
         schema: {
+          operationId: 'reportWorkerProblem',
+          tags: ['regions'],
           summary:
             "Why the region host cannot start an environment's worker, or null once it runs (that region's host key)",
           params: regionParams.extend({ environment: z.uuid() }),
           body: z.object({ problem: z.string().max(2000).nullable() }).strict(),
+          response: {
+            200: jsonResponse('Recorded', recordedSchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -93,9 +113,15 @@ export function regionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments',
       {
         schema: {
+          operationId: 'listRegionEnvironments',
+          tags: ['regions'],
           summary:
             "Active environments pinned to a region, with the work each has now: what that region's worker host runs",
           params: regionParams,
+          response: {
+            200: jsonResponse("The region's active environments and their work", regionEnvironmentListSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {

@@ -12,6 +12,14 @@ import { conflict, ProblemError } from '../problems.js';
 import { applyRetention, RetentionStepFailed, triggerSweep } from '../retention/apply.js';
 import { currentPolicy, policyVersions, settingsOf } from '../retention/policy.js';
 import { collectSweepReceipts, listReceipts } from '../retention/receipts.js';
+import { jsonResponse, problemResponses } from '../openapi.js';
+import {
+  deletionReceiptListSchema,
+  retentionInForceSchema,
+  retentionStoredSchema,
+  retentionVersionsSchema,
+  sweepStartedSchema,
+} from '../openapi-schemas.js';
 import { envParams } from '../schemas.js';
 
 const policyBody = retentionSettingsSchema.extend({
@@ -49,9 +57,15 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/retention',
       {
         schema: {
+          operationId: 'getRetentionPolicy',
+          tags: ['retention'],
           summary:
             "The environment's retention policy in force (version 0: the defaults), with the bounds of each duration",
           params: envParams,
+          response: {
+            200: jsonResponse('The policy in force, and the bounds of each duration', retentionInForceSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -64,8 +78,17 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/retention/versions',
       {
         schema: {
+          operationId: 'listRetentionPolicyVersions',
+          tags: ['retention'],
           summary: "Every version of the environment's retention policy, newest first",
           params: envParams,
+          response: {
+            200: jsonResponse(
+              'The stored versions, newest first (the defaults, version 0, are not stored)',
+              retentionVersionsSchema,
+            ),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -78,10 +101,21 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/retention',
       {
         schema: {
+          operationId: 'replaceRetentionPolicy',
+          tags: ['retention'],
           summary:
             'Replace the retention policy: give the version it replaces; applied to the bucket, the namespace and the sweep schedule',
           params: envParams,
           body: policyBody,
+          response: {
+            200: jsonResponse('The new version, in force', retentionStoredSchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['environment-not-active', 'stale-policy-version'],
+              502: ['retention-not-applied'],
+            }),
+          },
         },
       },
       async (request) => {
@@ -142,8 +176,19 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/retention/sweeps',
       {
         schema: {
+          operationId: 'startRetentionSweep',
+          tags: ['retention'],
           summary: "Start the environment's retention sweep now; its receipt follows under deletion-receipts",
           params: envParams,
+          response: {
+            202: jsonResponse('The sweep started, under this policy version', sweepStartedSchema),
+            ...problemResponses('body', {
+              403: ['forbidden'],
+              404: ['not-found'],
+              409: ['environment-not-active'],
+              502: ['retention-not-applied'],
+            }),
+          },
         },
       },
       async (request, reply) => {
@@ -171,6 +216,8 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/deletion-receipts',
       {
         schema: {
+          operationId: 'listDeletionReceipts',
+          tags: ['retention'],
           summary:
             'What retention sweeps and retirement deleted in the environment: counts, bytes, prefixes, times',
           params: envParams,
@@ -179,6 +226,10 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             /** The `finishedAt` of the last receipt of the previous page: the next page is older. */
             before: z.iso.datetime({ offset: true }).optional(),
           }),
+          response: {
+            200: jsonResponse('The receipts, newest first', deletionReceiptListSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {

@@ -6,6 +6,8 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
+import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { logTokenSchema, residencySchema, runListSchema, runSchema } from '../openapi-schemas.js';
 import { refreshRun, runDepsOf, runView, startRun, waitingReason } from '../runs.js';
 import { buildResidency } from '../run-placement.js';
 import { issueLogToken } from '../run-logs.js';
@@ -19,6 +21,14 @@ const startBody = z
     idempotencyKey: z.string().min(1).max(200),
   })
   .strict();
+
+const runOfResponse = { org: '$request.path.org', env: '$request.path.env', run: '$response.body#/id' };
+const startedRunLinks = {
+  getRun: link('getRun', runOfResponse, 'Read the run'),
+  cancelRun: link('cancelRun', runOfResponse, 'Cancel the run'),
+  createRunLogToken: link('createRunLogToken', runOfResponse, "Get a token to read the run's log"),
+  getRunResidency: link('getRunResidency', runOfResponse, 'Where the run happened'),
+};
 
 export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   const runDeps = runDepsOf(deps);
@@ -38,10 +48,30 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/runs',
       {
         schema: {
+          operationId: 'createRun',
+          tags: ['runs'],
           summary: 'Start a run; the same idempotency key returns the same run',
           params: envParams,
           body: startBody,
+          response: {
+            200: jsonResponse('The run an earlier request with this idempotency key started', runSchema),
+            201: jsonResponse('The run, started', runSchema),
+            ...problemResponses('body', {
+              404: ['not-found'],
+              409: ['environment-not-active', 'idempotency-key-reused'],
+              422: [
+                'unknown-integration',
+                'invalid-options',
+                'unknown-connection-role',
+                'missing-connection',
+                'unknown-connection',
+                'wrong-connection-kind',
+              ],
+              429: ['quota-exceeded'],
+            }),
+          },
         },
+        links: { 200: startedRunLinks, 201: startedRunLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
@@ -55,9 +85,15 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/runs',
       {
         schema: {
+          operationId: 'listRuns',
+          tags: ['runs'],
           summary: "List an environment's runs, newest first",
           params: envParams,
           querystring: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+          response: {
+            200: jsonResponse("The environment's runs, newest first", runListSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -75,7 +111,18 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.get(
       '/v1/organizations/:org/environments/:env/runs/:run',
-      { schema: { summary: 'Read a run: status and summary', params: runParams } },
+      {
+        schema: {
+          operationId: 'getRun',
+          tags: ['runs'],
+          summary: 'Read a run: status and summary',
+          params: runParams,
+          response: {
+            200: jsonResponse('The run', runSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
+        },
+      },
       async (request) => {
         const { env, row } = await loadRun(principalOf(request), request.params);
         return runView(runDeps, env, row, await waitingReason(runDeps, env, row));
@@ -86,9 +133,15 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/runs/:run/residency',
       {
         schema: {
+          operationId: 'getRunResidency',
+          tags: ['runs'],
           summary:
             'Where a run happened: region, queue, worker hosts, storage and key regions, egress by host',
           params: runParams,
+          response: {
+            200: jsonResponse('Where the run happened; final once it closed', residencySchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -106,9 +159,15 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/environments/:env/runs/:run/log-token',
       {
         schema: {
+          operationId: 'createRunLogToken',
+          tags: ['runs'],
           summary:
             "A short-lived token to read the run's log from its region's data plane (the control plane never opens logs)",
           params: runParams,
+          response: {
+            201: jsonResponse("The token, and where the run's log is read with it", logTokenSchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -129,7 +188,18 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
 
     app.post(
       '/v1/organizations/:org/environments/:env/runs/:run/cancel',
-      { schema: { summary: 'Request cancellation of a run', params: runParams } },
+      {
+        schema: {
+          operationId: 'cancelRun',
+          tags: ['runs'],
+          summary: 'Request cancellation of a run',
+          params: runParams,
+          response: {
+            202: jsonResponse('The run; a running one is being canceled', runSchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
+        },
+      },
       async (request, reply) => {
         const principal = principalOf(request);
         const { env, row } = await loadRun(principal, request.params);

@@ -8,6 +8,13 @@ import type { Principal } from '../auth.js';
 import type { RegionCode } from '../../common/regions.js';
 import type { ApiDeps } from '../deps.js';
 import { forbidden, notFound } from '../problems.js';
+import { jsonResponse, problemResponses } from '../openapi.js';
+import {
+  payloadKeySchema,
+  signingKeyRotationSchema,
+  temporalTokenSchema,
+  workerTokenSchema,
+} from '../openapi-schemas.js';
 import { orgParams, regionParams, slug } from '../schemas.js';
 import { activeNamespaces } from '../temporal-auth/people.js';
 import { permission } from '../temporal-auth/tokens.js';
@@ -42,16 +49,30 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   }
 
   return async (app) => {
-    app.get('/.well-known/jwks.json', { schema: { hide: true } }, async (_request, reply) => {
-      void reply.header('cache-control', 'no-store');
-      return signingKeys.jwks();
-    });
+    // Public (Temporal reads it without a key), and left out of the document.
+    app.get(
+      '/.well-known/jwks.json',
+      { schema: { hide: true, operationId: 'getJwks', tags: ['temporal'], security: [] } },
+      async (_request, reply) => {
+        void reply.header('cache-control', 'no-store');
+        return signingKeys.jwks();
+      },
+    );
 
     app.post(
       '/v1/temporal-signing-keys/rotate',
       {
         schema: {
+          operationId: 'rotateTemporalSigningKey',
+          tags: ['temporal'],
           summary: 'Publish a new Temporal token signing key; it signs after the publish lead (operator key)',
+          response: {
+            201: jsonResponse(
+              'The new key: when it starts signing, and when the keys before it leave the JWKS',
+              signingKeyRotationSchema,
+            ),
+            ...problemResponses('unchecked-body', { 403: ['forbidden'] }),
+          },
         },
       },
       async (request, reply) => {
@@ -79,9 +100,15 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments/:environment/temporal-token',
       {
         schema: {
+          operationId: 'createWorkerTemporalToken',
+          tags: ['temporal'],
           summary:
             "A worker token for one active environment of the region: its namespace, write role (that region's host key)",
           params: regionParams.extend({ environment: z.uuid() }),
+          response: {
+            200: jsonResponse('The token', workerTokenSchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -99,9 +126,15 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/regions/:region/environments/:environment/payload-key',
       {
         schema: {
+          operationId: 'getEnvironmentPayloadKey',
+          tags: ['temporal'],
           summary:
             "The Temporal payload data key of one active environment of the region, for its worker (that region's host key)",
           params: regionParams.extend({ environment: z.uuid() }),
+          response: {
+            200: jsonResponse('The data key', payloadKeySchema),
+            ...problemResponses('body', { 404: ['not-found'] }),
+          },
         },
       },
       async (request) => {
@@ -116,6 +149,8 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       '/v1/organizations/:org/temporal-tokens',
       {
         schema: {
+          operationId: 'createTemporalToken',
+          tags: ['temporal'],
           summary:
             "A token for the standard Temporal CLI and SDKs on the caller's environments' namespaces: read, or admin for operators",
           params: orgParams,
@@ -126,6 +161,10 @@ export function temporalAuthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               ttlSeconds: z.number().int().min(60).max(maxSeconds).optional(),
             })
             .strict(),
+          response: {
+            201: jsonResponse('The token, its role and the namespaces it covers', temporalTokenSchema),
+            ...problemResponses('body', { 403: ['forbidden'], 404: ['not-found'] }),
+          },
         },
       },
       async (request, reply) => {
