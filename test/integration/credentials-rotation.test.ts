@@ -48,6 +48,19 @@ describe("rotating a connection's credentials", () => {
     expect(everything).not.toContain(s.sourceApiKey);
   });
 
+  it('twice at once: both are kept in order, and the sealed value is the one of the higher version', async () => {
+    const stale = randomBytes(16).toString('hex');
+    const [right, wrong] = await Promise.all([
+      s.client.rotateCredentials(s.org, s.env, s.sourceConnectionId, { apiKey: s.sourceApiKey }),
+      s.client.rotateCredentials(s.org, s.env, s.sourceConnectionId, { apiKey: stale }),
+    ]);
+    expect(Math.abs(right.credentialsVersion - wrong.credentialsVersion)).toBe(1);
+    const run = await runToEnd();
+    expect(run.status).toBe(right.credentialsVersion > wrong.credentialsVersion ? 'completed' : 'failed');
+    await s.client.rotateCredentials(s.org, s.env, s.sourceConnectionId, { apiKey: s.sourceApiKey });
+    expect((await runToEnd()).status).toBe('completed');
+  });
+
   it('refuses credentials of the wrong shape for the connection kind, and keeps the version', async () => {
     const versionOf = async () =>
       (await s.client.listConnections(s.org, s.env)).find((c) => c.id === s.sourceConnectionId)!
