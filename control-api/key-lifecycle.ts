@@ -7,6 +7,8 @@ import { audit } from './audit.js';
 import type { Principal } from './auth.js';
 import { generateKey } from './keys.js';
 import { conflict } from './problems.js';
+import { jsonResponse, problemResponses } from './openapi.js';
+import { apiKeySchema, issuedApiKeySchema } from './openapi-schemas.js';
 
 export type KeyRow = typeof apiKeys.$inferSelect;
 type Tx = Parameters<Parameters<Database['transaction']>[0]>[0];
@@ -175,3 +177,19 @@ export async function rotateKey(
     return next;
   });
 }
+
+/** What revoking a key answers, whichever route revokes it. */
+export const revokeResponses = {
+  200: jsonResponse('The key, revoked', apiKeySchema),
+  ...problemResponses('body', { 403: ['forbidden'], 404: ['not-found'], 409: ['already-revoked'] }),
+};
+
+/** What rotating a key answers, whichever route rotates it. */
+export const rotateResponses = {
+  201: jsonResponse('The successor key, its secret shown once', issuedApiKeySchema),
+  ...problemResponses('body', {
+    403: ['forbidden'],
+    404: ['not-found'],
+    409: ['already-revoked', 'already-rotated'],
+  }),
+};

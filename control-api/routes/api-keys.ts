@@ -10,12 +10,14 @@ import {
   issueKey,
   keyView,
   revokeKey,
+  revokeResponses,
   rotateBody,
   rotateKey,
+  rotateResponses,
 } from '../key-lifecycle.js';
 import { conflict, notFound } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
-import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema } from '../openapi-schemas.js';
+import { apiKeyListSchema, issuedApiKeySchema } from '../openapi-schemas.js';
 import { envParams, orgParams } from '../schemas.js';
 
 const keyParams = orgParams.extend({ key: z.uuid() });
@@ -163,14 +165,7 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           tags: ['api-keys'],
           summary: 'Revoke an organization admin or environment key',
           params: keyParams,
-          response: {
-            200: jsonResponse('The key, revoked', apiKeySchema),
-            ...problemResponses('body', {
-              403: ['forbidden'],
-              404: ['not-found'],
-              409: ['already-revoked'],
-            }),
-          },
+          response: revokeResponses,
         },
       },
       async (request) => {
@@ -189,14 +184,7 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             'Replace an organization admin or environment key: the new key is shown once; the old one stops now, or after the overlap',
           params: keyParams,
           body: rotateBody.optional(),
-          response: {
-            201: jsonResponse('The successor key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', {
-              403: ['forbidden'],
-              404: ['not-found'],
-              409: ['already-revoked', 'already-rotated'],
-            }),
-          },
+          response: rotateResponses,
         },
         links: { 201: issuedKeyLinks },
       },

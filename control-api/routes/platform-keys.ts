@@ -15,6 +15,7 @@ import {
   revokeKey,
   rotateBody,
   rotateKey,
+  rotateResponses,
 } from '../key-lifecycle.js';
 import { notFound } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
@@ -155,14 +156,7 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             'Replace an operator or region host key (operator key): the new key is shown once; the old one stops now, or after the overlap',
           params: keyParams,
           body: rotateBody.optional(),
-          response: {
-            201: jsonResponse('The successor key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', {
-              403: ['forbidden'],
-              404: ['not-found'],
-              409: ['already-revoked', 'already-rotated'],
-            }),
-          },
+          response: rotateResponses,
         },
         links: { 201: issuedKeyLinks },
       },

@@ -1,15 +1,9 @@
 import { join } from 'node:path';
-import {
-  MOTO_VERSION,
-  StackError,
-  displayPath,
-  type Report,
-  type StackPaths,
-  type StackPorts,
-} from './config.js';
+import { MOTO_VERSION, displayPath, type Report, type StackPaths, type StackPorts } from './config.js';
 import { httpOk } from './health.js';
 import { ensureManaged, stopByPidFile, type Outcome } from './managed.js';
-import { findOnPath, isExecutable, runOrFail, spawnDetached } from './process.js';
+import { spawnDetached } from './process.js';
+import { pythonTool, type PythonTool } from './python-tools.js';
 
 export const motoUrl = (ports: StackPorts): string => `http://127.0.0.1:${ports.moto}`;
 export const motoHealthUrl = (ports: StackPorts): string => `${motoUrl(ports)}/moto-api/`;
@@ -54,39 +48,14 @@ function motoEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function motoServerBinary(paths: StackPaths, report: Report): Promise<string> {
-  const venv = join(paths.cacheDir, `moto-${MOTO_VERSION}`);
-  const server = join(venv, 'bin', 'moto_server');
-  if (isExecutable(server)) return server;
-  const logFile = join(paths.logsDir, 'moto-install.log');
-  if (!isExecutable(join(venv, 'bin', 'pip'))) {
-    const python = findOnPath('python3');
-    if (python === undefined) {
-      throw new StackError(
-        'moto: python3 not found; install Python 3 with venv support (Debian: sudo apt-get install -y python3 python3-venv) and run this again',
-      );
-    }
-    report(`moto: creating a Python virtualenv in ${venv}...`);
-    await runOrFail(
-      'moto: python3 -m venv (on Debian this needs the python3-venv package)',
-      python,
-      ['-m', 'venv', venv],
-      { logFile },
-    );
-  }
-  report(
-    `moto: installing moto[server]==${MOTO_VERSION} from PyPI into ${venv} (about a minute, log ${displayPath(logFile)})...`,
-  );
-  await runOrFail(
-    'moto: pip install',
-    join(venv, 'bin', 'pip'),
-    ['install', `moto[server]==${MOTO_VERSION}`],
-    { logFile },
-  );
-  if (!isExecutable(server))
-    throw new StackError(`moto: pip install finished but ${server} is missing; see ${logFile}`);
-  return server;
-}
+const MOTO: PythonTool = {
+  requirement: `moto[server]==${MOTO_VERSION}`,
+  folder: `moto-${MOTO_VERSION}`,
+  command: 'moto_server',
+  name: 'moto',
+};
+
+const motoServerBinary = (paths: StackPaths, report: Report) => pythonTool(paths, MOTO, report);
 
 export function stopMoto(paths: StackPaths, report: Report): Promise<void> {
   return stopByPidFile(paths, 'moto', 'moto_server', report);

@@ -27,6 +27,7 @@ import { ensureAwsIdentities } from './aws-identities.js';
 import type { AwsIdentities } from './aws-identities.js';
 import { ensureBrowser } from './browser.js';
 import { ensureNftables } from './nftables.js';
+import { ensureSchemathesis, schemathesisPath } from './schemathesis.js';
 import { databaseDisplayUrl, databaseUrls, ensurePostgres, pgReady, stopPostgres } from './postgres.js';
 import { secureStackDir } from './private-files.js';
 import { ensureSftp, sftpHealthy, sftpServer, sftpUrl, stopSftp, type SftpServer } from './sftp.js';
@@ -68,6 +69,8 @@ export interface StackInfo {
   awsIdentities: AwsIdentities;
   /** The customer-side SFTP server and its host key's fingerprint (none without root); its users are made per test. */
   sftp?: SftpServer;
+  /** The Schemathesis command, which fuzzes the control API in the tests. */
+  schemathesis: string;
 }
 
 export interface ServiceStatus {
@@ -112,6 +115,7 @@ function stackInfo(paths: StackPaths, ports: StackPorts, awsIdentities: AwsIdent
     accountPoolFile: accountPoolFile(paths),
     awsIdentities,
     sftp: isRoot() ? sftpServer(paths, ports) : undefined,
+    schemathesis: schemathesisPath(paths),
   };
 }
 
@@ -129,6 +133,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<StackInfo> 
     named('chromium', ensureBrowser(report)),
     named('nftables', ensureNftables(report)),
     named('sftp', ensureSftp(paths, ports, report)),
+    named('schemathesis', ensureSchemathesis(paths, report)),
   ]);
   const awsIdentities = await ensureAwsIdentities(paths, motoUrl(ports), report);
   await ensureAccountPool({

@@ -27,7 +27,9 @@ async function limitedApi(settings: Record<string, string>): Promise<ControlApi>
 
 /** A documentation address (RFC 5737) no other test uses. */
 const someAddress = () => `198.51.100.${1 + (randomBytes(1)[0]! % 250)}`;
-const wrongSecretOf = (key: string) => `${key.slice(0, key.lastIndexOf('_'))}_${'x'.repeat(43)}`;
+/** A key's public prefix: `tav_<kind>_<id>` (its secret may hold `_` too). */
+const prefixOf = (key: string) => /^tav_[a-z]+_[a-z0-9]{10}/.exec(key)![0];
+const wrongSecretOf = (key: string) => `${prefixOf(key)}_${'x'.repeat(43)}`;
 
 async function call(api: ControlApi, path: string, key: string | undefined, address: string) {
   const response = await fetch(new URL(path, api.url), {
@@ -131,7 +133,7 @@ describe('failed authentication throttling', () => {
   it('throttles a key prefix after repeated wrong secrets, even for its right secret, audits the burst once, and leaves other keys alone', async () => {
     const { org, adminKey } = await newOrganization('throttle');
     const other = await newOrganization('throttle');
-    const prefix = adminKey.slice(0, adminKey.lastIndexOf('_'));
+    const prefix = prefixOf(adminKey);
     const path = `/v1/organizations/${org}`;
     for (let i = 0; i < 3; i++) {
       expect((await call(api, path, wrongSecretOf(adminKey), someAddress())).status).toBe(401);

@@ -48,21 +48,26 @@ describe('runs through the API', () => {
   }, 90_000);
 
   it('starts one run for five requests at once with the same idempotency key, and one workflow', async () => {
-    const request = runRequest(other);
-    const answers = await Promise.all(
-      Array.from({ length: 5 }, () =>
-        rawRequest('POST', `/v1/organizations/${other.org}/environments/${other.env}/runs`, {
-          key: other.envKey,
-          body: JSON.stringify(request),
-        }),
-      ),
-    );
-    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 201]);
-    const ids = new Set(answers.map((answer) => (answer.body as { id: string }).id));
-    expect(ids.size).toBe(1);
-    const listed = await other.client.listRuns(other.org, other.env);
-    expect(listed.filter((run) => run.idempotencyKey === request.idempotencyKey)).toHaveLength(1);
-    await other.client.waitForRun(other.org, other.env, [...ids][0]!);
+    const own = await newEnvironment('eu', { employees: 10 });
+    try {
+      const request = runRequest(own);
+      const answers = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          rawRequest('POST', `/v1/organizations/${own.org}/environments/${own.env}/runs`, {
+            key: own.envKey,
+            body: JSON.stringify(request),
+          }),
+        ),
+      );
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 200, 200, 201]);
+      const ids = new Set(answers.map((answer) => (answer.body as { id: string }).id));
+      expect(ids.size).toBe(1);
+      const listed = await own.client.listRuns(own.org, own.env);
+      expect(listed.filter((run) => run.idempotencyKey === request.idempotencyKey)).toHaveLength(1);
+      await own.client.waitForRun(own.org, own.env, [...ids][0]!);
+    } finally {
+      await own.close();
+    }
   });
 
   it('creates runs in more fresh environments at once than the control API has database connections', async () => {
