@@ -86,6 +86,10 @@ describe('quotas per organization', () => {
     const rejected = results.find((result) => result.status === 'rejected');
     expect((rejected?.reason as TavioApiError).problem).toMatchObject({ status: 403, quota: 'environments' });
     expect((await admin.getQuotas(org)).usage.environments).toBe(1);
+    const created = results.find((result) => result.status === 'fulfilled');
+    await database.db.execute(
+      sql`update environments set status = 'retired' where id = ${created!.value.id}`,
+    );
   });
 
   it('refuse connections beyond the quota, runs beyond the rate with 429 and Retry-After, and replay a started run all the same', async () => {
