@@ -59,6 +59,20 @@ describe('replay of committed histories', () => {
     expect(files.filter(sealed).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('has histories of runs whose activities were retried, failed for good, and canceled', () => {
+    const events = files.map(
+      (file) =>
+        (JSON.parse(readFileSync(pathOf(file), 'utf8')) as { events: Array<Record<string, unknown>> }).events,
+    );
+    const attempt = (event: Record<string, unknown>) =>
+      (event.activityTaskStartedEventAttributes as { attempt?: number } | undefined)?.attempt ?? 0;
+    const has = (type: string) => events.some((history) => history.some((event) => event.eventType === type));
+    expect(events.some((history) => history.some((event) => attempt(event) > 1))).toBe(true);
+    expect(has('EVENT_TYPE_ACTIVITY_TASK_FAILED')).toBe(true);
+    expect(has('EVENT_TYPE_ACTIVITY_TASK_CANCEL_REQUESTED')).toBe(true);
+    expect(has('EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED')).toBe(true);
+  });
+
   it.each(files)('replays %s without nondeterminism', async (file) => {
     const history: unknown = JSON.parse(readFileSync(pathOf(file), 'utf8'));
     await expect(
