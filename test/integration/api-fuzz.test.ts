@@ -87,7 +87,11 @@ describe('the control API under Schemathesis', () => {
       ...['--exclude-operation-id', 'retireEnvironment'],
       ...['--report', 'json', '--report-json-path', report, '--no-color', '--workers', '2'],
     ];
-    const child = spawn(inject('stack').schemathesis, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // In its own folder: Schemathesis keeps a cache where it runs.
+    const child = spawn(inject('stack').schemathesis, args, {
+      cwd: workdir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
