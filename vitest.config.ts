@@ -46,7 +46,7 @@ export default defineConfig({
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           pool: 'forks',
-          globalSetup: ['test/support/global-setup.ts'],
+          globalSetup: ['test/faults/setup.ts'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 180_000,

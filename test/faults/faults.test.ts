@@ -163,6 +163,22 @@ describe('syncs under faults', () => {
     );
   });
 
+  it('the S3/KMS service answering 503 for a while', async () => {
+    const storage = inject('storageFaultUrl');
+    const fault = async (ms: number) => {
+      const answer = await fetch(`${storage}/_fault?status=503&ms=${ms}`, { method: 'POST' });
+      return ((await answer.json()) as { failed: number }).failed;
+    };
+    let failed = 0;
+    await syncThrough('S3/KMS 503s', 'us', async () => {
+      const before = await fault(8_000);
+      await sleep(8_000);
+      failed = (await fault(0)) - before;
+    });
+    // The platform did call the service while it failed (credentials, run logs), and got through.
+    expect(failed).toBeGreaterThan(0);
+  });
+
   it('the region gateway restarted', async () => {
     await syncThrough('gateway restart', 'us', async () => {
       const paths = stackPaths();

@@ -22,7 +22,11 @@ declare module 'vitest' {
  * platform: the control API and a worker host per region, each host its own process.
  */
 export default async function setup(project: TestProject) {
-  const stack = await stackUp({ quiet: true });
+  return providePlatform(project, await stackUp({ quiet: true }));
+}
+
+/** Starts the platform on `stack` and tells the tests where it is; answers its teardown. */
+export async function providePlatform(project: TestProject, stack: StackInfo) {
   const platform = await startPlatform(stack, {
     hostEnv: { TAVIO_WORKER_IDLE_MS: String(TEST_WORKER_IDLE_MS) },
   });
