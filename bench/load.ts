@@ -33,7 +33,7 @@ try {
         const env = `load-${region}-${i}`;
         await client.createEnvironment(org, env, region);
         const [src, dst] = await bench.connect(env);
-        return { env, connections: { source: src.id, destination: dst.id } };
+        return { env, region, connections: { source: src.id, destination: dst.id } };
       }),
     ),
   );
@@ -44,7 +44,7 @@ try {
   const progress = setInterval(() => say(`load: ${finished}/${RUNS} runs ended`), 5_000);
   const outcomes = await Promise.all(
     Array.from({ length: RUNS }, async (_, i) => {
-      const { env, connections } = environments[i % environments.length]!;
+      const { env, region, connections } = environments[i % environments.length]!;
       const createdAt = Date.now();
       try {
         const run = await client.createRun(org, env, {
@@ -61,10 +61,10 @@ try {
             : written !== expectedWritten
               ? `wrote ${written} of ${expectedWritten}`
               : undefined;
-        return { latencyMs: Date.now() - createdAt, error };
+        return { region, latencyMs: Date.now() - createdAt, error };
       } catch (error) {
         const what = error instanceof TavioApiError ? error.problem.type : (error as Error).message;
-        return { latencyMs: Date.now() - createdAt, error: what };
+        return { region, latencyMs: Date.now() - createdAt, error: what };
       } finally {
         finished += 1;
       }
@@ -86,6 +86,16 @@ try {
     errors: errors.length,
   };
   console.table([result]);
+  const byRegion = REGIONS.map((region) => {
+    const mine = outcomes.filter((outcome) => outcome.region === region).map((o) => o.latencyMs / 1000);
+    return {
+      region,
+      runs: mine.length,
+      p50Seconds: percentile(mine, 0.5),
+      p95Seconds: percentile(mine, 0.95),
+    };
+  });
+  console.table(byRegion);
   for (const error of new Set(errors)) say(`error: ${error}`);
   console.log(JSON.stringify(result));
 } finally {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import {
   GetBucketEncryptionCommand,
@@ -11,6 +12,7 @@ import { createSealedStore, objectKeyOf } from '../../common/sealed-objects.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { clientWithKey, newEnvironment, operatorClient } from '../support/scenario.js';
 import { clientsAs } from '../support/aws.js';
+import { testDatabase } from '../support/database.js';
 import { systemConnection } from '../support/temporal.js';
 
 describe("an environment's own resources, in its region", () => {
@@ -121,5 +123,13 @@ describe('environment names', () => {
       problem: { status: 409, type: 'https://tavio.dev/problems/duplicate-slug' },
     });
     expect(JSON.stringify(again)).not.toContain(`${stem}-ns/`);
+    const database = testDatabase();
+    try {
+      await database.db.execute(
+        sql`update environments set status = 'retired' where id in (${xEnv.id}, ${xNsEnv.id})`,
+      );
+    } finally {
+      await database.close();
+    }
   });
 });
