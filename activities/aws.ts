@@ -47,6 +47,9 @@ export interface EnvironmentAws {
   destroy(): void;
 }
 
+/** Sockets the S3 and KMS clients of one worker hold to the gateway at most. */
+const AWS_SOCKETS = 16;
+
 /**
  * S3 and KMS clients in the environment's own region, with its own credentials, through its
  * gateway, authenticated there as the environment. A plain-HTTP endpoint (the local S3/KMS service)
@@ -67,8 +70,10 @@ export function createEnvironmentAws(options: {
       ...(run === undefined ? {} : { [RUN_HEADER]: runTag(run) }),
     };
   };
-  const httpAgent = new HttpProxyAgent(options.gatewayUrl, { headers: proxyHeaders, keepAlive: true });
-  const httpsAgent = new HttpsProxyAgent(options.gatewayUrl, { headers: proxyHeaders, keepAlive: true });
+  // Bounded, as the activities' gateway agents are (activities/http.ts): requests beyond wait.
+  const sockets = { keepAlive: true, maxSockets: AWS_SOCKETS, maxTotalSockets: AWS_SOCKETS };
+  const httpAgent = new HttpProxyAgent(options.gatewayUrl, { headers: proxyHeaders, ...sockets });
+  const httpsAgent = new HttpsProxyAgent(options.gatewayUrl, { headers: proxyHeaders, ...sockets });
   const common = {
     region: options.awsRegion,
     endpoint: options.endpoint,

@@ -159,6 +159,12 @@ function signalOf(init: RequestInit): AbortSignal | undefined {
 
 /** Agents kept at once: one per run in flight and credential; older ones close once idle. */
 const MAX_GATEWAY_AGENTS = 16;
+/**
+ * Connections each agent opens to the gateway; more requests wait for one. With the agents above and
+ * the S3/KMS clients' sockets (activities/aws.ts), a worker stays under the connections its sandbox
+ * allows it to the gateway (workers/sandbox.ts), where one more would be reset.
+ */
+const CONNECTIONS_PER_AGENT = 2;
 
 export const proxyAuthorization = (credentials: ProxyCredentials): string =>
   `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
@@ -184,6 +190,7 @@ export function createGatewayHttp(
       agent = new ProxyAgent({
         uri: gatewayUrl,
         proxyTunnel: false,
+        connections: CONNECTIONS_PER_AGENT,
         token: proxyAuthorization(current),
         headers: run === undefined ? {} : { [RUN_HEADER]: runTag(run) },
       });
