@@ -160,9 +160,10 @@ function signalOf(init: RequestInit): AbortSignal | undefined {
 /** Agents kept at once: one per run in flight and credential; older ones close once idle. */
 const MAX_GATEWAY_AGENTS = 16;
 /**
- * Connections each agent opens to the gateway; more requests wait for one. With the agents above and
- * the S3/KMS clients' sockets (activities/aws.ts), a worker stays under the connections its sandbox
- * allows it to the gateway (workers/sandbox.ts), where one more would be reset.
+ * Connections an agent opens per destination through the gateway; more requests wait for one. With
+ * the worker's 10 activity slots (each reaching a source and a destination) and the S3/KMS clients'
+ * 16 sockets (activities/aws.ts), a worker stays under the connections its sandbox allows it to the
+ * gateway (workers/sandbox.ts), where one more would be reset.
  */
 const CONNECTIONS_PER_AGENT = 2;
 

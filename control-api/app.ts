@@ -44,7 +44,12 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
     transform: openapiTransform,
     transformObject: openapiTransformObject,
   });
-  const limits = await installRateLimits(app, deps.counters, deps.config.limits);
+  const limits = await installRateLimits(
+    app,
+    deps.counters,
+    deps.config.limits,
+    deps.config.platformNetworks,
+  );
   installAuth(app, deps.db, deps.authThrottle);
   limits.installKeyLimit();
   await app.register(organizationRoutes(deps));

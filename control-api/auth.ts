@@ -34,8 +34,8 @@ export async function principalOfKey(db: Database, key: string): Promise<Princip
 }
 
 /**
- * `principalOfKey` behind the failed-authentication throttle: a key prefix or an address that failed
- * too often is refused before its secret is checked, and each refusal of a key counts.
+ * `principalOfKey`, with its refusals counted by the failed-authentication throttle: a key that
+ * works is never held back; a prefix or address that keeps failing is told to wait (429).
  */
 export async function authenticate(
   db: Database,
@@ -43,11 +43,11 @@ export async function authenticate(
   key: string,
   address: string,
 ): Promise<Principal> {
-  await throttle.assertAllowed(key, address);
   try {
     return await principalOfKey(db, key);
   } catch (error) {
-    if (error instanceof ProblemError && error.status === 401) await throttle.failed(key, address);
+    if (error instanceof ProblemError && error.status === 401)
+      throw await throttle.failed(key, address, error);
     throw error;
   }
 }

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, ne, or, count } from 'drizzle-orm';
+import { and, eq, isNull, ne, count } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/client.js';
 import { transactionLock } from '../db/locks.js';
@@ -78,8 +78,9 @@ export async function issueKey(tx: Tx, actor: Principal, owner: Owner, expiresAt
 export const expiryIn = (days: number | undefined) => (days ? new Date(Date.now() + days * DAY_MS) : null);
 
 /**
- * Operator keys are revoked one at a time, and never the last one that works: without it nobody
- * could create organizations, host keys or another operator key.
+ * Operator keys are revoked one at a time, and never the last one that keeps working: without it
+ * nobody could create organizations, host keys or another operator key. A key that will stop by
+ * itself (an expiry, or the end of a rotation's overlap) does not count as one that keeps working.
  */
 async function assertNotLastOperatorKey(tx: Tx, row: KeyRow) {
   if (row.kind !== 'operator') return;
@@ -92,13 +93,14 @@ async function assertNotLastOperatorKey(tx: Tx, row: KeyRow) {
         eq(apiKeys.kind, 'operator'),
         ne(apiKeys.id, row.id),
         isNull(apiKeys.revokedAt),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date())),
+        isNull(apiKeys.replacedByKeyId),
+        isNull(apiKeys.expiresAt),
       ),
     );
   if (others!.n === 0)
     throw conflict(
       'last-operator-key',
-      `${row.prefix} is the last operator key that works; issue another one before revoking it`,
+      `${row.prefix} is the last operator key that keeps working; issue another one without an expiry before revoking it`,
     );
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, gt, isNull, or } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { apiKeys } from '../db/schema.js';
 import { audit } from './audit.js';
@@ -6,7 +6,8 @@ import { generateKey, hashSecret, parseKey } from './keys.js';
 
 /**
  * Makes sure an operator key exists. A configured key is registered; with none configured and none
- * usable one registered, one is generated and returned so the caller can print it once.
+ * usable (neither revoked nor expired) registered, one is generated and returned so the caller can
+ * print it once.
  */
 export async function ensureOperatorKey(db: Database, configured?: string): Promise<string | null> {
   if (configured) {
@@ -24,7 +25,13 @@ export async function ensureOperatorKey(db: Database, configured?: string): Prom
   const existing = await db
     .select({ id: apiKeys.id })
     .from(apiKeys)
-    .where(and(eq(apiKeys.kind, 'operator'), isNull(apiKeys.revokedAt)))
+    .where(
+      and(
+        eq(apiKeys.kind, 'operator'),
+        isNull(apiKeys.revokedAt),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, new Date())),
+      ),
+    )
     .limit(1);
   if (existing.length > 0) return null;
   const key = generateKey('operator');

@@ -3,6 +3,7 @@ import type { Limits } from '../../common/config.js';
 import type { Database } from '../../db/client.js';
 import { apiKeys } from '../../db/schema.js';
 import { audit } from '../audit.js';
+import type { ProblemError } from '../problems.js';
 import { tooManyRequests } from '../problems.js';
 import type { Counters } from './counters.js';
 
@@ -12,13 +13,15 @@ const PREFIX_PATTERN = /^(tav_(?:op|org|env|host)_[a-z0-9]{10})(?:_|$)/;
 export const claimedPrefix = (key: string): string | undefined => PREFIX_PATTERN.exec(key)?.[1];
 
 /**
- * Failed authentications, counted per key prefix and per client address over a window. Once either
- * reaches its limit, further attempts are refused with 429 before the secret is checked, until the
- * window ends, and the burst is audited once: when it reaches the limit.
+ * Failed authentications, counted per key prefix and per client address over a window. A key that
+ * works always works: only failures are counted and refused, so knowing a key's prefix (which is
+ * not secret) never lets anyone lock its holder out. Once a prefix or an address has failed more
+ * often than its limit, each further failure is answered 429 with `Retry-After` until the window
+ * ends, instead of 401, and the burst is audited once, at its first refusal.
  */
 export interface AuthThrottle {
-  assertAllowed(key: string, address: string): Promise<void>;
-  failed(key: string, address: string): Promise<void>;
+  /** Counts a failure and answers what to send: the refusal as it is, or 429. */
+  failed(key: string, address: string, refusal: ProblemError): Promise<ProblemError>;
 }
 
 export function createAuthThrottle(db: Database, counters: Counters, limits: Limits): AuthThrottle {
@@ -31,44 +34,43 @@ export function createAuthThrottle(db: Database, counters: Counters, limits: Lim
     ];
   };
 
+  async function auditBurst(scope: { prefix?: string }, address: string, failures: number) {
+    const [owner] = scope.prefix
+      ? await db
+          .select({ organizationId: apiKeys.organizationId, environmentId: apiKeys.environmentId })
+          .from(apiKeys)
+          .where(eq(apiKeys.prefix, scope.prefix))
+      : [];
+    await audit(db, {
+      actorKeyId: null,
+      action: 'auth.throttled',
+      organizationId: owner?.organizationId ?? null,
+      environmentId: owner?.environmentId ?? null,
+      target: scope.prefix ?? address,
+      details: {
+        scope: scope.prefix ? 'key' : 'address',
+        address,
+        failures,
+        windowSeconds: limits.authFailureWindowSeconds,
+      },
+    });
+  }
+
   return {
-    async assertAllowed(key, address) {
+    async failed(key, address, refusal) {
+      let throttled: ProblemError | undefined;
       for (const scope of scopes(key, address)) {
-        const window = await counters.read(scope.counter);
-        if (window.current < scope.max) continue;
+        const window = await counters.increment(scope.counter, windowMs);
+        if (window.current <= scope.max) continue;
+        if (window.current === scope.max + 1) await auditBurst(scope, address, window.current);
         const who = scope.prefix ? `key ${scope.prefix}` : `address ${address}`;
-        throw tooManyRequests(
+        throttled ??= tooManyRequests(
           'authentication-throttled',
-          `${window.current} failed authentications for ${who}; retry in ${Math.ceil(window.ttl / 1000)} s`,
+          `more than ${scope.max} failed authentications for ${who}; retry in ${Math.ceil(window.ttl / 1000)} s`,
           window.ttl / 1000,
         );
       }
-    },
-
-    async failed(key, address) {
-      for (const scope of scopes(key, address)) {
-        const window = await counters.increment(scope.counter, windowMs);
-        if (window.current !== scope.max) continue;
-        const [owner] = scope.prefix
-          ? await db
-              .select({ organizationId: apiKeys.organizationId, environmentId: apiKeys.environmentId })
-              .from(apiKeys)
-              .where(eq(apiKeys.prefix, scope.prefix))
-          : [];
-        await audit(db, {
-          actorKeyId: null,
-          action: 'auth.throttled',
-          organizationId: owner?.organizationId ?? null,
-          environmentId: owner?.environmentId ?? null,
-          target: scope.prefix ?? address,
-          details: {
-            scope: scope.prefix ? 'key' : 'address',
-            address,
-            failures: window.current,
-            windowSeconds: limits.authFailureWindowSeconds,
-          },
-        });
-      }
+      return throttled ?? refusal;
     },
   };
 }

@@ -23,7 +23,11 @@ export interface Counters {
   store: FastifyRateLimitStoreCtor;
 }
 
-const ttlOf = (windowEndsAt: Date) => Math.max(0, windowEndsAt.getTime() - Date.now());
+/** What is left of a window, by the database's clock, which set its end. */
+const remainingMs =
+  sql<number>`(extract(epoch from (${rateLimitCounters.windowEndsAt} - now())) * 1000)::float8`.mapWith(
+    Number,
+  );
 
 export function createCounters(db: Database): Counters {
   async function increment(key: string, windowMs: number): Promise<Window> {
@@ -38,16 +42,16 @@ export function createCounters(db: Database): Counters {
           windowEndsAt: sql`case when ${rateLimitCounters.windowEndsAt} <= now() then excluded.window_ends_at else ${rateLimitCounters.windowEndsAt} end`,
         },
       })
-      .returning();
-    return { current: row!.count, ttl: ttlOf(row!.windowEndsAt) };
+      .returning({ count: rateLimitCounters.count, ttl: remainingMs });
+    return { current: row!.count, ttl: Math.max(0, row!.ttl) };
   }
 
   async function read(key: string): Promise<Window> {
     const [row] = await db
-      .select()
+      .select({ count: rateLimitCounters.count, ttl: remainingMs })
       .from(rateLimitCounters)
       .where(sql`${rateLimitCounters.key} = ${key} and ${rateLimitCounters.windowEndsAt} > now()`);
-    return row ? { current: row.count, ttl: ttlOf(row.windowEndsAt) } : { current: 0, ttl: 0 };
+    return row ? { current: row.count, ttl: Math.max(0, row.ttl) } : { current: 0, ttl: 0 };
   }
 
   class Store implements FastifyRateLimitStore {

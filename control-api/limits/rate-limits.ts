@@ -1,5 +1,6 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import ipaddr from 'ipaddr.js';
 import type { Limits } from '../../common/config.js';
 import { tooManyRequests } from '../problems.js';
 import type { Counters } from './counters.js';
@@ -10,6 +11,20 @@ const UNCOUNTED = new Set(['/healthz']);
 
 /** The client's address as rate limits count it: IPv6 by its /64, as one host usually holds one. */
 export const clientAddress = (request: FastifyRequest) => normalizeIP(request.ip);
+
+/** Whether an address lies in one of the networks (CIDRs) given. */
+export function inNetworks(address: string, networks: readonly string[]): boolean {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.process(address);
+  } catch {
+    return false;
+  }
+  return networks.some((cidr) => {
+    const range = ipaddr.parseCIDR(cidr);
+    return parsed.kind() === range[0].kind() && parsed.match(range);
+  });
+}
 
 /** Without trusted proxies, the client address is the connection's and `X-Forwarded-For` is ignored. */
 export const trustProxyOf = (networks: string[]) => (networks.length > 0 ? networks : false);
@@ -40,9 +55,16 @@ async function enforce(limiter: Limiter, request: FastifyRequest, reply: Fastify
 /**
  * Requests per client address (before the key is checked, so a flood of bad keys is cut too) and
  * per API key (once the key is known), counted in the control database so that every control API
- * process shares them. `installKeyLimit` must be installed after authentication.
+ * process shares them. The platform's own traffic is not a tenant's: requests from its networks
+ * (region hosts, gateways, Temporal reading the JWKS) and region host keys are not counted.
+ * `installKeyLimit` must be installed after authentication.
  */
-export async function installRateLimits(app: FastifyInstance, counters: Counters, limits: Limits) {
+export async function installRateLimits(
+  app: FastifyInstance,
+  counters: Counters,
+  limits: Limits,
+  platformNetworks: readonly string[],
+) {
   await app.register(rateLimit, { global: false, store: counters.store });
   const byAddress = app.createRateLimit({
     keyGenerator: (request) => `address:${clientAddress(request)}`,
@@ -55,13 +77,14 @@ export async function installRateLimits(app: FastifyInstance, counters: Counters
     timeWindow: MINUTE_MS,
   });
   app.addHook('onRequest', async (request, reply) => {
-    if (UNCOUNTED.has(request.url)) return;
+    if (UNCOUNTED.has(request.url) || inNetworks(request.ip, platformNetworks)) return;
     await enforce(byAddress, request, reply, `address ${clientAddress(request)}`);
   });
   return {
     installKeyLimit() {
       app.addHook('onRequest', async (request, reply) => {
-        if (request.principal) await enforce(byKey, request, reply, 'this API key');
+        if (request.principal && request.principal.kind !== 'host')
+          await enforce(byKey, request, reply, 'this API key');
       });
     },
   };
