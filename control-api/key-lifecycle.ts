@@ -1,4 +1,5 @@
-import { and, eq, isNull, ne, count } from 'drizzle-orm';
+import { and, asc, eq, isNull, ne, count } from 'drizzle-orm';
+import type { SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Database } from '../db/client.js';
 import { transactionLock } from '../db/locks.js';
@@ -76,6 +77,22 @@ export async function issueKey(tx: Tx, actor: Principal, owner: Owner, expiresAt
 }
 
 export const expiryIn = (days: number | undefined) => (days ? new Date(Date.now() + days * DAY_MS) : null);
+
+/** Issues a key in a transaction of its own, expiring `expiresInDays` from now when given. */
+export const issueKeyNow = (db: Database, actor: Principal, owner: Owner, expiresInDays?: number) =>
+  db.transaction((tx) => issueKey(tx, actor, owner, expiryIn(expiresInDays)));
+
+/** The keys `where` selects, oldest first, as listings show them. */
+export async function listKeys(db: Database, where: SQL | undefined) {
+  const rows = await db.select().from(apiKeys).where(where).orderBy(asc(apiKeys.createdAt));
+  return { apiKeys: rows.map(keyView) };
+}
+
+/** What issuing a key answers, whichever route issues it. */
+export const issueResponses = (problems: Parameters<typeof problemResponses>[1]) => ({
+  201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
+  ...problemResponses('body', problems),
+});
 
 /**
  * Operator keys are revoked one at a time, and never the last one that keeps working: without it

@@ -1,14 +1,14 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { apiKeys } from '../../db/schema.js';
 import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import {
-  expiryIn,
   issueBody,
-  issueKey,
-  keyView,
+  issueKeyNow,
+  issueResponses,
+  listKeys,
   revokeKey,
   revokeResponses,
   rotateBody,
@@ -17,7 +17,7 @@ import {
 } from '../key-lifecycle.js';
 import { conflict, notFound } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
-import { apiKeyListSchema, issuedApiKeySchema } from '../openapi-schemas.js';
+import { apiKeyListSchema } from '../openapi-schemas.js';
 import { envParams, orgParams } from '../schemas.js';
 
 const keyParams = orgParams.extend({ key: z.uuid() });
@@ -70,23 +70,18 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: 'Issue another organization admin key (shown once)',
           params: orgParams,
           body: issueBody.optional(),
-          response: {
-            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', { 403: ['forbidden'], 404: ['not-found'] }),
-          },
+          response: issueResponses({ 403: ['forbidden'], 404: ['not-found'] }),
         },
         links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
         const org = await visibleOrganization(db, principal, request.params.org, 'admin');
-        const issued = await db.transaction((tx) =>
-          issueKey(
-            tx,
-            principal,
-            { kind: 'organization', organizationId: org.id },
-            expiryIn(request.body?.expiresInDays),
-          ),
+        const issued = await issueKeyNow(
+          db,
+          principal,
+          { kind: 'organization', organizationId: org.id },
+          request.body?.expiresInDays,
         );
         return reply.code(201).send(issued);
       },
@@ -101,14 +96,11 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: 'Issue an environment-scoped API key (shown once)',
           params: envParams,
           body: issueBody.optional(),
-          response: {
-            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', {
-              403: ['forbidden'],
-              404: ['not-found'],
-              409: ['environment-retired'],
-            }),
-          },
+          response: issueResponses({
+            403: ['forbidden'],
+            404: ['not-found'],
+            409: ['environment-retired'],
+          }),
         },
         links: { 201: issuedKeyLinks },
       },
@@ -118,13 +110,11 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { org, env } = await visibleEnvironment(db, principal, request.params);
         if (env.status === 'retired' || env.status === 'retiring')
           throw conflict('environment-retired', `environment ${org.slug}/${env.slug} is ${env.status}`);
-        const issued = await db.transaction((tx) =>
-          issueKey(
-            tx,
-            principal,
-            { kind: 'environment', organizationId: org.id, environmentId: env.id },
-            expiryIn(request.body?.expiresInDays),
-          ),
+        const issued = await issueKeyNow(
+          db,
+          principal,
+          { kind: 'environment', organizationId: org.id, environmentId: env.id },
+          request.body?.expiresInDays,
         );
         return reply.code(201).send(issued);
       },
@@ -148,12 +138,7 @@ export function apiKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const org = await visibleOrganization(db, principalOf(request), request.params.org, 'admin');
         const kinds = request.query.kind ? [request.query.kind] : [...ORGANIZATION_KINDS];
-        const rows = await db
-          .select()
-          .from(apiKeys)
-          .where(and(eq(apiKeys.organizationId, org.id), inArray(apiKeys.kind, kinds)))
-          .orderBy(asc(apiKeys.createdAt));
-        return { apiKeys: rows.map(keyView) };
+        return listKeys(db, and(eq(apiKeys.organizationId, org.id), inArray(apiKeys.kind, kinds)));
       },
     );
 

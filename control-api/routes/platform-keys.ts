@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { regionCodeSchema } from '../../common/regions.js';
@@ -8,10 +8,10 @@ import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import {
   expiresInDays,
-  expiryIn,
   issueBody,
-  issueKey,
-  keyView,
+  issueKeyNow,
+  issueResponses,
+  listKeys,
   revokeKey,
   rotateBody,
   rotateKey,
@@ -19,7 +19,7 @@ import {
 } from '../key-lifecycle.js';
 import { notFound } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
-import { apiKeyListSchema, apiKeySchema, issuedApiKeySchema } from '../openapi-schemas.js';
+import { apiKeyListSchema, apiKeySchema } from '../openapi-schemas.js';
 
 const PLATFORM_KINDS = ['operator', 'host'] as const;
 const keyParams = z.object({ key: z.uuid() });
@@ -62,12 +62,7 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         requireOperator(principalOf(request));
         const kinds = request.query.kind ? [request.query.kind] : [...PLATFORM_KINDS];
-        const rows = await db
-          .select()
-          .from(apiKeys)
-          .where(inArray(apiKeys.kind, kinds))
-          .orderBy(asc(apiKeys.createdAt));
-        return { apiKeys: rows.map(keyView) };
+        return listKeys(db, inArray(apiKeys.kind, kinds));
       },
     );
 
@@ -79,18 +74,14 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           tags: ['api-keys'],
           summary: 'Issue another operator key (operator key; shown once)',
           body: issueBody.optional(),
-          response: {
-            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', { 403: ['forbidden'] }),
-          },
+          response: issueResponses({ 403: ['forbidden'] }),
         },
         links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
         requireOperator(principal);
-        const expiresAt = expiryIn(request.body?.expiresInDays);
-        const issued = await db.transaction((tx) => issueKey(tx, principal, { kind: 'operator' }, expiresAt));
+        const issued = await issueKeyNow(db, principal, { kind: 'operator' }, request.body?.expiresInDays);
         return reply.code(201).send(issued);
       },
     );
@@ -103,21 +94,15 @@ export function platformKeyRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           tags: ['api-keys'],
           summary: "Issue a region host's key (operator key; shown once)",
           body: z.object({ region: regionCodeSchema, expiresInDays: expiresInDays.optional() }).strict(),
-          response: {
-            201: jsonResponse('The key, its secret shown once', issuedApiKeySchema),
-            ...problemResponses('body', { 403: ['forbidden'] }),
-          },
+          response: issueResponses({ 403: ['forbidden'] }),
         },
         links: { 201: issuedKeyLinks },
       },
       async (request, reply) => {
         const principal = principalOf(request);
         requireOperator(principal);
-        const { region } = request.body;
-        const expiresAt = expiryIn(request.body.expiresInDays);
-        const issued = await db.transaction((tx) =>
-          issueKey(tx, principal, { kind: 'host', region }, expiresAt),
-        );
+        const { region, expiresInDays: days } = request.body;
+        const issued = await issueKeyNow(db, principal, { kind: 'host', region }, days);
         return reply.code(201).send(issued);
       },
     );
