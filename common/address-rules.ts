@@ -68,6 +68,15 @@ export function parseAddress(text: string): Address {
   return effectiveAddress(ipaddr.parse(unbracketed(text)));
 }
 
+/** Whether an address (as a URL parser or a socket gives it) lies in the platform's networks. */
+export function isPlatformAddress(text: string, rules: AddressRules): boolean {
+  try {
+    return inNetworks(parseAddress(text), rules.platform);
+  } catch {
+    return false;
+  }
+}
+
 /** Why the address is refused, or undefined when a connection may reach it. */
 export function judgeAddress(address: Address, rules: AddressRules): AddressRefusal | undefined {
   const ip = effectiveAddress(address);

@@ -22,6 +22,10 @@ export function generateKey(kind: KeyKind): { key: string; prefix: string; secre
   return { key, prefix, secretHash: hashSecret(key) };
 }
 
+/** The public part of anything shaped like a key, even with a short or broken secret. */
+const PREFIX_PATTERN = /^(tav_(?:op|org|env|host)_[a-z0-9]{10})(?:_|$)/;
+export const claimedPrefix = (key: string): string | undefined => PREFIX_PATTERN.exec(key)?.[1];
+
 export function parseKey(key: string): { prefix: string } | null {
   const match = KEY_PATTERN.exec(key);
   return match ? { prefix: match[1]! } : null;

@@ -3,14 +3,10 @@ import type { Limits } from '../../common/config.js';
 import type { Database } from '../../db/client.js';
 import { apiKeys } from '../../db/schema.js';
 import { audit } from '../audit.js';
+import { claimedPrefix } from '../keys.js';
 import type { ProblemError } from '../problems.js';
 import { tooManyRequests } from '../problems.js';
 import type { Counters } from './counters.js';
-
-/** The public part of anything shaped like a key, even with a short or broken secret. */
-const PREFIX_PATTERN = /^(tav_(?:op|org|env|host)_[a-z0-9]{10})(?:_|$)/;
-
-export const claimedPrefix = (key: string): string | undefined => PREFIX_PATTERN.exec(key)?.[1];
 
 /**
  * Failed authentications, counted per key prefix and per client address over a window. A key that

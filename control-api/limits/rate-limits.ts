@@ -1,6 +1,6 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import ipaddr from 'ipaddr.js';
+import { addressRules, isPlatformAddress } from '../../common/address-rules.js';
 import type { Limits } from '../../common/config.js';
 import { tooManyRequests } from '../problems.js';
 import type { Counters } from './counters.js';
@@ -11,20 +11,6 @@ const UNCOUNTED = new Set(['/healthz']);
 
 /** The client's address as rate limits count it: IPv6 by its /64, as one host usually holds one. */
 export const clientAddress = (request: FastifyRequest) => normalizeIP(request.ip);
-
-/** Whether an address lies in one of the networks (CIDRs) given. */
-export function inNetworks(address: string, networks: readonly string[]): boolean {
-  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
-  try {
-    parsed = ipaddr.process(address);
-  } catch {
-    return false;
-  }
-  return networks.some((cidr) => {
-    const range = ipaddr.parseCIDR(cidr);
-    return parsed.kind() === range[0].kind() && parsed.match(range);
-  });
-}
 
 /** Without trusted proxies, the client address is the connection's and `X-Forwarded-For` is ignored. */
 export const trustProxyOf = (networks: string[]) => (networks.length > 0 ? networks : false);
@@ -66,6 +52,7 @@ export async function installRateLimits(
   platformNetworks: readonly string[],
 ) {
   await app.register(rateLimit, { global: false, store: counters.store });
+  const platform = addressRules({ platform: platformNetworks, customer: [] });
   const byAddress = app.createRateLimit({
     keyGenerator: (request) => `address:${clientAddress(request)}`,
     max: limits.requestsPerAddressPerMinute,
@@ -77,7 +64,7 @@ export async function installRateLimits(
     timeWindow: MINUTE_MS,
   });
   app.addHook('onRequest', async (request, reply) => {
-    if (UNCOUNTED.has(request.url) || inNetworks(request.ip, platformNetworks)) return;
+    if (UNCOUNTED.has(request.url) || isPlatformAddress(request.ip, platform)) return;
     await enforce(byAddress, request, reply, `address ${clientAddress(request)}`);
   });
   return {
