@@ -158,6 +158,12 @@ export const runs = pgTable(
     /** The environment's retention policy version when the run started, and its log detail then. */
     retentionPolicyVersion: integer('retention_policy_version'),
     logDetail: text('log_detail'),
+    /** The schedule that started the run; null for a run started by API call. Not a foreign key: a schedule may be deleted. */
+    scheduleId: uuid('schedule_id'),
+    /** The version of the connection pair's field mapping the run used; null for the integration's own mapping. */
+    mappingVersion: integer('mapping_version'),
+    /** When the webhook deliveries of the run's close were queued; null until then. */
+    notifiedAt: timestamp('notified_at', { withTimezone: true }),
     createdAt: createdAt(),
     closedAt: timestamp('closed_at', { withTimezone: true }),
   },
@@ -283,4 +289,128 @@ export const deletionReceipts = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index('deletion_receipts_env').on(t.environmentId, t.finishedAt)],
+);
+
+/**
+ * An environment's schedules: what each starts (an integration, its connections and options) and
+ * when. The schedule itself is a Temporal Schedule in the environment's namespace; this row is its
+ * metadata, so that the control API can list, validate and audit it.
+ */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    name: text('name').notNull(),
+    integration: text('integration').notNull(),
+    connections: jsonb('connections').$type<Record<string, string>>().notNull(),
+    options: jsonb('options').$type<Record<string, unknown>>().notNull(),
+    /** A cron expression or an interval in seconds, with the IANA time zone it is read in. */
+    spec: jsonb('spec').$type<{ cron?: string; intervalSeconds?: number; timeZone: string }>().notNull(),
+    overlapPolicy: text('overlap_policy').notNull(),
+    catchupWindowSeconds: integer('catchup_window_seconds').notNull(),
+    paused: boolean('paused').notNull().default(false),
+    /** The Temporal Schedule's id in the environment's namespace. */
+    temporalScheduleId: text('temporal_schedule_id').notNull().unique(),
+    createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('schedules_env_name').on(t.environmentId, t.name)],
+);
+
+/**
+ * A connection pair's declared field mapping, one row per version; the newest version is in force.
+ * Canonical field -> source path and transforms: names and rules, never a record's values.
+ */
+export const fieldMappings = pgTable(
+  'field_mappings',
+  {
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    sourceConnectionId: uuid('source_connection_id')
+      .notNull()
+      .references(() => connections.id),
+    destinationConnectionId: uuid('destination_connection_id')
+      .notNull()
+      .references(() => connections.id),
+    version: integer('version').notNull(),
+    fields: jsonb('fields').notNull(),
+    createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sourceConnectionId, t.destinationConnectionId, t.version] })],
+);
+
+/**
+ * An environment's webhook endpoints: where its client apps hear of runs and schedules. The
+ * signing secret is sealed in the environment's bucket, like a connection's credentials.
+ */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    url: text('url').notNull(),
+    events: jsonb('events').$type<string[]>().notNull(),
+    description: text('description'),
+    /** Bumped by each rotation of the signing secret. */
+    secretVersion: integer('secret_version').notNull().default(1),
+    createdByKeyId: uuid('created_by_key_id').references(() => apiKeys.id),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
+  },
+  (t) => [index('webhook_endpoints_env').on(t.environmentId)],
+);
+
+export const webhookDeliveryStatusEnum = pgEnum('webhook_delivery_status', [
+  'queued',
+  'delivering',
+  'delivered',
+  'failed',
+]);
+
+/**
+ * One event sent to one endpoint: its metadata-only payload, and each attempt's status code and
+ * latency. Rows are queued in the transaction of the change they report (an outbox); a durable
+ * workflow in the environment's namespace delivers each.
+ */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    endpointId: uuid('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id),
+    environmentId: uuid('environment_id')
+      .notNull()
+      .references(() => environments.id),
+    event: text('event').notNull(),
+    /** The event's own id (`webhook-id`): the same for a redelivery, so receivers can deduplicate. */
+    eventId: text('event_id').notNull(),
+    payload: jsonb('payload').notNull(),
+    workflowId: text('workflow_id').notNull().unique(),
+    status: webhookDeliveryStatusEnum('status').notNull().default('queued'),
+    attempts: jsonb('attempts')
+      .$type<Array<{ at: string; statusCode: number | null; latencyMs: number; error: string | null }>>()
+      .notNull()
+      .default([]),
+    /** The delivery this one repeats, for a redelivery. */
+    redeliveryOf: uuid('redelivery_of'),
+    createdAt: createdAt(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_first')
+      .on(t.endpointId, t.eventId)
+      .where(sql`redelivery_of IS NULL`),
+    index('webhook_deliveries_env').on(t.environmentId, t.createdAt),
+    index('webhook_deliveries_status').on(t.status),
+  ],
 );

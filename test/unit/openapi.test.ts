@@ -423,6 +423,9 @@ describe('the response schemas', () => {
     createdByKeyId: key.id,
     retentionPolicyVersion: 0,
     logDetail: 'metadata',
+    scheduleId: null,
+    mappingVersion: null,
+    notifiedAt: null,
     createdAt: at,
     closedAt: null,
   };
