@@ -79,7 +79,7 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /** Checks the request against the catalog and the environment's own connections; changes nothing. */
-async function resolveRequest(db: Database, env: Env, request: RunRequest) {
+async function resolveRequest(db: Database, env: Env, request: Omit<RunRequest, 'idempotencyKey'>) {
   if (!isIntegration(request.integration)) {
     throw unprocessable(
       'unknown-integration',
@@ -123,6 +123,38 @@ async function resolveRequest(db: Database, env: Env, request: RunRequest) {
   return { integration, options: options.data, refs };
 }
 
+/**
+ * What a run of `request` sends to Temporal, checked against the catalog and the environment's own
+ * connections: the workflow type and its arguments (identifiers and options only), and the hash a
+ * replayed request is compared by. Changes nothing; shared by runs started by API call and by schedules.
+ */
+export async function prepareRun(
+  deps: Pick<RunDeps, 'db' | 'payloadLimitBytes'>,
+  env: Env,
+  request: Omit<RunRequest, 'idempotencyKey'>,
+) {
+  const { integration, options, refs } = await resolveRequest(deps.db, env, request);
+  // Every integration takes its connections by role, and its options.
+  const input = { source: refs.source!, destination: refs.destination!, options };
+  assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
+  return {
+    workflowType: integration.workflowType,
+    input,
+    connectionIds: Object.values(refs).map((ref) => ref.id),
+    hash: requestHash({ integration: request.integration, connections: refs, options }),
+  };
+}
+
+/** The search attributes every run carries, by which the Web UI and the API find it. */
+export function runSearchAttributes(orgSlug: string, env: Env, integration: string) {
+  return [
+    { key: SA.organization, value: orgSlug },
+    { key: SA.environment, value: env.slug },
+    { key: SA.region, value: env.region },
+    { key: SA.integration, value: integration },
+  ];
+}
+
 /** Starts a run, or returns the run an earlier request with the same idempotency key started. */
 export async function startRun(
   deps: RunDeps,
@@ -136,10 +168,9 @@ export async function startRun(
       'environment-not-active',
       `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
     );
-  const { integration, options, refs } = await resolveRequest(deps.db, env, request);
-  const hash = requestHash({ integration: request.integration, connections: refs, options });
+  const prepared = await prepareRun(deps, env, request);
   const existing = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
-  if (existing) return { run: checkReplay(existing, hash), created: false };
+  if (existing) return { run: checkReplay(existing, prepared.hash), created: false };
   const quotas = await organizationQuotas(deps.db, deps.quotas, env.organizationId);
   await countRunStart(deps.counters, quotas, env.organizationId);
 
@@ -147,9 +178,6 @@ export async function startRun(
   const workflowId = `${request.integration}-${id}`;
   // The run keeps the policy it started under: its version, and its logs' detail.
   const policy = await currentPolicy(deps.db, env.id);
-  // Every integration takes its connections by role, and its options.
-  const input = { source: refs.source!, destination: refs.destination!, options };
-  assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
   try {
     // The namespace's token and payload key are in hand before the transaction takes a database
     // connection: getting either may need a connection too, and runs created at once would
@@ -166,25 +194,20 @@ export async function startRun(
             integration: request.integration,
             workflowId,
             idempotencyKey: request.idempotencyKey,
-            requestHash: hash,
+            requestHash: prepared.hash,
             createdByKeyId: actorKeyId,
             retentionPolicyVersion: policy.version,
             logDetail: policy.runLogDetail,
           })
           .returning();
-        const handle = await client.workflow.start(integration.workflowType, {
+        const handle = await client.workflow.start(prepared.workflowType, {
           taskQueue: deps.regions[env.region].taskQueue,
           workflowId,
-          args: [input],
-          typedSearchAttributes: [
-            { key: SA.organization, value: orgSlug },
-            { key: SA.environment, value: env.slug },
-            { key: SA.region, value: env.region },
-            { key: SA.integration, value: request.integration },
-          ],
+          args: [prepared.input],
+          typedSearchAttributes: runSearchAttributes(orgSlug, env, request.integration),
           memo: {
             tavioRunId: id,
-            connections: Object.values(refs).map((ref) => ref.id),
+            connections: prepared.connectionIds,
             retentionPolicyVersion: policy.version,
             [LOG_DETAIL_MEMO]: policy.runLogDetail,
           },
@@ -209,7 +232,7 @@ export async function startRun(
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     const raced = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
-    return { run: checkReplay(raced!, hash), created: false };
+    return { run: checkReplay(raced!, prepared.hash), created: false };
   }
 }
 
