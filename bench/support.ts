@@ -64,7 +64,14 @@ export async function benchPlatform(options: {
         key: hostKey.key,
       });
     },
+    /** Retires the bench's environments (a bench leaves none active behind), then stops. */
     async close() {
+      const { environments } = await client.listEnvironments(org);
+      await Promise.allSettled(
+        environments
+          .filter((env) => env.status !== 'retired')
+          .map((env) => client.retireEnvironment(org, env.slug)),
+      );
       await source.close();
       await destination.close();
       await platform.stop();

@@ -129,6 +129,32 @@ export const quotasSchema = z.object({
 });
 export type Quotas = z.infer<typeof quotasSchema>;
 
+/** A list of seconds (`5,30,120`), each at least 1 and at most a day. */
+const secondsListSchema = (variable: string) =>
+  z.string().transform((value, ctx) => {
+    const entries = value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+    const seconds = entries.map(Number);
+    if (entries.length === 0 || seconds.some((n) => !Number.isInteger(n) || n < 1 || n > 86_400))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${variable}: whole seconds from 1 to 86400, comma-separated`,
+      });
+    return seconds;
+  });
+
+/** How webhook deliveries are retried: waits between attempts (the last repeats), for a bounded time. */
+const webhookRetrySchema = z.object({
+  delaysSeconds: secondsListSchema('TAVIO_WEBHOOK_RETRY_DELAYS'),
+  hours: z.coerce
+    .number()
+    .positive()
+    .max(24 * 7),
+});
+export type WebhookRetry = z.infer<typeof webhookRetrySchema>;
+
 const controlApiFields = sharedSchema.extend({
   /** The application role: everything the API does at run time. It should own nothing and not be a superuser. */
   databaseUrl: z.url({
@@ -181,6 +207,11 @@ const controlApiFields = sharedSchema.extend({
   trustedProxies: networkListSchema('TAVIO_TRUSTED_PROXIES'),
   limits: limitsSchema,
   quotas: quotasSchema,
+  /** The shortest interval a schedule may fire at; a cron expression's times may be no closer either. */
+  scheduleMinIntervalSeconds: z.coerce.number().int().min(1).max(86_400),
+  /** The API's address as its clients reach it: the links webhook payloads carry start with it. */
+  publicUrl: z.url(),
+  webhookRetry: webhookRetrySchema,
 });
 /** Without a migration URL of their own, migrations use the application's. */
 const controlApiSchema = controlApiFields.transform((config) => ({
@@ -232,6 +263,14 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
         connections: env.TAVIO_QUOTA_CONNECTIONS ?? '200',
         runsPerMinute: env.TAVIO_QUOTA_RUNS_PER_MINUTE ?? '120',
         concurrentRunsPerEnvironment: env.TAVIO_QUOTA_CONCURRENT_RUNS ?? '25',
+      },
+      scheduleMinIntervalSeconds: env.TAVIO_SCHEDULE_MIN_INTERVAL_SECONDS ?? '300',
+      publicUrl:
+        env.TAVIO_API_PUBLIC_URL ??
+        `http://${env.TAVIO_API_HOST ?? '127.0.0.1'}:${env.TAVIO_API_PORT ?? '8080'}`,
+      webhookRetry: {
+        delaysSeconds: env.TAVIO_WEBHOOK_RETRY_DELAYS ?? '5,30,120,600,3600',
+        hours: env.TAVIO_WEBHOOK_RETRY_HOURS ?? '24',
       },
     },
     'control API',

@@ -40,6 +40,10 @@ export const FailureType = {
   CsvHeaderMismatch: 'CsvHeaderMismatch',
   /** A census file that cannot be read as CSV past some line (an unclosed or stray quote, a row too long). */
   CsvUnreadable: 'CsvUnreadable',
+  /** A source that refuses an incremental run's high-water mark (`updated_since`): too old, or not one of its own. */
+  SourceMarkRefused: 'SourceMarkRefused',
+  /** A declared field mapping in a run's input that does not validate (one is checked when saved). */
+  InvalidMapping: 'InvalidMapping',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -50,7 +50,7 @@ export const DEFAULT_RETENTION: RetentionSettings = {
   runLogDetail: 'metadata',
 };
 
-/** The bucket prefixes a policy governs, each by one duration; `credentials/` is never swept. */
+/** The bucket prefixes a policy governs, each by one duration; `credentials/` and `state/` (sync marks) are never swept. */
 export const SWEPT_PREFIXES = {
   tmp: 'tmpBufferHours',
   files: 'transferredFileDays',

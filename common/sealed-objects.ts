@@ -22,8 +22,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
  * The bucket's SSE-KMS default encrypts it a second time at rest.
  */
 
-/** What an environment's bucket holds, one prefix per purpose. */
-export const OBJECT_PURPOSES = ['tmp', 'files', 'quarantine', 'logs', 'credentials'] as const;
+/**
+ * What an environment's bucket holds, one prefix per purpose. `state` is small metadata that
+ * outlives runs (incremental syncs' high-water marks): like `credentials`, never swept by retention.
+ */
+export const OBJECT_PURPOSES = ['tmp', 'files', 'quarantine', 'logs', 'credentials', 'state'] as const;
 export type ObjectPurpose = (typeof OBJECT_PURPOSES)[number];
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -17,7 +17,12 @@ import { platformKeyRoutes } from './routes/platform-keys.js';
 import { quotaRoutes } from './routes/quotas.js';
 import { retentionRoutes } from './routes/retention.js';
 import { runRoutes } from './routes/runs.js';
+import { scheduleRoutes } from './routes/schedules.js';
+import { scheduleActionRoutes } from './routes/schedule-actions.js';
+import { mappingRoutes } from './routes/mappings.js';
 import { temporalAuthRoutes } from './routes/temporal-auth.js';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /** Builds the control API. The OpenAPI document is generated from the routes' zod schemas. */
 export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logger'] = false) {
@@ -59,7 +64,12 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   await app.register(platformKeyRoutes(deps));
   await app.register(connectionRoutes(deps));
   await app.register(runRoutes(deps));
+  await app.register(scheduleRoutes(deps));
+  await app.register(scheduleActionRoutes(deps));
+  await app.register(mappingRoutes(deps));
   await app.register(retentionRoutes(deps));
+  await app.register(webhookRoutes(deps));
+  await app.register(webhookDeliveryRoutes(deps));
   await app.register(regionRoutes(deps));
   await app.register(temporalAuthRoutes(deps));
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));

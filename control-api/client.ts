@@ -3,6 +3,7 @@ import type { ResidencyRecord } from './run-placement.js';
 import type { RetirementReceipt } from './provisioning/retire.js';
 import type { PrefixSweep, RetentionSettings } from '../common/retention.js';
 import type { LogDetail, RunLogRecord } from '../common/run-log.js';
+import type { DeclaredFields } from '../integrations/hris-employee-sync/declared-mapping.js';
 
 /**
  * Typed client of the control API for applications that start runs programmatically.
@@ -53,6 +54,10 @@ export interface Run {
   /** The environment's retention policy version when the run started, and its logs' detail. */
   retentionPolicyVersion: number | null;
   logDetail: LogDetail | null;
+  /** The version of the connection pair's declared mapping the run carried; null: the fixed mapping. */
+  mappingVersion: number | null;
+  /** The schedule that started the run; null for a run started by API call. */
+  scheduleId: string | null;
 }
 
 export type Residency = ResidencyRecord;
@@ -139,6 +144,125 @@ export interface DeletionReceipt {
   complete: boolean;
 }
 
+export type WebhookEventName =
+  | 'run.completed'
+  | 'run.failed'
+  | 'run.canceled'
+  | 'run.timed_out'
+  | 'run.terminated'
+  | 'schedule.paused'
+  | 'schedule.resumed';
+
+/** Where an environment's client apps hear of its runs and schedules; never its signing secret. */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  events: WebhookEventName[];
+  description: string | null;
+  secretVersion: number;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+}
+
+/** An endpoint with its signing secret (`whsec_...`), shown this once. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  secret: string;
+}
+
+export interface WebhookAttempt {
+  at: string;
+  /** The receiver's answer; null when it was not reached. */
+  statusCode: number | null;
+  latencyMs: number;
+  /** A short class ('timeout', 'connection refused', 'status 500'...). */
+  error: string | null;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  endpointId: string;
+  event: WebhookEventName;
+  /** The `webhook-id` header: the same for a redelivery. */
+  eventId: string;
+  status: 'queued' | 'delivering' | 'delivered' | 'failed';
+  payload: { type: WebhookEventName; timestamp: string; data: Record<string, unknown> };
+  attempts: WebhookAttempt[];
+  redeliveryOf: string | null;
+  createdAt: string;
+  completedAt: string | null;
+}
+
+export type OverlapPolicy =
+  'skip' | 'buffer_one' | 'buffer_all' | 'cancel_other' | 'terminate_other' | 'allow_all';
+
+/** When a schedule fires: a 5-field cron expression or an interval (one of them), and its time zone. */
+export interface ScheduleTiming {
+  cron?: string;
+  intervalSeconds?: number;
+  /** IANA time zone; UTC by default. */
+  timeZone?: string;
+}
+
+export interface CreateScheduleRequest extends ScheduleTiming {
+  name: string;
+  integration: string;
+  connections: Record<string, string>;
+  options?: Record<string, unknown>;
+  /** skip by default. */
+  overlapPolicy?: OverlapPolicy;
+  /** 3600 by default; from 60 s to 7 days. */
+  catchupWindowSeconds?: number;
+  paused?: boolean;
+  note?: string;
+}
+
+/** A change of a schedule: giving cron or intervalSeconds replaces its timing. */
+export interface UpdateScheduleRequest {
+  name?: string;
+  connections?: Record<string, string>;
+  options?: Record<string, unknown>;
+  cron?: string | null;
+  intervalSeconds?: number | null;
+  timeZone?: string;
+  overlapPolicy?: OverlapPolicy;
+  catchupWindowSeconds?: number;
+  paused?: boolean;
+}
+
+export interface Schedule {
+  id: string;
+  name: string;
+  integration: string;
+  connections: Record<string, string>;
+  options: Record<string, unknown>;
+  cron: string | null;
+  intervalSeconds: number | null;
+  timeZone: string;
+  overlapPolicy: OverlapPolicy;
+  catchupWindowSeconds: number;
+  paused: boolean;
+  namespace: string;
+  temporalScheduleId: string;
+  webUiUrl: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A schedule read alone: with Temporal's view of it (null when Temporal has no such schedule). */
+export interface ScheduleDetail extends Schedule {
+  temporal: {
+    paused: boolean;
+    note: string | null;
+    nextActionTimes: string[];
+    recentActions: { scheduledAt: string; takenAt: string; workflowId: string }[];
+    runningWorkflowIds: string[];
+    actionsTaken: number;
+    actionsSkippedOverlap: number;
+    actionsMissedCatchupWindow: number;
+  } | null;
+}
+
 /** Where and with what to read a run's log: its region's data plane, a token of a few minutes. */
 export interface LogGrant {
   url: string;
@@ -169,6 +293,15 @@ export interface OrganizationQuotas {
   /** The quotas the operator set for this organization; the others are the defaults. */
   overrides: Partial<Quotas>;
   usage: { environments: number; connections: number; runsThisMinute: number };
+}
+
+/** A version of a connection pair's declared field mapping: canonical field -> source path and transforms. */
+export interface FieldMapping {
+  source: string;
+  destination: string;
+  version: number;
+  fields: DeclaredFields;
+  createdAt: string;
 }
 
 export interface CreateRunRequest {
@@ -222,6 +355,8 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<OrganizationQuotas>('PATCH', `/v1/organizations/${org}/quotas`, changes),
     createEnvironment: (org: string, slug: string, region: 'us' | 'ca' | 'eu') =>
       call<Environment>('POST', `/v1/organizations/${org}/environments`, { slug, region }),
+    listEnvironments: (org: string) =>
+      call<{ environments: Environment[] }>('GET', `/v1/organizations/${org}/environments`),
     getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),
     retireEnvironment: (org: string, environment: string) =>
       call<{ environment: Environment; receipt: RetirementReceipt }>('DELETE', env(org, environment)),
@@ -277,6 +412,29 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<Residency>('GET', `${env(org, environment)}/runs/${runId}/residency`),
     cancelRun: (org: string, environment: string, runId: string) =>
       call<Run>('POST', `${env(org, environment)}/runs/${runId}/cancel`),
+    /** Saves the next version of the pair's mapping; runs of the pair carry the newest version. */
+    saveMapping: (
+      org: string,
+      environment: string,
+      mapping: { source: string; destination: string; fields: DeclaredFields },
+    ) => call<FieldMapping>('PUT', `${env(org, environment)}/mappings`, mapping),
+    /** The pair's mapping in force (404 when it has none). */
+    getMapping: (org: string, environment: string, source: string, destination: string) =>
+      call<FieldMapping>('GET', `${env(org, environment)}/mappings/${source}/${destination}`),
+    getMappingVersion: (
+      org: string,
+      environment: string,
+      source: string,
+      destination: string,
+      version: number,
+    ) =>
+      call<FieldMapping>(
+        'GET',
+        `${env(org, environment)}/mappings/${source}/${destination}/versions/${version}`,
+      ),
+    /** Each mapped pair of the environment, with its mapping in force. */
+    listMappings: (org: string, environment: string) =>
+      call<{ mappings: FieldMapping[] }>('GET', `${env(org, environment)}/mappings`).then((r) => r.mappings),
     createTemporalToken: (
       org: string,
       request: { environment?: string; role?: 'read' | 'admin'; ttlSeconds?: number } = {},
@@ -296,6 +454,80 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       call<{ receipts: DeletionReceipt[] }>('GET', `${env(org, environment)}/deletion-receipts`).then(
         (r) => r.receipts,
       ),
+    /** Registers an endpoint; its signing secret is in this answer only. */
+    createWebhookEndpoint: (
+      org: string,
+      environment: string,
+      endpoint: { url: string; events: WebhookEventName[]; description?: string },
+    ) => call<WebhookEndpointWithSecret>('POST', `${env(org, environment)}/webhook-endpoints`, endpoint),
+    listWebhookEndpoints: (org: string, environment: string) =>
+      call<{ endpoints: WebhookEndpoint[] }>('GET', `${env(org, environment)}/webhook-endpoints`).then(
+        (r) => r.endpoints,
+      ),
+    getWebhookEndpoint: (org: string, environment: string, endpointId: string) =>
+      call<WebhookEndpoint>('GET', `${env(org, environment)}/webhook-endpoints/${endpointId}`),
+    /** A new URL comes with a new signing secret (`secret`), shown once. */
+    updateWebhookEndpoint: (
+      org: string,
+      environment: string,
+      endpointId: string,
+      changes: { url?: string; events?: WebhookEventName[]; description?: string | null },
+    ) =>
+      call<WebhookEndpoint & { secret?: string }>(
+        'PATCH',
+        `${env(org, environment)}/webhook-endpoints/${endpointId}`,
+        changes,
+      ),
+    deleteWebhookEndpoint: (org: string, environment: string, endpointId: string) =>
+      call<WebhookEndpoint>('DELETE', `${env(org, environment)}/webhook-endpoints/${endpointId}`),
+    rotateWebhookSecret: (org: string, environment: string, endpointId: string) =>
+      call<WebhookEndpointWithSecret>(
+        'POST',
+        `${env(org, environment)}/webhook-endpoints/${endpointId}/rotate-secret`,
+      ),
+    listWebhookDeliveries: (org: string, environment: string, endpointId: string, limit?: number) =>
+      call<{ deliveries: WebhookDelivery[] }>(
+        'GET',
+        `${env(org, environment)}/webhook-endpoints/${endpointId}/deliveries${limit === undefined ? '' : `?limit=${limit}`}`,
+      ).then((r) => r.deliveries),
+    getWebhookDelivery: (org: string, environment: string, deliveryId: string) =>
+      call<WebhookDelivery>('GET', `${env(org, environment)}/webhook-deliveries/${deliveryId}`),
+    redeliverWebhook: (org: string, environment: string, deliveryId: string) =>
+      call<WebhookDelivery>('POST', `${env(org, environment)}/webhook-deliveries/${deliveryId}/redeliver`),
+    createSchedule: (org: string, environment: string, request: CreateScheduleRequest) =>
+      call<Schedule>('POST', `${env(org, environment)}/schedules`, request),
+    listSchedules: (org: string, environment: string) =>
+      call<{ schedules: Schedule[] }>('GET', `${env(org, environment)}/schedules`).then((r) => r.schedules),
+    getSchedule: (org: string, environment: string, scheduleId: string) =>
+      call<ScheduleDetail>('GET', `${env(org, environment)}/schedules/${scheduleId}`),
+    updateSchedule: (org: string, environment: string, scheduleId: string, changes: UpdateScheduleRequest) =>
+      call<Schedule>('PATCH', `${env(org, environment)}/schedules/${scheduleId}`, changes),
+    deleteSchedule: (org: string, environment: string, scheduleId: string) =>
+      call<Schedule>('DELETE', `${env(org, environment)}/schedules/${scheduleId}`),
+    pauseSchedule: (org: string, environment: string, scheduleId: string, note?: string) =>
+      call<Schedule>('POST', `${env(org, environment)}/schedules/${scheduleId}/pause`, { note }),
+    resumeSchedule: (org: string, environment: string, scheduleId: string, note?: string) =>
+      call<Schedule>('POST', `${env(org, environment)}/schedules/${scheduleId}/resume`, { note }),
+    /** Starts a run of the schedule now, under its overlap policy. */
+    triggerSchedule: (org: string, environment: string, scheduleId: string) =>
+      call<{ scheduleId: string; overlapPolicy: OverlapPolicy; triggeredAt: string }>(
+        'POST',
+        `${env(org, environment)}/schedules/${scheduleId}/trigger`,
+      ),
+    /** Starts the runs of the schedule's times in a past range (buffer_all by default: one after another). */
+    backfillSchedule: (
+      org: string,
+      environment: string,
+      scheduleId: string,
+      range: { startAt: string; endAt: string; overlapPolicy?: OverlapPolicy },
+    ) =>
+      call<{
+        scheduleId: string;
+        startAt: string;
+        endAt: string;
+        overlapPolicy: OverlapPolicy;
+        runs: number;
+      }>('POST', `${env(org, environment)}/schedules/${scheduleId}/backfill`, range),
     createLogGrant: (org: string, environment: string, runId: string) =>
       call<LogGrant>('POST', `${env(org, environment)}/runs/${runId}/log-token`),
 

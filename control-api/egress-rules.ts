@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
-import { connections, environments } from '../db/schema.js';
+import { connections, environments, webhookEndpoints } from '../db/schema.js';
 import { unbracketed } from '../common/address-rules.js';
 import { environmentOfProxyUser } from '../common/gateway-identity.js';
 import type { RegionSettings } from '../common/regions.js';
@@ -9,7 +9,7 @@ import { endpoint, portOf } from './platform-services.js';
 
 /**
  * What a region's egress gateway lets an environment reach: the hosts and ports of that
- * environment's connections, and its region's S3/KMS endpoint. The gateway asks per destination
+ * environment's connections and webhook endpoints, and its region's S3/KMS endpoint. The gateway asks per destination
  * (and caches the answer a few seconds), so a connection is reachable as soon as it exists and
  * unreachable once its environment is retired.
  *
@@ -64,14 +64,19 @@ export async function decideEgress(
     .select({ id: connections.id, baseUrl: connections.baseUrl })
     .from(connections)
     .where(eq(connections.environmentId, env.id));
-  const match = rows.find(
-    (row) =>
-      isAddress(new URL(row.baseUrl).hostname) === (question.kind === 'address') &&
-      endpointOf(row.baseUrl) === wanted,
-  );
-  return match
-    ? { allow: true, reason: `connection ${match.id}` }
-    : deny(`${wanted} is not a host of this environment's connections`);
+  const matches = (target: string) =>
+    isAddress(new URL(target).hostname) === (question.kind === 'address') && endpointOf(target) === wanted;
+  const match = rows.find((row) => matches(row.baseUrl));
+  if (match) return { allow: true, reason: `connection ${match.id}` };
+  // The environment's webhook endpoints are reached as its connections are, by the same rules.
+  const hooks = await db
+    .select({ id: webhookEndpoints.id, url: webhookEndpoints.url })
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.environmentId, env.id), isNull(webhookEndpoints.deletedAt)));
+  const hook = hooks.find((row) => matches(row.url));
+  return hook
+    ? { allow: true, reason: `webhook endpoint ${hook.id}` }
+    : deny(`${wanted} is not a host of this environment's connections or webhook endpoints`);
 }
 
 function endpointOf(baseUrl: string): string {

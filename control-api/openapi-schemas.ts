@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { LOG_DETAILS } from '../common/log-detail.js';
 import { regionCodeSchema } from '../common/regions.js';
+import { declaredFieldsSchema } from '../integrations/hris-employee-sync/declared-mapping.js';
+import { WEBHOOK_EVENTS } from '../common/webhooks.js';
 import { apiKeyKindEnum, deletionKindEnum, environmentStatusEnum, runStatusEnum } from '../db/schema.js';
 
 /**
@@ -118,6 +120,7 @@ export const retirementSchema = z.object({
       payloadKeyDestroyed: z.boolean(),
       apiKeysRevoked: count,
       runsCanceled: count,
+      schedulesDeleted: count,
       connectionsDeleted: count,
       worker: z.looseObject({ confirmed: z.boolean() }),
       retiredAt: z.string(),
@@ -160,10 +163,33 @@ export const runSchema = z
     closedAt: time.nullable(),
     retentionPolicyVersion: z.number().int().nullable(),
     logDetail: z.string().nullable(),
+    scheduleId: z
+      .guid()
+      .nullable()
+      .describe('The schedule that started the run; null for a run started by API call'),
+    mappingVersion: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The version of the connection pair's declared mapping the run carried; null: the fixed mapping",
+      ),
   })
   .meta({ id: 'Run' });
 
 export const runListSchema = z.object({ runs: z.array(runSchema) });
+
+export const fieldMappingSchema = z
+  .object({
+    source: z.guid().describe('The source connection'),
+    destination: z.guid().describe('The destination connection'),
+    version: z.number().int().min(1),
+    fields: declaredFieldsSchema,
+    createdAt: time,
+  })
+  .meta({ id: 'FieldMapping', description: "A version of a connection pair's declared field mapping" });
+
+export const fieldMappingListSchema = z.object({ mappings: z.array(fieldMappingSchema) });
 
 export const residencySchema = z
   .looseObject({
@@ -280,4 +306,119 @@ export const temporalTokenSchema = z.object({
   expiresAt: time,
   role: z.enum(['read', 'admin']),
   namespaces: z.array(z.string()),
+});
+
+const webhookEndpointFields = {
+  id: z.guid(),
+  url: z.string(),
+  events: z.array(z.enum(WEBHOOK_EVENTS)),
+  description: z.string().nullable(),
+  secretVersion: z.number().int().min(1).describe('Bumped by each rotation of the signing secret'),
+  createdAt: time,
+  updatedAt: time,
+  deletedAt: time.nullable(),
+};
+
+/** An endpoint as listed: never its signing secret. */
+export const webhookEndpointSchema = z.object(webhookEndpointFields).meta({ id: 'WebhookEndpoint' });
+
+/** An endpoint with its new signing secret, shown this once (create, rotation, a new URL). */
+export const webhookEndpointWithSecretSchema = z
+  .object({
+    ...webhookEndpointFields,
+    secret: z
+      .string()
+      .describe('The signing secret, shown once: whsec_<base64 of 32 bytes> (Standard Webhooks)'),
+  })
+  .meta({ id: 'WebhookEndpointWithSecret' });
+
+/** An endpoint after a change: with a new secret when its URL changed (a secret is sealed for its host). */
+export const updatedWebhookEndpointSchema = z
+  .object({ ...webhookEndpointFields, secret: z.string().optional() })
+  .meta({ id: 'UpdatedWebhookEndpoint' });
+
+export const webhookEndpointListSchema = z.object({ endpoints: z.array(webhookEndpointSchema) });
+
+export const webhookDeliverySchema = z
+  .object({
+    id: z.guid(),
+    endpointId: z.guid(),
+    event: z.string(),
+    eventId: z.string().describe('webhook-id: the same for a redelivery'),
+    status: z.enum(['queued', 'delivering', 'delivered', 'failed']),
+    payload: z.object({
+      type: z.string(),
+      timestamp: time,
+      data: z.record(z.string(), z.unknown()).describe('Identifiers, status, counts and links only'),
+    }),
+    attempts: z.array(
+      z.object({
+        at: time,
+        statusCode: z.number().int().nullable(),
+        latencyMs: count,
+        error: z.string().nullable(),
+      }),
+    ),
+    redeliveryOf: z.guid().nullable(),
+    createdAt: time,
+    completedAt: time.nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const webhookDeliveryListSchema = z.object({ deliveries: z.array(webhookDeliverySchema) });
+
+const scheduleFields = {
+  id: z.guid(),
+  name: z.string(),
+  integration: z.string(),
+  connections: z.record(z.string(), z.string()).describe('Connection ids by role'),
+  options: z.record(z.string(), z.unknown()),
+  cron: z.string().nullable().describe('5 fields: minute hour day-of-month month day-of-week'),
+  intervalSeconds: z.number().int().nullable(),
+  timeZone: z.string().describe('The IANA time zone the cron expression is read in'),
+  overlapPolicy: z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']),
+  catchupWindowSeconds: z.number().int(),
+  paused: z.boolean(),
+  namespace: z.string(),
+  temporalScheduleId: z.string().describe('The Temporal Schedule in the environment namespace'),
+  webUiUrl: z.string(),
+  createdAt: time,
+  updatedAt: time,
+};
+
+export const scheduleSchema = z.object(scheduleFields).meta({ id: 'Schedule' });
+
+export const scheduleDetailSchema = z
+  .object({
+    ...scheduleFields,
+    temporal: z
+      .object({
+        paused: z.boolean(),
+        note: z.string().nullable(),
+        nextActionTimes: z.array(time),
+        recentActions: z.array(z.object({ scheduledAt: time, takenAt: time, workflowId: z.string() })),
+        runningWorkflowIds: z.array(z.string()),
+        actionsTaken: count,
+        actionsSkippedOverlap: count,
+        actionsMissedCatchupWindow: count,
+      })
+      .nullable()
+      .describe("Temporal's view of the schedule; null when Temporal has no such schedule"),
+  })
+  .meta({ id: 'ScheduleDetail' });
+
+export const scheduleListSchema = z.object({ schedules: z.array(scheduleSchema) });
+
+export const scheduleTriggeredSchema = z.object({
+  scheduleId: z.guid(),
+  overlapPolicy: z.string(),
+  triggeredAt: time,
+});
+
+export const scheduleBackfillSchema = z.object({
+  scheduleId: z.guid(),
+  startAt: time,
+  endAt: time,
+  overlapPolicy: z.string(),
+  runs: count.describe('How many times of the schedule fall in the range: the runs the backfill starts'),
 });

@@ -5,6 +5,8 @@ import { buildApp } from './app.js';
 import { startBacklogWatch } from './backlog-watch.js';
 import { startRunReconciler } from './run-reconciler.js';
 import { startReceiptCollector } from './retention/receipts.js';
+import { startScheduledRunRecorder } from './scheduled-runs.js';
+import { startWebhookDispatch } from './webhooks/deliveries.js';
 import { runDepsOf } from './runs.js';
 import { repeatPass } from './repeated-pass.js';
 import { ensureOperatorKey } from './operator-key.js';
@@ -81,6 +83,19 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     { db: database.db, temporal, accounts, regions: config.regions },
     (error) => app.log.warn({ err: error.message }, 'sweep receipts not collected'),
   );
+  const webhooks = startWebhookDispatch(
+    {
+      db: database.db,
+      temporal,
+      regions: config.regions,
+      retry: config.webhookRetry,
+      links: { publicUrl: config.publicUrl, temporalUiUrl: config.temporalUiUrl },
+    },
+    (error) => app.log.warn({ err: error.message }, 'webhook delivery pass failed'),
+  );
+  const scheduledRuns = startScheduledRunRecorder({ db: database.db, temporal }, (error) =>
+    app.log.warn({ err: error.message }, 'scheduled runs not recorded'),
+  );
   // Temporal reads the signing keys from this API's JWKS: serve it first, then learn when it is trusted.
   const trusted = temporal.waitUntilTrusted();
   trusted.catch(() => undefined);
@@ -120,7 +135,14 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
     async close() {
-      await Promise.all([reconciler.stop(), backlog.stop(), receipts.stop(), pruning.stop()]);
+      await Promise.all([
+        reconciler.stop(),
+        backlog.stop(),
+        receipts.stop(),
+        pruning.stop(),
+        webhooks.stop(),
+        scheduledRuns.stop(),
+      ]);
       await webUi?.close();
       await app.close();
       await temporal.close();

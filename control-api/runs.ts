@@ -19,6 +19,8 @@ import { conflict, unprocessable } from './problems.js';
 import type { TemporalClients } from './temporal-clients.js';
 import { currentPolicy } from './retention/policy.js';
 import { LOG_DETAIL_MEMO } from '../common/run-log.js';
+import { announceRunClose } from './webhooks/events.js';
+import { mappingForRun } from './mappings.js';
 
 type Env = typeof environments.$inferSelect;
 type RunRow = typeof runs.$inferSelect;
@@ -35,6 +37,8 @@ export interface RunDeps {
   temporal: TemporalClients;
   regions: RegionRegistry;
   temporalUiUrl: string;
+  /** The API's address as clients reach it: the links of webhook payloads start with it. */
+  publicUrl: string;
   payloadLimitBytes: number;
   /** The configured default quotas, and the counters runs started per minute are counted with. */
   quotas: Quotas;
@@ -46,13 +50,14 @@ export function runDepsOf(deps: {
   db: Database;
   temporal: TemporalClients;
   counters: Counters;
-  config: Pick<ControlApiConfig, 'regions' | 'temporalUiUrl' | 'payloadLimitBytes' | 'quotas'>;
+  config: Pick<ControlApiConfig, 'regions' | 'temporalUiUrl' | 'publicUrl' | 'payloadLimitBytes' | 'quotas'>;
 }): RunDeps {
   return {
     db: deps.db,
     temporal: deps.temporal,
     regions: deps.config.regions,
     temporalUiUrl: deps.config.temporalUiUrl,
+    publicUrl: deps.config.publicUrl,
     payloadLimitBytes: deps.config.payloadLimitBytes,
     quotas: deps.config.quotas,
     counters: deps.counters,
@@ -134,13 +139,26 @@ export async function prepareRun(
   request: Omit<RunRequest, 'idempotencyKey'>,
 ) {
   const { integration, options, refs } = await resolveRequest(deps.db, env, request);
+  // A pair's declared mapping (names and rules, never values) rides with its sync runs.
+  const mapping =
+    request.integration === 'hris-employee-sync'
+      ? await mappingForRun(deps.db, env.id, { source: refs.source!.id, destination: refs.destination!.id })
+      : undefined;
   // Every integration takes its connections by role, and its options.
-  const input = { source: refs.source!, destination: refs.destination!, options };
+  const input = {
+    source: refs.source!,
+    destination: refs.destination!,
+    options,
+    ...(mapping ? { mapping } : {}),
+  };
   assertMetadataSized([input], deps.payloadLimitBytes, `workflow ${integration.workflowType} arguments`);
   return {
     workflowType: integration.workflowType,
     input,
     connectionIds: Object.values(refs).map((ref) => ref.id),
+    /** The declared mapping's version the run carries; null: the fixed mapping. */
+    mappingVersion: mapping?.version ?? null,
+    // Without the mapping: a request replayed after the mapping changed still finds its run.
     hash: requestHash({ integration: request.integration, connections: refs, options }),
   };
 }
@@ -198,6 +216,7 @@ export async function startRun(
             createdByKeyId: actorKeyId,
             retentionPolicyVersion: policy.version,
             logDetail: policy.runLogDetail,
+            mappingVersion: prepared.mappingVersion,
           })
           .returning();
         const handle = await client.workflow.start(prepared.workflowType, {
@@ -270,18 +289,22 @@ export async function refreshRun(deps: RunDeps, env: Env, row: RunRow): Promise<
   );
   if (!closed) return row;
   const { status, summary, failure, residency, closedAt } = closed;
-  const [updated] = await deps.db
-    .update(runs)
-    .set({
-      status,
-      summary,
-      residency,
-      failure: failure?.slice(0, 500) ?? null,
-      closedAt,
-    })
-    // Only a row still running moves: another pass, process or a retirement may have closed it.
-    .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
-    .returning();
+  const updated = await deps.db.transaction(async (tx) => {
+    const [moved] = await tx
+      .update(runs)
+      .set({
+        status,
+        summary,
+        residency,
+        failure: failure?.slice(0, 500) ?? null,
+        closedAt,
+      })
+      // Only a row still running moves: another pass, process or a retirement may have closed it.
+      .where(and(eq(runs.id, row.id), eq(runs.status, 'running')))
+      .returning();
+    // The close is announced to the environment's webhook endpoints in the same transaction.
+    return moved && (await announceRunClose(tx, deps, env, moved));
+  });
   return updated ?? row;
 }
 
@@ -333,5 +356,7 @@ export function runView(deps: RunDeps, env: Env, row: RunRow, waitingFor: string
     closedAt: row.closedAt?.toISOString() ?? null,
     retentionPolicyVersion: row.retentionPolicyVersion,
     logDetail: row.logDetail,
+    mappingVersion: row.mappingVersion,
+    scheduleId: row.scheduleId,
   };
 }

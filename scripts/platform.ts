@@ -118,6 +118,8 @@ export async function startPlatform(
     webUiPort?: number;
     regions?: readonly RegionCode[];
     hostEnv?: Record<string, string>;
+    /** Settings of the control API beyond the stack's (for example short webhook retries for tests). */
+    apiEnv?: Record<string, string>;
   } = {},
 ): Promise<Platform> {
   const operatorKey = generateKey('operator').key;
@@ -127,6 +129,7 @@ export async function startPlatform(
     TAVIO_WEB_UI_PORT: String(options.webUiPort ?? new URL(stack.webUiUrl).port),
     TAVIO_OPERATOR_KEY: operatorKey,
     TAVIO_LOG_LEVEL: 'warn',
+    ...options.apiEnv,
   });
   const api = await startControlApi(config);
   await api.trusted;

@@ -18,6 +18,8 @@ import { createFileTransferActivities } from '../activities/file-transfer.js';
 import { createGatewayHttp, proxyAuthorization } from '../activities/http.js';
 import { createHrisSyncActivities } from '../integrations/hris-employee-sync/activities.js';
 import { createSweepActivities } from '../activities/retention-sweep.js';
+import { createSyncMarkActivities } from '../activities/sync-marks.js';
+import { createWebhookActivities } from '../activities/webhook-delivery.js';
 import { activityFailureScrubber, activityPayloadGuard } from './activity-guard.js';
 import { activityEnvironmentGuard, assertOwnNamespace } from './environment-guard.js';
 import { runLogInterceptor } from './run-log-interceptor.js';
@@ -116,6 +118,8 @@ async function main(): Promise<void> {
         }),
       }),
       ...createSweepActivities({ s3: aws.s3, bucket: settings.bucket }),
+      ...createSyncMarkActivities({ store: files.store, gateway }),
+      ...createWebhookActivities({ http, credentials }),
       ...createCensusImportActivities({
         ...files,
         http,

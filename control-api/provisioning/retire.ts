@@ -1,10 +1,18 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import { apiKeys, connections, deletionReceipts, environments, runs } from '../../db/schema.js';
+import {
+  apiKeys,
+  connections,
+  deletionReceipts,
+  environments,
+  fieldMappings,
+  runs,
+} from '../../db/schema.js';
 import type { PrefixSweep } from '../../common/retention.js';
 import { currentPolicy } from '../retention/policy.js';
 import { collectSweepReceipts, receiptValues } from '../retention/receipts.js';
 import { keyAliasOf } from '../../common/names.js';
 import { audit } from '../audit.js';
+import { retireSchedules } from '../schedules.js';
 import type { ProvisioningDeps } from './provision.js';
 import { destroyBucket, destroyDataplaneRole, destroyKey } from './retire-aws.js';
 import { awaitWorkerRelease } from './worker-release.js';
@@ -30,6 +38,8 @@ export interface RetirementReceipt {
   payloadKeyDestroyed: boolean;
   apiKeysRevoked: number;
   runsCanceled: number;
+  /** Its schedules, deleted from Temporal and from the control database. */
+  schedulesDeleted: number;
   /** Its connections (and with them the destinations its region's gateway allowed it) deleted. */
   connectionsDeleted: number;
   /**
@@ -66,6 +76,9 @@ export async function retireEnvironment(
     .set({ revokedAt: new Date() })
     .where(and(eq(apiKeys.environmentId, env.id), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
+  // Its schedules go before its runs are canceled: none fires during the retirement, and what they
+  // started is recorded and canceled with the other runs.
+  const schedulesDeleted = await retireSchedules(deps, env, actorKeyId);
   const running = await deps.db
     .select()
     .from(runs)
@@ -119,6 +132,8 @@ export async function retireEnvironment(
       if (error.code !== NOT_FOUND) throw error;
     });
   await deps.payloadKeys.destroy(env.id);
+  // A connection pair's mappings go with its connections (they reference them).
+  await deps.db.delete(fieldMappings).where(eq(fieldMappings.environmentId, env.id));
   const connectionsDeleted = await deps.db
     .delete(connections)
     .where(eq(connections.environmentId, env.id))
@@ -137,6 +152,7 @@ export async function retireEnvironment(
     payloadKeyDestroyed: true,
     apiKeysRevoked: revoked.length,
     runsCanceled: running.length,
+    schedulesDeleted,
     connectionsDeleted: connectionsDeleted.length,
     worker: worker ? { confirmed: true, ...worker } : { confirmed: false },
     retiredAt: new Date().toISOString(),

@@ -21,6 +21,7 @@ import {
   sweepStartedSchema,
 } from '../openapi-schemas.js';
 import { envParams } from '../schemas.js';
+import { refreshScheduleActions, scheduleDepsOf } from '../schedules.js';
 
 const policyBody = retentionSettingsSchema.extend({
   /** The version this change replaces: a change made meanwhile by someone else is refused. */
@@ -37,6 +38,7 @@ function notApplied(error: unknown, what: string, log: FastifyBaseLogger): Probl
 }
 
 export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  const scheduleDeps = scheduleDepsOf(deps);
   const { db } = deps;
   const retention = { temporal: deps.temporal, accounts: deps.accounts, regions: deps.config.regions };
 
@@ -129,7 +131,7 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         // One change at a time per environment: the row lock orders them, the version check refuses
         // the one that read a stale version. The policy is applied before it is stored; a failure
         // leaves the stored policy as it was.
-        return db.transaction(async (tx) => {
+        const policy = await db.transaction(async (tx) => {
           await tx
             .select({ id: environments.id })
             .from(environments)
@@ -169,6 +171,9 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           });
           return { ...(await currentPolicy(tx, env.id)), createdAt: row!.createdAt.toISOString() };
         });
+        // Runs the schedules start from now on keep this version and its log detail.
+        await refreshScheduleActions(scheduleDeps, env, org.slug);
+        return policy;
       },
     );
 

@@ -106,6 +106,8 @@ describe('a census row mapped to a canonical employee', () => {
       salaryCurrency: 'USD',
       nationalId: e.national_id,
       employmentStatus: e.status,
+      // A census file has no termination dates.
+      terminationDate: null,
     });
   });
 

@@ -5,6 +5,8 @@ import { DEFAULT_RESPONSE_LIMIT_BYTES } from '../../common/config.js';
 import { FailureType } from '../../common/failures.js';
 import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
 import type {
+  DeactivateMissingInput,
+  DeactivateMissingResult,
   SyncPageInput,
   SyncPageResult,
   SyncPagesInput,
@@ -17,47 +19,35 @@ import { withActivityEgress } from '../../activities/egress.js';
 import type { ConnectionCache } from '../../activities/connection-cache.js';
 import { assertSealedHost } from '../../activities/credentials.js';
 import type { CredentialOpener } from '../../activities/credentials.js';
-import { mapEmployeeChecked } from './mapping.js';
+import { mapperFor } from './declared-mapping.js';
 import type { SkippedRecord } from './mapping.js';
+import { bounded, tombstoneOf } from './listing.js';
 import { runLog } from '../../activities/run-log.js';
 import type { RunLog } from '../../activities/run-log.js';
 import type { GatewayHttp } from '../../activities/http.js';
-import { checksumOf, failureFor, upsertEmployees } from '../../activities/upsert-destination.js';
+import {
+  checksumOf,
+  deactivateEmployees,
+  deactivateMissing,
+  failureFor,
+  upsertEmployees,
+} from '../../activities/upsert-destination.js';
+import type { Deactivation, UpsertTarget } from '../../activities/upsert-destination.js';
+
+export { MAX_CURSOR_LENGTH } from './listing.js';
 
 // The records are checked one by one as they are mapped; here only that there is a list of them.
 const sourcePageSchema = z.object({
   data: z.custom<unknown[]>((value) => Array.isArray(value)),
   next_cursor: z.string().nullable(),
+  // When the listing started, by the source's clock: the next incremental run's mark.
+  as_of: z.string().nullish(),
 });
 
 interface Opened {
   source: SealedConnection;
   destination: SealedConnection;
   allowed: ReadonlySet<string>;
-}
-
-/** Cursors are opaque tokens of a few dozen characters; a longer one is a page of data in disguise. */
-export const MAX_CURSOR_LENGTH = 512;
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
-/**
- * A cursor enters the run's history (activity result, workflow state) and the next request's URL
- * (gateway logs), so only a short, printable-ASCII one is accepted. The failure describes it
- * without quoting it.
- */
-function boundedCursor(cursor: string | null, host: string): string | null {
-  if (cursor === null) return null;
-  const problem =
-    cursor.length > MAX_CURSOR_LENGTH
-      ? `of ${cursor.length} characters, over the limit of ${MAX_CURSOR_LENGTH}`
-      : !PRINTABLE_ASCII.test(cursor)
-        ? 'that is empty or not printable ASCII'
-        : undefined;
-  if (problem === undefined) return cursor;
-  throw ApplicationFailure.nonRetryable(
-    `source ${host} sent a next-page cursor ${problem}`,
-    FailureType.UpstreamValueRefused,
-  );
 }
 
 /**
@@ -111,6 +101,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     const url = new URL('/v1/employees', input.source.baseUrl);
     url.searchParams.set('limit', String(input.pageSize));
     if (input.cursor !== null) url.searchParams.set('cursor', input.cursor);
+    const since = input.since ?? null;
+    if (since !== null) url.searchParams.set('updated_since', since);
     const response = await deps.http.fetch(
       url.href,
       {
@@ -119,6 +111,13 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
       },
       opened.allowed,
     );
+    if (since !== null && (response.status === 400 || response.status === 422)) {
+      await response.cancel().catch(() => undefined);
+      throw ApplicationFailure.nonRetryable(
+        `source ${url.host} answered ${response.status} to updated_since: it refuses the high-water mark of this connection pair; the mark was not moved (a full run lists everything again)`,
+        FailureType.SourceMarkRefused,
+      );
+    }
     if (!response.ok) throw await failureFor('Source', response, url.href);
     const page = sourcePageSchema.safeParse(
       await readJsonLimited(response, responseLimit, `source ${url.host}`),
@@ -129,20 +128,24 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
         FailureType.SourceRequestRejected,
       );
     }
-    return { data: page.data.data, next_cursor: boundedCursor(page.data.next_cursor, url.host), startedAt };
+    return {
+      data: page.data.data,
+      next_cursor: bounded(page.data.next_cursor, url.host, 'next-page cursor'),
+      asOf: bounded(page.data.as_of ?? null, url.host, 'listing as_of'),
+      startedAt,
+    };
   }
 
-  const load = (input: SyncPageInput, opened: Opened, records: string[]) =>
-    upsertEmployees(
-      {
-        http: deps.http,
-        baseUrl: input.destination.baseUrl,
-        token: opened.destination.secrets.token ?? '',
-        allowed: opened.allowed,
-        responseLimitBytes: responseLimit,
-      },
-      records,
-    );
+  const target = (input: { destination: SyncPageInput['destination'] }, opened: Opened): UpsertTarget => ({
+    http: deps.http,
+    baseUrl: input.destination.baseUrl,
+    token: opened.destination.secrets.token ?? '',
+    allowed: opened.allowed,
+    responseLimitBytes: responseLimit,
+  });
+
+  /** The run a full listing's session belongs to: every execution of one workflow shares it. */
+  const sessionOf = () => Context.current().info.workflowExecution?.workflowId ?? '';
 
   type Extracted = Awaited<ReturnType<typeof extract>>;
 
@@ -152,31 +155,62 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     return loadPage(input, opened, await extract(input, opened));
   }
 
-  /** Maps an extracted page in memory and loads it; the run log gets each skipped record and the page's counts. */
+  /**
+   * Maps an extracted page in memory and loads it: employees are upserted, terminated ones also
+   * deactivated, deleted ones (tombstones, never mapped) only deactivated. The run log gets each
+   * skipped record and the page's counts.
+   */
   async function loadPage(input: SyncPageInput, opened: Opened, page: Extracted) {
     const log = runLog();
     const mapped: string[] = [];
+    const leaving: Deactivation[] = [];
+    const seen: string[] = [];
+    let skipped = 0;
+    // The run's declared mapping, or the fixed one; compiled once per mapping.
+    const mapRecord = mapperFor(input.mapping);
     for (const record of page.data) {
-      const checked = mapEmployeeChecked(record);
-      if (checked.employee) mapped.push(JSON.stringify(checked.employee));
-      else logSkipped(log, checked.skipped);
+      const deleted = tombstoneOf(record);
+      if (deleted !== undefined) {
+        if (deleted === null) skipped += 1;
+        else leaving.push({ externalId: deleted, reason: 'deleted' });
+        continue;
+      }
+      const checked = mapRecord(record);
+      if (checked.employee) {
+        mapped.push(JSON.stringify(checked.employee));
+        if (checked.employee.employmentStatus === 'terminated')
+          leaving.push({ externalId: checked.employee.externalId, reason: 'terminated' });
+      } else {
+        skipped += 1;
+        logSkipped(log, checked.skipped);
+        if (checked.skipped.sourceId !== undefined) seen.push(checked.skipped.sourceId);
+      }
     }
-    const written = await load(input, opened, mapped);
+    const to = target(input, opened);
+    const written = await upsertEmployees(
+      to,
+      mapped,
+      input.reconcile ? { id: sessionOf(), seen } : undefined,
+    );
+    const deactivated = await deactivateEmployees(to, leaving);
     // The run's last page: nothing of its connections stays in memory.
     if (page.next_cursor === null) deps.connections?.forget(executionOf());
     log.info('page.loaded', {
       fetched: page.data.length,
       written,
-      skipped: page.data.length - mapped.length,
+      skipped,
+      deactivated,
       durationMs: Math.round(performance.now() - page.startedAt),
       last: page.next_cursor === null,
     });
     return {
       read: page.data.length,
       written,
-      skipped: page.data.length - mapped.length,
+      skipped,
+      deactivated,
       nextCursor: page.next_cursor,
       checksum: checksumOf(mapped),
+      asOf: page.asOf,
     };
   }
 
@@ -206,6 +240,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
         read: 0,
         written: 0,
         skipped: 0,
+        deactivated: 0,
+        asOf: null,
         nextCursor: input.cursor,
         checksum: EMPTY_CHECKSUM,
       };
@@ -241,6 +277,8 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
                 read: progress.read + page.read,
                 written: progress.written + page.written,
                 skipped: progress.skipped + page.skipped,
+                deactivated: (progress.deactivated ?? 0) + page.deactivated,
+                asOf: progress.asOf ?? page.asOf,
                 nextCursor: page.nextCursor,
                 checksum: xorHex(progress.checksum, page.checksum),
               };
@@ -253,6 +291,26 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
         () => progress,
       );
       return { ...progress, egress };
+    },
+
+    /**
+     * Ends a full listing: the destination deactivates every employee that the run's session (its
+     * upserts and the records it skipped) did not name. Called once the listing has ended.
+     */
+    async deactivateMissing(input: DeactivateMissingInput): Promise<DeactivateMissingResult> {
+      const { result, egress } = await withActivityEgress(async () => {
+        try {
+          const destination = await openOne(input.destination.id);
+          assertSealedHost('destination', input.destination, destination);
+          const opened = { source: destination, destination, allowed: new Set([destination.host]) };
+          const deactivated = await deactivateMissing(target(input, opened), sessionOf());
+          runLog().info('listing.reconciled', { deactivated });
+          return deactivated;
+        } finally {
+          deps.connections?.forget(executionOf());
+        }
+      });
+      return { deactivated: result, egress };
     },
   };
 }

@@ -54,15 +54,23 @@ describe('syncEmployeePage', () => {
 
   it('moves one page and returns only counts, a cursor, a checksum and its requests by host', async () => {
     const result = await new MockActivityEnvironment().run(activities.syncEmployeePage, input());
+    const terminated = source.employees
+      .slice(0, 50)
+      .filter((e) => e.status === 'terminated' && e.work_email !== null);
+    expect(terminated.length).toBeGreaterThan(0);
     expect(result).toEqual({
       read: 50,
       written: 49,
       skipped: 1,
+      deactivated: terminated.length,
       nextCursor: expect.any(String),
       checksum: expect.stringMatching(/^[0-9a-f]{64}$/),
-      egress: { [host(source.url)]: 1, [host(destination.url)]: 1 },
+      asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      // The source; the upsert and the deactivation of the page's terminated employees.
+      egress: { [host(source.url)]: 1, [host(destination.url)]: 2 },
     });
     expect(destination.records.size).toBe(49);
+    expect([...destination.deactivated.keys()].sort()).toEqual(terminated.map((e) => e.employee_id).sort());
   });
 
   it('refuses a page whose records are not a list, as a non-retryable failure that quotes nothing', async () => {

@@ -8,6 +8,8 @@ export const hrisSyncOptionsSchema = z
     // events. Fewer makes executions that end within a second, and Temporal holds back the first
     // task of a run that follows one sooner than its minimal interval (1 s by default).
     pagesPerExecution: z.number().int().min(1).max(1000).default(500),
+    // `incremental`: only what changed since the connection pair's last completed run (see the workflow).
+    mode: z.enum(['full', 'incremental']).default('full'),
   })
   .strict();
 

@@ -14,6 +14,8 @@ export const canonicalEmployeeSchema = z.object({
   salaryCurrency: z.string().length(3),
   nationalId: z.string().min(1),
   employmentStatus: z.enum(['active', 'on_leave', 'terminated']),
+  /** A terminated employee's last day; null when the source gives none (census files have none). */
+  terminationDate: z.iso.date().nullable().default(null),
 });
 export type CanonicalEmployee = z.infer<typeof canonicalEmployeeSchema>;
 
@@ -34,6 +36,7 @@ export const HRIS_EMPLOYEE_MAPPING: Readonly<FieldMapping> = Object.freeze({
   salaryCurrency: 'compensation.currency',
   nationalId: 'national_id',
   employmentStatus: 'status',
+  terminationDate: 'termination_date',
 });
 
 function pick(record: unknown, path: readonly string[]): unknown {

@@ -19,6 +19,7 @@ describe('employee mapping', () => {
       salaryCurrency: 'USD',
       nationalId: first!.national_id,
       employmentStatus: first!.status,
+      terminationDate: null,
     });
   });
 

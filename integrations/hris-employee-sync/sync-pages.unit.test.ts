@@ -64,7 +64,13 @@ describe('syncEmployeePages', () => {
       nextCursor: null,
       checksum: pages.map((page) => page.checksum).reduce(xorHex),
     });
-    expect(Object.values(all.egress).reduce((a, b) => a + b, 0)).toBe(6);
+    // Per page: the source, the upsert, and the deactivation of the page's terminated employees.
+    const terminated = source.employees.flatMap((e, at) =>
+      e.status === 'terminated' && e.work_email ? [Math.floor(at / 25)] : [],
+    );
+    expect(terminated.length).toBeGreaterThan(0);
+    expect(all.deactivated).toBe(terminated.length);
+    expect(Object.values(all.egress).reduce((a, b) => a + b, 0)).toBe(6 + new Set(terminated).size);
   });
 
   it('stops at its bound and says where the next page starts, extracting no page beyond it', async () => {
@@ -84,6 +90,9 @@ describe('syncEmployeePages', () => {
     const askedByLoadEnd: number[] = [];
     const slow = createServer((req, res) => {
       req.resume().on('end', () => {
+        // Terminated employees are deactivated once their page is upserted, without delay here.
+        if (req.url === '/v1/employees/deactivate')
+          return res.writeHead(200, { 'content-type': 'application/json' }).end('{"deactivated":1}');
         setTimeout(() => {
           askedByLoadEnd.push(source.requests - requestsBefore);
           res.writeHead(200, { 'content-type': 'application/json' }).end('{"upserted":25}');

@@ -1,6 +1,6 @@
 import { continueAsNew, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as activities from '../../activities/types.js';
-import type { HrisSyncInput, HrisSyncSummary, SyncTotals } from './types.js';
+import type { HrisSyncInput, HrisSyncSummary, HrisSyncTotals } from './types.js';
 import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
 import { RETRY } from '../../workflows/retry.js';
 
@@ -19,6 +19,14 @@ const { syncEmployeePages } = proxyActivities<activities.HrisSyncActivities>({
   retry: RETRY,
 });
 
+/** Ends a full listing (deactivates what it did not see); reads and saves high-water marks. */
+const { deactivateMissing, readSyncMark, saveSyncMark } = proxyActivities<
+  activities.HrisSyncActivities & activities.SyncMarkActivities
+>({
+  startToCloseTimeout: '30 seconds',
+  retry: RETRY,
+});
+
 /** Runs started before several pages per activity replay the way they ran: one activity per page. */
 const PAGE_BATCHES = 'several-pages-per-activity';
 /**
@@ -27,8 +35,13 @@ const PAGE_BATCHES = 'several-pages-per-activity';
  * that a few percent. A retry resumes after the last page its attempt heartbeated.
  */
 const PAGES_PER_ACTIVITY = 200;
+/**
+ * Runs started before modes replay the way they ran: no high-water mark read or saved, no full
+ * listing reconciled at its end.
+ */
+const SYNC_MARKS = 'sync-marks';
 
-export interface SyncProgress extends SyncTotals {
+export interface SyncProgress extends HrisSyncTotals {
   cursor: string | null;
   executions: number;
 }
@@ -36,11 +49,12 @@ export interface SyncProgress extends SyncTotals {
 /** Read by engineers in the Web UI: counts and the cursor, never records. */
 export const progressQuery = defineQuery<SyncProgress>('progress');
 
-const EMPTY_TOTALS: SyncTotals = {
+const EMPTY_TOTALS: HrisSyncTotals = {
   egress: {},
   recordsRead: 0,
   recordsWritten: 0,
   recordsSkipped: 0,
+  recordsDeactivated: 0,
   pages: 0,
   checksum: EMPTY_CHECKSUM,
 };
@@ -55,13 +69,30 @@ function addCounts(a: Record<string, number>, b: Record<string, number>): Record
  * hris-employee-sync: pages through the source's employees, several pages per activity (extract,
  * map in memory, load each), and completes with counts. Continues as new every `pagesPerExecution` pages
  * so that a history stays small whatever the size of the source.
+ *
+ * An incremental run lists what changed since the connection pair's high-water mark; a full run
+ * (or an incremental one without a mark yet) lists everything and, once the listing ends, has the
+ * destination deactivate whoever it did not see. The listing's `as_of` becomes the mark, saved as
+ * the run's last step: a run that fails or is canceled never moves it.
  */
 export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSummary> {
+  const marks = patched(SYNC_MARKS);
+  const mode = input.options.mode ?? 'full';
   const startedAt = input.progress?.startedAt ?? Date.now();
   const executions = (input.progress?.executions ?? 0) + 1;
   let cursor = input.progress?.cursor ?? null;
-  let totals = input.progress?.totals ?? EMPTY_TOTALS;
+  let totals: HrisSyncTotals = { ...EMPTY_TOTALS, ...input.progress?.totals };
   setHandler(progressQuery, () => ({ ...totals, cursor, executions }));
+
+  // The mark is read once, when the listing starts; continued executions carry it.
+  let since = input.progress ? (input.progress.since ?? null) : null;
+  if (!input.progress && marks && mode === 'incremental') {
+    since = (await readSyncMark({ source: input.source, destination: input.destination })).mark;
+  }
+  const reconcile = input.progress
+    ? (input.progress.reconcile ?? false)
+    : marks && (mode === 'full' || since === null);
+  let mark = input.progress?.mark ?? null;
 
   for (let page = 0; page < input.options.pagesPerExecution;) {
     const request = {
@@ -69,6 +100,9 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
       destination: input.destination,
       cursor,
       pageSize: input.options.pageSize,
+      mapping: input.mapping,
+      since,
+      reconcile,
     };
     const result = patched(PAGE_BATCHES)
       ? await syncEmployeePages({
@@ -81,18 +115,38 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
       recordsRead: totals.recordsRead + result.read,
       recordsWritten: totals.recordsWritten + result.written,
       recordsSkipped: totals.recordsSkipped + result.skipped,
+      // Results recorded before deactivation carry none.
+      recordsDeactivated: totals.recordsDeactivated + (result.deactivated ?? 0),
       pages: totals.pages + result.pages,
       checksum: xorHex(totals.checksum, result.checksum),
       // Results recorded before egress was counted carry none.
       egress: addCounts(totals.egress ?? {}, result.egress ?? {}),
     };
+    // Every page of one listing answers the same `as_of`.
+    mark ??= result.asOf ?? null;
     cursor = result.nextCursor;
     if (cursor === null) {
-      return { ...totals, executions, durationMs: Date.now() - startedAt };
+      if (reconcile) {
+        const ended = await deactivateMissing({ destination: input.destination });
+        totals = {
+          ...totals,
+          recordsDeactivated: totals.recordsDeactivated + ended.deactivated,
+          egress: addCounts(totals.egress ?? {}, ended.egress),
+        };
+      }
+      if (marks && mark !== null) {
+        await saveSyncMark({
+          source: input.source,
+          destination: input.destination,
+          mark,
+          runStartedAt: new Date(startedAt).toISOString(),
+        });
+      }
+      return { ...totals, mode, executions, durationMs: Date.now() - startedAt };
     }
   }
   return continueAsNew<typeof hrisEmployeeSync>({
     ...input,
-    progress: { cursor, totals, startedAt, executions },
+    progress: { cursor, totals, startedAt, executions, since, mark, reconcile },
   });
 }

@@ -4,6 +4,7 @@ import { stackUp } from '../../scripts/stack/services.js';
 import { startPlatform } from '../../scripts/platform.js';
 import type { StackInfo } from '../../scripts/stack/services.js';
 import { TEST_WORKER_IDLE_MS } from './worker-idle.js';
+import { TEST_SCHEDULE_MIN_INTERVAL_SECONDS } from './schedule-minimum.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -29,6 +30,13 @@ export default async function setup(project: TestProject) {
 export async function providePlatform(project: TestProject, stack: StackInfo) {
   const platform = await startPlatform(stack, {
     hostEnv: { TAVIO_WORKER_IDLE_MS: String(TEST_WORKER_IDLE_MS) },
+    // Webhook deliveries retry after 1, 2, then every 4 seconds, for about 20 seconds.
+    // Schedules may fire every few seconds, so that a test sees several of their runs.
+    apiEnv: {
+      TAVIO_WEBHOOK_RETRY_DELAYS: '1,2,4',
+      TAVIO_WEBHOOK_RETRY_HOURS: String(20 / 3600),
+      TAVIO_SCHEDULE_MIN_INTERVAL_SECONDS: String(TEST_SCHEDULE_MIN_INTERVAL_SECONDS),
+    },
   });
   project.provide('stack', stack);
   project.provide('controlApiUrl', platform.api.url);

@@ -55,6 +55,17 @@ describe('configuration', () => {
     );
   });
 
+  it('takes the shortest schedule interval from its variable, 300 s by default', () => {
+    expect(loadControlApiConfig(DATABASE).scheduleMinIntervalSeconds).toBe(300);
+    expect(
+      loadControlApiConfig({ ...DATABASE, TAVIO_SCHEDULE_MIN_INTERVAL_SECONDS: '5' })
+        .scheduleMinIntervalSeconds,
+    ).toBe(5);
+    expect(() => loadControlApiConfig({ ...DATABASE, TAVIO_SCHEDULE_MIN_INTERVAL_SECONDS: '0' })).toThrow(
+      /scheduleMinIntervalSeconds/,
+    );
+  });
+
   it('needs the database URL, and migrates with it unless the owner has a URL of its own', () => {
     expect(() => loadControlApiConfig({})).toThrow(/TAVIO_DATABASE_URL is required/);
     expect(() => loadControlApiConfig({ TAVIO_DATABASE_URL: 'tavio' })).toThrow(

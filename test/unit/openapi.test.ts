@@ -579,6 +579,7 @@ describe('the response schemas', () => {
       payloadKeyDestroyed: true,
       apiKeysRevoked: 1,
       runsCanceled: 0,
+      schedulesDeleted: 2,
       connectionsDeleted: 1,
       worker: {
         confirmed: true,

@@ -1,0 +1,116 @@
+import { isIP } from 'node:net';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { ControlApiConfig } from '../../common/config.js';
+import { addressRules, judgeAddress, parseAddress, unbracketed } from '../../common/address-rules.js';
+import { generateWebhookSecret } from '../../common/webhook-signature.js';
+import { webhookSecretName } from '../../common/webhooks.js';
+import type { WebhookEvent } from '../../common/webhooks.js';
+import type { Database } from '../../db/client.js';
+import { webhookEndpoints } from '../../db/schema.js';
+import type { environments } from '../../db/schema.js';
+import type { AccountAccess } from '../provisioning/account-access.js';
+import { connectionHostRefusal } from '../connection-hosts.js';
+import type { Resolve } from '../connection-hosts.js';
+import { conflict, notFound, unprocessable } from '../problems.js';
+import { sealCredentials } from '../vault.js';
+import type { SealTarget } from '../vault.js';
+
+type Env = typeof environments.$inferSelect;
+type EndpointRow = typeof webhookEndpoints.$inferSelect;
+
+export const endpointView = (row: EndpointRow) => ({
+  id: row.id,
+  url: row.url,
+  events: row.events as WebhookEvent[],
+  description: row.description,
+  secretVersion: row.secretVersion,
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+  deletedAt: row.deletedAt?.toISOString() ?? null,
+});
+
+/**
+ * Plain HTTP only to a customer network's address literal (the local fixtures, a receiver behind a
+ * VPN): anywhere else the signed payload and its links would cross the internet in clear.
+ */
+function plainHttpAllowed(config: ControlApiConfig, url: URL): boolean {
+  const host = unbracketed(url.hostname);
+  if (isIP(host) === 0) return false;
+  const rules = addressRules({ platform: config.platformNetworks, customer: config.customerNetworks });
+  const address = parseAddress(host);
+  return (
+    judgeAddress(address, rules) === undefined &&
+    rules.customer.some(
+      ([network, bits]) => network.kind() === address.kind() && address.match(network, bits),
+    )
+  );
+}
+
+/**
+ * Refuses a URL an endpoint may not use, as 422 `webhook-url-refused` naming `url`: https only
+ * (except a customer network's address), and then every rule a connection's base URL obeys (no
+ * platform service, metadata, link-local or reserved address, no credentials in the URL).
+ */
+export async function assertWebhookUrlAllowed(
+  config: ControlApiConfig,
+  url: string,
+  resolve?: Resolve,
+): Promise<void> {
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && plainHttpAllowed(config, parsed)))
+    throw unprocessable(
+      'webhook-url-refused',
+      `url: ${parsed.protocol}//${parsed.host} is not https; webhooks leave over https only (plain http only to an address of the allowed customer networks)`,
+    );
+  const refusal = await connectionHostRefusal(config, url, resolve);
+  if (refusal) throw unprocessable('webhook-url-refused', `url: ${refusal.detail}`);
+}
+
+/** Where the environment seals its endpoints' secrets; it takes them only while active, with its key. */
+export function secretVault(orgSlug: string, env: Env): SealTarget {
+  if (env.status !== 'active' || !env.keyArn)
+    throw conflict(
+      'environment-not-active',
+      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
+    );
+  return {
+    organization: orgSlug,
+    environment: env.slug,
+    region: env.region,
+    awsAccountId: env.awsAccountId,
+    awsRegion: env.awsRegion,
+    bucket: env.bucket,
+    keyArn: env.keyArn,
+  };
+}
+
+/**
+ * Seals `secret` (a new one by default) for the endpoint, bound to its URL's host, into the
+ * environment's bucket; answers it, to be shown once. The control database never holds it.
+ */
+export async function sealSigningSecret(
+  accounts: AccountAccess,
+  vault: SealTarget,
+  endpointId: string,
+  url: string,
+  secret: string = generateWebhookSecret(),
+): Promise<string> {
+  await sealCredentials(accounts, vault, webhookSecretName(endpointId), url, { signingSecret: secret });
+  return secret;
+}
+
+/** An endpoint of the environment that is not deleted, or 404. */
+export async function liveEndpoint(db: Database, env: Env, endpointId: string): Promise<EndpointRow> {
+  const [row] = await db
+    .select()
+    .from(webhookEndpoints)
+    .where(
+      and(
+        eq(webhookEndpoints.id, endpointId),
+        eq(webhookEndpoints.environmentId, env.id),
+        isNull(webhookEndpoints.deletedAt),
+      ),
+    );
+  if (!row) throw notFound(`webhook endpoint ${endpointId}`);
+  return row;
+}
