@@ -126,6 +126,8 @@ export const quotasSchema = z.object({
   connections: z.coerce.number().int().min(0).max(1_000_000),
   runsPerMinute: z.coerce.number().int().min(0).max(1_000_000),
   concurrentRunsPerEnvironment: z.coerce.number().int().min(0).max(100_000),
+  schedulesPerEnvironment: z.coerce.number().int().min(0).max(10_000),
+  webhookEndpointsPerEnvironment: z.coerce.number().int().min(0).max(1_000),
 });
 export type Quotas = z.infer<typeof quotasSchema>;
 
@@ -263,6 +265,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
         connections: env.TAVIO_QUOTA_CONNECTIONS ?? '200',
         runsPerMinute: env.TAVIO_QUOTA_RUNS_PER_MINUTE ?? '120',
         concurrentRunsPerEnvironment: env.TAVIO_QUOTA_CONCURRENT_RUNS ?? '25',
+        schedulesPerEnvironment: env.TAVIO_QUOTA_SCHEDULES ?? '50',
+        webhookEndpointsPerEnvironment: env.TAVIO_QUOTA_WEBHOOK_ENDPOINTS ?? '20',
       },
       scheduleMinIntervalSeconds: env.TAVIO_SCHEDULE_MIN_INTERVAL_SECONDS ?? '300',
       publicUrl:

@@ -285,6 +285,8 @@ export interface Quotas {
   connections: number;
   runsPerMinute: number;
   concurrentRunsPerEnvironment: number;
+  schedulesPerEnvironment: number;
+  webhookEndpointsPerEnvironment: number;
 }
 
 export interface OrganizationQuotas {

@@ -1,13 +1,14 @@
 import { and, asc, desc, eq, max } from 'drizzle-orm';
 import type { Database } from '../db/client.js';
 import { transactionLock } from '../db/locks.js';
-import { connections, fieldMappings } from '../db/schema.js';
+import { fieldMappings } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { hrisEmployeeSyncDefinition } from '../integrations/hris-employee-sync/definition.js';
 import { checkDeclaredFields } from '../integrations/hris-employee-sync/declared-mapping.js';
 import type { DeclaredFields, DeclaredMapping } from '../integrations/hris-employee-sync/declared-mapping.js';
 import { audit } from './audit.js';
 import { conflict, unprocessable } from './problems.js';
+import { roleConnection } from './role-connection.js';
 
 type Env = typeof environments.$inferSelect;
 type MappingRow = typeof fieldMappings.$inferSelect;
@@ -51,20 +52,7 @@ function invalidMapping(problems: string[]) {
  */
 async function assertPair(db: Reader, env: Env, pair: MappingPair): Promise<void> {
   for (const [role, kind] of Object.entries(hrisEmployeeSyncDefinition.connections)) {
-    const id = pair[role as keyof MappingPair];
-    const [row] = /^[0-9a-f-]{36}$/.test(id)
-      ? await db
-          .select({ kind: connections.kind })
-          .from(connections)
-          .where(and(eq(connections.id, id), eq(connections.environmentId, env.id)))
-      : [];
-    if (!row)
-      throw unprocessable('unknown-connection', `connection ${id} does not exist in this environment`);
-    if (row.kind !== kind)
-      throw unprocessable(
-        'wrong-connection-kind',
-        `connection ${role} must be of kind ${kind}, not ${row.kind}`,
-      );
+    await roleConnection(db, env, role, kind, pair[role as keyof MappingPair]);
   }
 }
 

@@ -59,6 +59,8 @@ const quotaFigures = z.object({
   connections: count,
   runsPerMinute: count,
   concurrentRunsPerEnvironment: count,
+  schedulesPerEnvironment: count,
+  webhookEndpointsPerEnvironment: count,
 });
 
 export const quotasViewSchema = z

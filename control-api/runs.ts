@@ -6,7 +6,7 @@ import type { ControlApiConfig, Quotas } from '../common/config.js';
 import type { Counters } from './limits/counters.js';
 import { assertRunRoom, countRunStart, lockQuota, organizationQuotas } from './limits/quotas.js';
 import type { Database } from '../db/client.js';
-import { connections, runs } from '../db/schema.js';
+import { runs } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { INTEGRATIONS, isIntegration } from '../integrations/catalog.js';
 import type { RunSummary } from '../integrations/catalog.js';
@@ -14,6 +14,7 @@ import { assertMetadataSized } from '../common/payload-guard.js';
 import { SA } from '../common/search-attributes.js';
 import type { RegionRegistry } from '../common/regions.js';
 import { audit } from './audit.js';
+import { roleConnection } from './role-connection.js';
 import { buildResidency, workerPolling } from './run-placement.js';
 import { conflict, unprocessable } from './problems.js';
 import type { TemporalClients } from './temporal-clients.js';
@@ -109,20 +110,7 @@ async function resolveRequest(db: Database, env: Env, request: Omit<RunRequest, 
   for (const [role, kind] of Object.entries(integration.connections)) {
     const id = request.connections[role];
     if (!id) throw unprocessable('missing-connection', `connection ${role} is required`);
-    const [row] = /^[0-9a-f-]{36}$/.test(id)
-      ? await db
-          .select()
-          .from(connections)
-          .where(and(eq(connections.id, id), eq(connections.environmentId, env.id)))
-      : [];
-    // A connection of another environment answers exactly as one that does not exist.
-    if (!row)
-      throw unprocessable('unknown-connection', `connection ${id} does not exist in this environment`);
-    if (row.kind !== kind)
-      throw unprocessable(
-        'wrong-connection-kind',
-        `connection ${role} must be of kind ${kind}, not ${row.kind}`,
-      );
+    const row = await roleConnection(db, env, role, kind, id);
     refs[role] = { id: row.id, baseUrl: row.baseUrl };
   }
   return { integration, options: options.data, refs };

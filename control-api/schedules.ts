@@ -6,14 +6,15 @@ import type {
   ScheduleOptionsAction,
   ScheduleUpdateOptions,
 } from '@temporalio/client';
-import { and, eq, sql } from 'drizzle-orm';
-import type { ControlApiConfig } from '../common/config.js';
+import { and, count, eq, sql } from 'drizzle-orm';
+import type { ControlApiConfig, Quotas } from '../common/config.js';
 import { LOG_DETAIL_MEMO } from '../common/run-log.js';
 import type { RegionRegistry } from '../common/regions.js';
 import type { Database } from '../db/client.js';
 import { schedules } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { audit } from './audit.js';
+import { assertEnvironmentHolding, lockQuota, organizationQuotas } from './limits/quotas.js';
 import { conflict } from './problems.js';
 import { currentPolicy } from './retention/policy.js';
 import type { RetentionPolicy } from './retention/policy.js';
@@ -38,6 +39,8 @@ export interface ScheduleDeps {
   minIntervalSeconds: number;
   /** Where the API is reached from outside: the links of webhook events. */
   publicUrl: string;
+  /** The configured default quotas; an environment holds at most `schedulesPerEnvironment`. */
+  quotas: Quotas;
 }
 
 export function scheduleDepsOf(deps: {
@@ -45,7 +48,7 @@ export function scheduleDepsOf(deps: {
   temporal: TemporalClients;
   config: Pick<
     ControlApiConfig,
-    'regions' | 'payloadLimitBytes' | 'temporalUiUrl' | 'scheduleMinIntervalSeconds' | 'publicUrl'
+    'regions' | 'payloadLimitBytes' | 'temporalUiUrl' | 'scheduleMinIntervalSeconds' | 'publicUrl' | 'quotas'
   >;
 }): ScheduleDeps {
   return {
@@ -56,6 +59,7 @@ export function scheduleDepsOf(deps: {
     temporalUiUrl: deps.config.temporalUiUrl,
     minIntervalSeconds: deps.config.scheduleMinIntervalSeconds,
     publicUrl: deps.config.publicUrl,
+    quotas: deps.config.quotas,
   };
 }
 
@@ -194,6 +198,13 @@ export async function createSchedule(
     let created = false;
     try {
       return await deps.db.transaction(async (tx) => {
+        await lockQuota(tx, `schedules:${env.id}`);
+        const [held] = await tx
+          .select({ n: count() })
+          .from(schedules)
+          .where(eq(schedules.environmentId, env.id));
+        const quotas = await organizationQuotas(tx, deps.quotas, env.organizationId);
+        assertEnvironmentHolding(quotas, 'schedulesPerEnvironment', held!.n);
         const [row] = await tx
           .insert(schedules)
           .values({

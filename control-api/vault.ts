@@ -2,11 +2,34 @@ import type { SealedConnection } from '../common/names.js';
 import { createSealedStore } from '../common/sealed-objects.js';
 import type { SealScope } from '../common/sealed-objects.js';
 import type { AccountAccess } from './provisioning/account-access.js';
+import type { environments } from '../db/schema.js';
+import { conflict } from './problems.js';
 
 export interface SealTarget extends SealScope {
   awsAccountId: string;
   awsRegion: string;
   bucket: string;
+}
+
+/**
+ * Where an environment seals what the control plane writes for it (connection credentials, webhook
+ * secrets): it takes them only while active, with its key; 409 otherwise.
+ */
+export function sealTargetOf(orgSlug: string, env: typeof environments.$inferSelect): SealTarget {
+  if (env.status !== 'active' || !env.keyArn)
+    throw conflict(
+      'environment-not-active',
+      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
+    );
+  return {
+    organization: orgSlug,
+    environment: env.slug,
+    region: env.region,
+    awsAccountId: env.awsAccountId,
+    awsRegion: env.awsRegion,
+    bucket: env.bucket,
+    keyArn: env.keyArn,
+  };
 }
 
 /**

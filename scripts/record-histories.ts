@@ -6,6 +6,7 @@ import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
+import { startWebhookReceiver } from '../fixtures/webhook-receiver.js';
 import { censusCsv } from '../integrations/census-file-import/fixture.js';
 import { generateEmployees } from '../fixtures/employees.js';
 import { startPlatform } from './platform.js';
@@ -21,11 +22,11 @@ import { stackUp } from './stack/services.js';
  * through faults (see FAULTS).
  * Usage: tsx scripts/record-histories.ts [label] [integration...].
  */
-/** Where an integration's recorded histories live; the retention sweep's beside the workflows. */
+/** Where an integration's recorded histories live; other workflows' (sweep, webhook) beside the workflows. */
 const outOf = (name: string) =>
   fileURLToPath(
     new URL(
-      name === SWEEP ? '../workflows/histories/' : `../integrations/${name}/histories/`,
+      name === SWEEP || name === WEBHOOK ? '../workflows/histories/' : `../integrations/${name}/histories/`,
       import.meta.url,
     ),
   );
@@ -37,6 +38,14 @@ const SWEEP = 'retention-sweep';
  * one canceled mid-run. Written with the labels `<label>-retried`, `-failed` and `-canceled`.
  */
 const FAULTS = 'hris-employee-sync-faults';
+/**
+ * An incremental hris-employee-sync after changes at the source (employees updated, terminated,
+ * removed), recorded as `hris-employee-sync-incremental` with the label `<label>-incremental`; the
+ * delivery of its `run.completed` webhook to a receiver that fails the first attempt is recorded as
+ * `webhook-delivery`.
+ */
+const INCREMENTAL = 'hris-employee-sync-incremental';
+const WEBHOOK = 'webhook-delivery';
 /** Histories are kept, never overwritten: each recording gets a label (default: today's date). */
 const LABEL = process.argv[2] ?? new Date().toISOString().slice(0, 10);
 /** The integrations to record (after the label); every one when none is named. */
@@ -153,6 +162,51 @@ try {
     }
   }
 
+  /** Changes at the source, then an incremental run whose close is announced to a webhook receiver. */
+  async function recordIncremental() {
+    if (!wanted(INCREMENTAL) && !wanted(WEBHOOK)) return;
+    const receiver = await startWebhookReceiver();
+    try {
+      receiver.failNext(1);
+      await client.createWebhookEndpoint(org, 'recording', {
+        url: `${receiver.url}/hooks`,
+        events: ['run.completed'],
+      });
+      const [first, second, third] = source.employees;
+      source.update(first!.employee_id, { job_title: 'Principal Engineer' });
+      source.terminate(second!.employee_id, '2026-11-27');
+      source.remove(third!.employee_id);
+      const run = await client.createRun(org, 'recording', {
+        integration: 'hris-employee-sync',
+        connections: { source: src.id, destination: dst.id },
+        options: { pageSize: 50, pagesPerExecution: 2, mode: 'incremental' },
+        idempotencyKey: 'recording-incremental',
+      });
+      say(`recording ${run.workflowId} (incremental) in ${run.namespace}`);
+      const done = await client.waitForRun(org, 'recording', run.id);
+      if (done.status !== 'completed') throw new Error(`the incremental recording ended ${done.status}`);
+      if (wanted(INCREMENTAL))
+        await writeHistories(
+          'hris-employee-sync',
+          run.namespace,
+          `WorkflowId = '${run.workflowId}'`,
+          `${LABEL}-incremental`,
+        );
+      if (!wanted(WEBHOOK)) return;
+      await receiver.waitFor(2, 60_000);
+      for (let tries = 0; ; tries++) {
+        const [endpoint] = await client.listWebhookEndpoints(org, 'recording');
+        const deliveries = await client.listWebhookDeliveries(org, 'recording', endpoint!.id);
+        if (deliveries.some((delivery) => delivery.status === 'delivered')) break;
+        if (tries > 120) throw new Error('the webhook was not delivered within a minute');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      await writeHistories(WEBHOOK, run.namespace, "WorkflowType = 'webhookDelivery'");
+    } finally {
+      await receiver.close();
+    }
+  }
+
   /** Writes every execution that `query` finds, oldest first, and the payload key they are sealed under. */
   async function writeHistories(name: string, namespace: string, query: string, label = LABEL) {
     const { token } = await client.createTemporalToken(org, { environment: 'recording' });
@@ -194,6 +248,7 @@ try {
   }
 
   await record('hris-employee-sync', { source: src.id, destination: dst.id });
+  await recordIncremental();
   await recordFaults();
   if (stack.sftp) {
     // Files: two accounts on the stack's SFTP server, a payroll file and a census file.

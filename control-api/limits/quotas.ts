@@ -14,6 +14,8 @@ const LABEL: Record<QuotaName, string> = {
   connections: 'connections',
   runsPerMinute: 'runs started per minute',
   concurrentRunsPerEnvironment: 'concurrent runs in one environment',
+  schedulesPerEnvironment: 'schedules in one environment',
+  webhookEndpointsPerEnvironment: 'webhook endpoints in one environment',
 };
 
 /** The organization's quotas: the operator's figures for it over the configured defaults. */
@@ -90,6 +92,19 @@ export async function assertConnectionRoom(tx: Executor, quotas: Quotas, organiz
   const held = await heldConnections(tx, organizationId);
   if (held >= quotas.connections)
     throw quotaExceeded('connections', quotas.connections, `the organization has ${held} connections`);
+}
+
+/**
+ * Within a transaction holding the environment's quota lock for what it counts: refuses one more
+ * schedule or webhook endpoint than the environment may hold (`held`, counted in that transaction).
+ */
+export function assertEnvironmentHolding(
+  quotas: Quotas,
+  quota: 'schedulesPerEnvironment' | 'webhookEndpointsPerEnvironment',
+  held: number,
+) {
+  if (held >= quotas[quota])
+    throw quotaExceeded(quota, quotas[quota], `the environment has ${held} ${LABEL[quota].split(' in ')[0]}`);
 }
 
 const runStartsCounter = (organizationId: string) => `run-starts:${organizationId}`;

@@ -14,8 +14,7 @@ import { jsonResponse, link, problemResponses } from '../openapi.js';
 import { connectionListSchema, connectionSchema } from '../openapi-schemas.js';
 import { assertConnectionRoom, lockQuota, quotasOf } from '../limits/quotas.js';
 import { envParams } from '../schemas.js';
-import { sealCredentials } from '../vault.js';
-import type { SealTarget } from '../vault.js';
+import { sealCredentials, sealTargetOf } from '../vault.js';
 import { assertConnectionHostAllowed } from '../connection-hosts.js';
 import { pgpKeyReadable } from '../../common/pgp-keys.js';
 
@@ -62,8 +61,6 @@ function assertBaseUrlFits(kind: ConnectionKind, baseUrl: string): void {
     );
 }
 
-type EnvironmentRow = Awaited<ReturnType<typeof visibleEnvironment>>['env'];
-
 /** Checks credentials against their kind's shape; the reason names fields, never values (the values are secrets). */
 async function checkedCredentials(kind: ConnectionKind, credentials: Record<string, string>) {
   const shape = credentialSchemas[kind].safeParse(credentials);
@@ -88,24 +85,6 @@ async function unreadableKeyFields(credentials: Record<string, string | undefine
     pgpPublicKey: pgpPublicKey === undefined || (await pgpKeyReadable(pgpPublicKey, 'public')),
   };
   return Object.entries(readable).flatMap(([field, ok]) => (ok ? [] : [field]));
-}
-
-/** Where the environment keeps credentials; it takes them only while active, with its key. */
-function vaultOf(orgSlug: string, env: EnvironmentRow): SealTarget {
-  if (env.status !== 'active' || !env.keyArn)
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
-  return {
-    organization: orgSlug,
-    environment: env.slug,
-    region: env.region,
-    awsAccountId: env.awsAccountId,
-    awsRegion: env.awsRegion,
-    bucket: env.bucket,
-    keyArn: env.keyArn,
-  };
 }
 
 const createdConnectionLinks = {
@@ -143,7 +122,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const vault = vaultOf(org.slug, env);
+        const vault = sealTargetOf(org.slug, env);
         const { name, kind, baseUrl, credentials } = request.body;
         assertBaseUrlFits(kind, baseUrl);
         await assertConnectionHostAllowed(deps.config, baseUrl);
@@ -205,7 +184,7 @@ export function connectionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const vault = vaultOf(org.slug, env);
+        const vault = sealTargetOf(org.slug, env);
         const [current] = await deps.db
           .select()
           .from(connections)

@@ -160,6 +160,7 @@ export function scheduleRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           response: {
             201: jsonResponse('The schedule, created', scheduleSchema),
             ...problemResponses('body', {
+              403: ['quota-exceeded'],
               404: ['not-found'],
               409: ['environment-not-active', 'duplicate-schedule'],
               422: [...TIMING_PROBLEMS, ...RUN_PROBLEMS],

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { webhookDeliveries, webhookEndpoints } from '../../db/schema.js';
 import { WEBHOOK_EVENTS } from '../../common/webhooks.js';
 import { audit } from '../audit.js';
+import { assertEnvironmentHolding, lockQuota, organizationQuotas } from '../limits/quotas.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
@@ -71,6 +72,7 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
               webhookEndpointWithSecretSchema,
             ),
             ...problemResponses('body', {
+              403: ['quota-exceeded'],
               404: ['not-found'],
               409: ['environment-not-active'],
               422: ['webhook-url-refused'],
@@ -87,6 +89,13 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         await assertWebhookUrlAllowed(deps.config, body.url);
         const id = randomUUID();
         const { row, secret } = await deps.db.transaction(async (tx) => {
+          await lockQuota(tx, `webhook-endpoints:${env.id}`);
+          const [held] = await tx
+            .select({ n: count() })
+            .from(webhookEndpoints)
+            .where(and(eq(webhookEndpoints.environmentId, env.id), isNull(webhookEndpoints.deletedAt)));
+          const quotas = await organizationQuotas(tx, deps.config.quotas, env.organizationId);
+          assertEnvironmentHolding(quotas, 'webhookEndpointsPerEnvironment', held!.n);
           const [created] = await tx
             .insert(webhookEndpoints)
             .values({

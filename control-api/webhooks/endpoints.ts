@@ -11,8 +11,8 @@ import type { environments } from '../../db/schema.js';
 import type { AccountAccess } from '../provisioning/account-access.js';
 import { connectionHostRefusal } from '../connection-hosts.js';
 import type { Resolve } from '../connection-hosts.js';
-import { conflict, notFound, unprocessable } from '../problems.js';
-import { sealCredentials } from '../vault.js';
+import { notFound, unprocessable } from '../problems.js';
+import { sealCredentials, sealTargetOf } from '../vault.js';
 import type { SealTarget } from '../vault.js';
 
 type Env = typeof environments.$inferSelect;
@@ -67,22 +67,7 @@ export async function assertWebhookUrlAllowed(
 }
 
 /** Where the environment seals its endpoints' secrets; it takes them only while active, with its key. */
-export function secretVault(orgSlug: string, env: Env): SealTarget {
-  if (env.status !== 'active' || !env.keyArn)
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
-  return {
-    organization: orgSlug,
-    environment: env.slug,
-    region: env.region,
-    awsAccountId: env.awsAccountId,
-    awsRegion: env.awsRegion,
-    bucket: env.bucket,
-    keyArn: env.keyArn,
-  };
-}
+export const secretVault = sealTargetOf;
 
 /**
  * Seals `secret` (a new one by default) for the endpoint, bound to its URL's host, into the

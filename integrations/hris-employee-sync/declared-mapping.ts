@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { FailureType } from '../../common/failures.js';
-import { canonicalEmployeeSchema, mapEmployeeChecked } from './mapping.js';
+import { canonicalEmployeeSchema, mapEmployeeChecked, skippedRecord } from './mapping.js';
 import { stepOf, TransformFailed, TRANSFORM_TYPES, transformSchema } from './declared-transforms.js';
 import type { Step } from './declared-transforms.js';
 import type { CanonicalEmployee, MappingIssue, SkippedRecord } from './mapping.js';
@@ -255,21 +255,7 @@ function applyMapping(mapping: Compiled, record: unknown): MappedRecord {
       issues.push({ path: issue.path.join('.'), message: issue.message, source });
     }
   }
-  const fields = [...new Set(issues.map((issue) => issue.path.split('.')[0]!))];
-  const id = candidate.externalId;
-  return {
-    employee: null,
-    skipped: {
-      reason: !isObject(record)
-        ? 'not-an-object'
-        : fields.some((field) => candidate[field] === undefined || candidate[field] === null)
-          ? 'missing-fields'
-          : 'invalid-fields',
-      fields,
-      sourceId: typeof id === 'string' || typeof id === 'number' ? String(id) : undefined,
-      issues,
-    },
-  };
+  return skippedRecord(record, candidate, issues);
 }
 
 /**

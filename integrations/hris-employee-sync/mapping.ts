@@ -123,7 +123,23 @@ export function mapEmployeeChecked(
   for (const [field, path] of compile(mapping)) candidate[field] = pick(record, path);
   const checked = checkCanonical(candidate);
   if (checked.employee) return { employee: checked.employee };
-  const fields = [...new Set(checked.issues.map((issue) => issue.path.split('.')[0]!))];
+  return skippedRecord(
+    record,
+    candidate,
+    checked.issues.map((issue) => ({
+      ...issue,
+      source: mapping[issue.path.split('.')[0] as keyof FieldMapping],
+    })),
+  );
+}
+
+/** A record that does not fit, described from the candidate it was mapped to and its issues. */
+export function skippedRecord(
+  record: unknown,
+  candidate: Record<string, unknown>,
+  issues: MappingIssue[],
+): { employee: null; skipped: SkippedRecord } {
+  const fields = [...new Set(issues.map((issue) => issue.path.split('.')[0]!))];
   const id = candidate.externalId;
   return {
     employee: null,
@@ -136,10 +152,7 @@ export function mapEmployeeChecked(
             : 'invalid-fields',
       fields,
       sourceId: typeof id === 'string' || typeof id === 'number' ? String(id) : undefined,
-      issues: checked.issues.map((issue) => ({
-        ...issue,
-        source: mapping[issue.path.split('.')[0] as keyof FieldMapping],
-      })),
+      issues,
     },
   };
 }

@@ -127,6 +127,39 @@ describe('quotas per organization', () => {
     }
   });
 
+  it('refuse schedules and webhook endpoints beyond what one environment may hold, also when two are created at once', async () => {
+    const s = await newEnvironment('eu', { employees: 5 });
+    try {
+      await operator.setQuotas(s.org, { schedulesPerEnvironment: 1, webhookEndpointsPerEnvironment: 1 });
+      const schedule = (name: string) =>
+        s.client.createSchedule(s.org, s.env, {
+          name,
+          integration: 'hris-employee-sync',
+          connections: { source: s.sourceConnectionId, destination: s.destinationConnectionId },
+          cron: '0 3 * * *',
+          paused: true,
+        });
+      const endpoint = () =>
+        s.client.createWebhookEndpoint(s.org, s.env, {
+          url: `${s.destination.url}/hooks`,
+          events: ['run.completed'],
+        });
+      for (const [quota, create] of [
+        ['schedulesPerEnvironment', (n: number) => schedule(`nightly-${n}`)],
+        ['webhookEndpointsPerEnvironment', () => endpoint()],
+      ] as const) {
+        const answers = await Promise.allSettled([create(1), create(2)]);
+        expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(1);
+        const [refused] = answers.filter((answer) => answer.status === 'rejected');
+        expect((refused!.reason as TavioApiError).problem).toMatchObject({ status: 403, quota, limit: 1 });
+      }
+      expect(await s.client.listSchedules(s.org, s.env)).toHaveLength(1);
+      expect(await s.client.listWebhookEndpoints(s.org, s.env)).toHaveLength(1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuse a run beyond the concurrent runs of its environment, also when two start at once', async () => {
     const s = await newEnvironment('ca', { employees: 20 });
     try {

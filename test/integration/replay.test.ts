@@ -54,7 +54,7 @@ const sealed = (file: string) => readFileSync(pathOf(file), 'utf8').includes('Ym
 describe('replay of committed histories', () => {
   it('has histories to replay, of every integration, one continue-as-new chain at least, and sealed ones among them', () => {
     expect(files.length).toBeGreaterThanOrEqual(2);
-    for (const workflow of [...Object.keys(INTEGRATION_CATALOG), 'retention-sweep'])
+    for (const workflow of [...Object.keys(INTEGRATION_CATALOG), 'retention-sweep', 'webhook-delivery'])
       expect(files.some((file) => file.startsWith(`${workflow}-`))).toBe(true);
     expect(files.filter(sealed).length).toBeGreaterThanOrEqual(2);
   });

@@ -91,10 +91,14 @@ describe('regional sovereignty, three regions at once', () => {
       expect(location ?? 'us-east-1').toBe(awsRegion);
       const objects =
         (await s3.send(new ListObjectsV2Command({ Bucket: s.environment.bucket }))).Contents ?? [];
-      // Its connections' credentials, and the logs of its run: nothing else.
+      // Its connections' credentials, the pair's sync mark, and the logs of its run: nothing else.
       const keys = objects.map((o) => o.Key!);
       expect(keys.filter((key) => !key.startsWith('logs/')).sort()).toEqual(
-        [`credentials/${s.destinationConnectionId}`, `credentials/${s.sourceConnectionId}`].sort(),
+        [
+          `credentials/${s.destinationConnectionId}`,
+          `credentials/${s.sourceConnectionId}`,
+          `state/sync-marks/${s.sourceConnectionId}.${s.destinationConnectionId}`,
+        ].sort(),
       );
       expect(keys.some((key) => key.startsWith('logs/'))).toBe(true);
       const key = await kms.send(new DescribeKeyCommand({ KeyId: s.environment.keyArn! }));

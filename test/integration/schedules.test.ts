@@ -1,8 +1,10 @@
 import type { Connection } from '@temporalio/client';
 import { and, eq, like } from 'drizzle-orm';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, schedules } from '../../db/schema.js';
 import type { Run, Schedule } from '../../control-api/client.js';
+import { startWebhookReceiver } from '../../fixtures/webhook-receiver.js';
 import { waitFor } from '../../scripts/processes.js';
 import { testDatabase } from '../support/database.js';
 import type { EnvScenario } from '../support/scenario.js';
@@ -296,6 +298,55 @@ describe('schedules', () => {
         detail: expect.stringMatching(/future/),
       },
     });
+  });
+
+  it("announces its pause and resume as signed webhooks, and starts its pair's newest mapping", async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const hook = await s.client.createWebhookEndpoint(s.org, s.env, {
+        url: `${receiver.url}/hooks`,
+        events: ['schedule.paused', 'schedule.resumed'],
+      });
+      await s.client.pauseSchedule(s.org, s.env, daily.id, 'source migration');
+      await s.client.resumeSchedule(s.org, s.env, daily.id);
+      const events = (await receiver.waitFor(2, 30_000)).map(
+        (request) =>
+          new Webhook(hook.secret).verify(request.body, request.headers as Record<string, string>) as {
+            type: string;
+            data: { scheduleId: string; scheduleName: string };
+          },
+      );
+      expect(events.map((event) => event.type).sort()).toEqual(['schedule.paused', 'schedule.resumed']);
+      for (const event of events)
+        expect(event.data).toMatchObject({ scheduleId: daily.id, scheduleName: 'daily' });
+
+      // A mapping saved for the schedule's pair reaches the runs it starts next.
+      const fields = {
+        externalId: { path: 'employee_id' },
+        givenName: { path: 'first_name' },
+        familyName: { path: 'last_name' },
+        email: { path: 'work_email', transforms: [{ type: 'lowercase' as const }] },
+        employmentStatus: { path: 'status' },
+      };
+      const pair = { source: s.sourceConnectionId, destination: s.destinationConnectionId };
+      for (const version of [1, 2]) {
+        const saved = await s.client.saveMapping(s.org, s.env, { ...pair, fields });
+        expect(saved.version).toBe(version);
+        const before = (await runsOf(daily.id)).length;
+        await s.client.triggerSchedule(s.org, s.env, daily.id);
+        const [run] = await waitFor(
+          `the run triggered after mapping version ${version} to complete`,
+          async () => {
+            const runs = await runsOf(daily.id);
+            return runs.length > before && runs[0]!.status === 'completed' ? runs : undefined;
+          },
+          60_000,
+        );
+        expect(run!.mappingVersion).toBe(version);
+      }
+    } finally {
+      await receiver.close();
+    }
   });
 
   it("deletes the environment's schedules when it retires", async () => {
