@@ -25,6 +25,8 @@ export interface RequestInit {
   headers?: Record<string, string> | Headers;
   body?: string;
   signal?: AbortSignal;
+  /** `manual`: a redirect is answered as it came, never followed. Redirects are followed by default. */
+  redirect?: 'follow' | 'manual';
 }
 
 /**
@@ -42,8 +44,9 @@ export interface Response {
 /** HTTP for activities, bound to the region's egress gateway. There is no other path out. */
 export interface GatewayHttp {
   /**
-   * Sends a request (following a few redirects) to hosts in `allowedHosts` only. It is aborted by
-   * `init.signal` and, inside an activity attempt, when the attempt is cancelled or out of time.
+   * Sends a request (following a few redirects, unless `init.redirect` is `manual`) to hosts in
+   * `allowedHosts` only. It is aborted by `init.signal` and, inside an activity attempt, when the
+   * attempt is cancelled or out of time.
    */
   fetch(url: string, init: RequestInit, allowedHosts: ReadonlySet<string>): Promise<Response>;
   close(): Promise<void>;
@@ -249,7 +252,7 @@ export function createEgressHttp(
           }
         }
         const location = response.headers.get('location');
-        if (!REDIRECTS.has(response.status) || !location) return response;
+        if (request.redirect === 'manual' || !REDIRECTS.has(response.status) || !location) return response;
         await response.cancel();
         const next = URL.parse(location, target.href);
         if (!next) throw refused(`redirect from ${target.host} to an invalid location refused`);

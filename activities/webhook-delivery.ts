@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType, RetryableType } from '../common/failures.js';
 import { webhookHeaders } from '../common/webhook-signature.js';
-import { webhookSecretName } from '../common/webhooks.js';
+import { SEALED_URL, webhookSecretName } from '../common/webhooks.js';
 import type { WebhookAttempt, WebhookAttemptInput } from '../common/webhooks.js';
 import { assertSealedHost } from './credentials.js';
 import type { CredentialOpener } from './credentials.js';
@@ -55,16 +55,24 @@ function errorClass(error: unknown): string {
 }
 
 /**
- * deliverWebhook: one attempt of one delivery. Opens the endpoint's sealed signing secret (bound to
- * the host its URL was registered with), signs the body as Standard Webhooks asks, and POSTs it
- * through the region's gateway. It answers the attempt, whatever the receiver did: the workflow
- * decides about retries. Only a secret that cannot be opened fails it.
+ * deliverWebhook: one attempt of one delivery. Opens the endpoint's sealed record (its signing
+ * secret and URL, bound to the URL's host), signs the body as Standard Webhooks asks, and POSTs it
+ * to that URL through the region's gateway, never following a redirect (a 3xx is a failed attempt).
+ * It answers the attempt, whatever the receiver did: the workflow decides about retries. Only a
+ * record that cannot be opened (or holds no URL or secret) fails it.
  */
 export function createWebhookActivities(deps: { http: GatewayHttp; credentials: CredentialOpener }) {
   return {
     async deliverWebhook(input: WebhookAttemptInput): Promise<WebhookAttempt> {
       const sealed = await deps.credentials.open(webhookSecretName(input.endpointId));
-      assertSealedHost('webhook endpoint', { id: input.endpointId, baseUrl: input.url }, sealed);
+      // Endpoints sealed before their URL was: the URL of an input that still carries one.
+      const url = sealed.secrets[SEALED_URL] ?? input.url;
+      if (!url)
+        throw ApplicationFailure.nonRetryable(
+          `webhook endpoint ${input.endpointId} has no URL sealed`,
+          FailureType.CredentialsUnavailable,
+        );
+      assertSealedHost('webhook endpoint', { id: input.endpointId, baseUrl: url }, sealed);
       const secret = sealed.secrets.signingSecret;
       if (!secret)
         throw ApplicationFailure.nonRetryable(
@@ -78,9 +86,12 @@ export function createWebhookActivities(deps: { http: GatewayHttp; credentials: 
       const { result } = await withActivityEgress(async (): Promise<WebhookAttempt> => {
         try {
           const response = await deps.http.fetch(
-            input.url,
+            url,
             {
               method: 'POST',
+              // A redirect is an answer like any other (a failed attempt): following it would send
+              // the signed body, or a GET in its place, somewhere the endpoint does not name.
+              redirect: 'manual',
               headers: {
                 'content-type': 'application/json',
                 'user-agent': 'Tavio-Webhooks/1',
@@ -89,7 +100,7 @@ export function createWebhookActivities(deps: { http: GatewayHttp; credentials: 
               body,
               signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
             },
-            new Set([new URL(input.url).host]),
+            new Set([new URL(url).host]),
           );
           const took = latencyMs();
           const gatewayError = response.headers.get('x-squid-error')?.split(' ')[0];

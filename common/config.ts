@@ -147,14 +147,46 @@ const secondsListSchema = (variable: string) =>
     return seconds;
   });
 
+/** The most attempts one webhook delivery may make (and record). */
+export const MAX_WEBHOOK_ATTEMPTS = 500;
+
+/**
+ * How many attempts a delivery makes at most with these waits (the last repeats) within `hours`:
+ * the first at once, each next one after its wait if that still starts before the deadline.
+ * Counting stops past `limit`.
+ */
+export function webhookAttemptsAllowed(
+  delaysSeconds: readonly number[],
+  hours: number,
+  limit: number,
+): number {
+  const deadline = hours * 3600;
+  let attempts = 1;
+  for (let elapsed = 0; attempts <= limit; attempts++) {
+    elapsed += delaysSeconds[Math.min(attempts - 1, delaysSeconds.length - 1)] ?? 60;
+    if (elapsed > deadline) break;
+  }
+  return attempts;
+}
+
 /** How webhook deliveries are retried: waits between attempts (the last repeats), for a bounded time. */
-const webhookRetrySchema = z.object({
-  delaysSeconds: secondsListSchema('TAVIO_WEBHOOK_RETRY_DELAYS'),
-  hours: z.coerce
-    .number()
-    .positive()
-    .max(24 * 7),
-});
+const webhookRetrySchema = z
+  .object({
+    delaysSeconds: secondsListSchema('TAVIO_WEBHOOK_RETRY_DELAYS'),
+    hours: z.coerce
+      .number()
+      .positive()
+      .max(24 * 7),
+  })
+  .superRefine((retry, ctx) => {
+    if (retry.delaysSeconds.length === 0 || !retry.delaysSeconds.every((n) => Number.isInteger(n) && n >= 1))
+      return;
+    if (webhookAttemptsAllowed(retry.delaysSeconds, retry.hours, MAX_WEBHOOK_ATTEMPTS) > MAX_WEBHOOK_ATTEMPTS)
+      ctx.addIssue({
+        code: 'custom',
+        message: `TAVIO_WEBHOOK_RETRY_DELAYS and TAVIO_WEBHOOK_RETRY_HOURS allow more than ${MAX_WEBHOOK_ATTEMPTS} attempts per delivery: make the waits longer or the hours fewer`,
+      });
+  });
 export type WebhookRetry = z.infer<typeof webhookRetrySchema>;
 
 const controlApiFields = sharedSchema.extend({

@@ -44,6 +44,11 @@ export const FailureType = {
   SourceMarkRefused: 'SourceMarkRefused',
   /** A declared field mapping in a run's input that does not validate (one is checked when saved). */
   InvalidMapping: 'InvalidMapping',
+  /**
+   * A full listing that read no employee at all: reconciling it would deactivate every employee at
+   * the destination, so the run refuses (a transient empty answer, a key of the wrong scope).
+   */
+  EmptyListingRefused: 'EmptyListingRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -169,7 +169,13 @@ export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: str
       purpose: ObjectPurpose,
       name: string,
       plaintext: Uint8Array,
-      options: { extra?: Record<string, string>; abortSignal?: AbortSignal } = {},
+      options: {
+        extra?: Record<string, string>;
+        abortSignal?: AbortSignal;
+        /** Writes only over the object of this ETag, or only where there is none (`*`): S3 answers 412 otherwise. */
+        ifMatch?: string;
+        ifNoneMatch?: '*';
+      } = {},
     ): Promise<string> {
       const key = objectKeyOf(purpose, name);
       await s3.send(
@@ -180,6 +186,8 @@ export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: str
           ContentType: 'application/vnd.aws.encryption-sdk',
           ServerSideEncryption: 'aws:kms',
           SSEKMSKeyId: scope.keyArn,
+          IfMatch: options.ifMatch,
+          IfNoneMatch: options.ifNoneMatch,
         }),
         { abortSignal: options.abortSignal },
       );
@@ -195,6 +203,13 @@ export function createSealedStore(options: { s3: S3Client; kms: KMS; bucket: str
     async get(purpose: ObjectPurpose, name: string): Promise<Buffer> {
       const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKeyOf(purpose, name) }));
       return this.open(purpose, name, await object.Body!.transformToByteArray());
+    },
+
+    /** Reads and opens an object, with its ETag: the condition of a write that must not overwrite a newer one. */
+    async getTagged(purpose: ObjectPurpose, name: string): Promise<{ plaintext: Buffer; etag: string }> {
+      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKeyOf(purpose, name) }));
+      const plaintext = await this.open(purpose, name, await object.Body!.transformToByteArray());
+      return { plaintext, etag: object.ETag ?? '' };
     },
   };
 }

@@ -38,7 +38,12 @@ export interface WebhookAttempt {
 export interface WebhookDeliveryInput {
   deliveryId: string;
   endpointId: string;
-  url: string;
+  /**
+   * Only in deliveries started before the URL was sealed with the signing secret (their recorded
+   * histories still carry it). A URL may itself be a credential (a token in its path): it never
+   * enters a workflow's input now; the activity reads it from the endpoint's sealed record.
+   */
+  url?: string;
   eventId: string;
   payload: WebhookPayload;
   /** Seconds to wait after each failed attempt; the last one repeats. */
@@ -55,13 +60,16 @@ export interface WebhookDeliveryResult {
 /** What the activity sends: one attempt of one delivery. */
 export interface WebhookAttemptInput {
   endpointId: string;
-  url: string;
+  /** Only from deliveries started before the URL was sealed (see WebhookDeliveryInput.url). */
+  url?: string;
   eventId: string;
   payload: WebhookPayload;
 }
 
 /** The name under which an endpoint's signing secret is sealed in its environment's bucket. */
 export const webhookSecretName = (endpointId: string): string => `webhook-${endpointId}`;
+/** The entry of an endpoint's sealed record that holds its URL, sealed with its signing secret. */
+export const SEALED_URL = 'url';
 
 /** The wait after failed attempt `n` (from 0): the schedule's entry, its last one repeated. */
 export function retryDelaySeconds(delays: readonly number[], n: number): number {

@@ -7,7 +7,7 @@ import { hrisEmployeeSyncDefinition } from '../integrations/hris-employee-sync/d
 import { checkDeclaredFields } from '../integrations/hris-employee-sync/declared-mapping.js';
 import type { DeclaredFields, DeclaredMapping } from '../integrations/hris-employee-sync/declared-mapping.js';
 import { audit } from './audit.js';
-import { conflict, unprocessable } from './problems.js';
+import { assertEnvironmentActive, unprocessable } from './problems.js';
 import { roleConnection } from './role-connection.js';
 
 type Env = typeof environments.$inferSelect;
@@ -68,11 +68,7 @@ export async function saveMapping(
   request: SaveMappingRequest,
   actorKeyId: string,
 ): Promise<MappingRow> {
-  if (env.status !== 'active')
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
+  assertEnvironmentActive(orgSlug, env);
   const checked = checkDeclaredFields(request.fields);
   if (checked.problems) throw invalidMapping(checked.problems);
   await assertPair(db, env, request);

@@ -123,6 +123,8 @@ export const retirementSchema = z.object({
       apiKeysRevoked: count,
       runsCanceled: count,
       schedulesDeleted: count,
+      webhookEndpointsDeleted: count,
+      webhookDeliveriesStopped: count,
       connectionsDeleted: count,
       worker: z.looseObject({ confirmed: z.boolean() }),
       retiredAt: z.string(),

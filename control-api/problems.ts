@@ -46,6 +46,21 @@ export const notFound = (what: string) =>
 export const conflict = (kind: string, detail: string) => new ProblemError(409, kind, 'Conflict', detail);
 export const unprocessable = (kind: string, detail: string) =>
   new ProblemError(422, kind, 'Unprocessable request', detail);
+/** 409: what was asked needs an active environment (one being retired, or retired, takes nothing). */
+export const environmentNotActive = (orgSlug: string, env: { slug: string; status: string }) =>
+  conflict('environment-not-active', `environment ${orgSlug}/${env.slug} is ${env.status}, not active`);
+
+/** Throws `environmentNotActive` unless the environment is active. */
+export function assertEnvironmentActive(orgSlug: string, env: { slug: string; status: string }): void {
+  if (env.status !== 'active') throw environmentNotActive(orgSlug, env);
+}
+
+/** Whether a database error (or its cause, as drizzle wraps it) is a unique constraint's violation. */
+export function isUniqueViolation(error: unknown): boolean {
+  const { code, cause } = error as { code?: string; cause?: { code?: string } };
+  return code === '23505' || cause?.code === '23505';
+}
+
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
 export const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Unauthorized', detail);
 

@@ -16,7 +16,7 @@ import type { RegionRegistry } from '../common/regions.js';
 import { audit } from './audit.js';
 import { roleConnection } from './role-connection.js';
 import { buildResidency, workerPolling } from './run-placement.js';
-import { conflict, unprocessable } from './problems.js';
+import { assertEnvironmentActive, conflict, isUniqueViolation, unprocessable } from './problems.js';
 import type { TemporalClients } from './temporal-clients.js';
 import { currentPolicy } from './retention/policy.js';
 import { LOG_DETAIL_MEMO } from '../common/run-log.js';
@@ -75,13 +75,6 @@ const TERMINAL: Record<string, RunRow['status']> = {
 
 function requestHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  const code =
-    (error as { code?: string; cause?: { code?: string } }).code ??
-    (error as { cause?: { code?: string } }).cause?.code;
-  return code === '23505';
 }
 
 /** Checks the request against the catalog and the environment's own connections; changes nothing. */
@@ -169,11 +162,7 @@ export async function startRun(
   request: RunRequest,
   actorKeyId: string,
 ) {
-  if (env.status !== 'active')
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
+  assertEnvironmentActive(orgSlug, env);
   const prepared = await prepareRun(deps, env, request);
   const existing = await findByIdempotencyKey(deps.db, env.id, request.idempotencyKey);
   if (existing) return { run: checkReplay(existing, prepared.hash), created: false };

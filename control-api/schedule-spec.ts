@@ -29,12 +29,59 @@ export const temporalOverlap = (policy: OverlapPolicy): ScheduleOverlapPolicy =>
   ScheduleOverlapPolicy[policy.toUpperCase() as keyof typeof ScheduleOverlapPolicy];
 
 /**
- * One cron field: numbers, `*`, ranges, lists and steps, and three-letter month and day names.
- * Temporal's extensions (`@every`, a year or seconds field, comments) and other parsers' (`L`, `W`,
- * `#`, `?`, `H`) are refused: the expression means the same thing in every cron a reader knows.
+ * One cron field's part: a number or `*`, a range, a step; numbers of at most two digits, and
+ * three-letter month and day names. Temporal's extensions (`@every`, a year or seconds field,
+ * comments) and other parsers' (`L`, `W`, `#`, `?`, `H`) are refused: the expression means the same
+ * thing in every cron a reader knows.
  */
-const CRON_ATOM = String.raw`(\*|(\d+|[A-Za-z]{3})(-(\d+|[A-Za-z]{3}))?)(\/\d+)?`;
-const CRON_FIELD = new RegExp(`^${CRON_ATOM}(,${CRON_ATOM})*$`);
+const CRON_ATOM = /^(?:(\*)|(\d{1,2}|[A-Za-z]{3})(?:-(\d{1,2}|[A-Za-z]{3}))?)(?:\/(\d{1,3}))?$/;
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+interface CronField {
+  name: string;
+  min: number;
+  max: number;
+  /** Names of its values, the first one meaning `min`. */
+  names?: string[];
+}
+
+/** Each field's values, as Temporal takes them (a weekday is 0-7, Sunday both 0 and 7). */
+const CRON_FIELDS: CronField[] = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day-of-month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: MONTHS },
+  { name: 'day-of-week', min: 0, max: 7, names: WEEKDAYS },
+];
+
+/** Why one part of a field is refused, or undefined: values within the field's range, steps 1..its size. */
+function cronPartProblem(part: string, field: CronField): string | undefined {
+  const match = CRON_ATOM.exec(part);
+  if (!match) return `${field.name} field "${part}" is not a number, range or step`;
+  const [, star, from, to, step] = match;
+  const valueOf = (text: string): number | undefined => {
+    if (/^\d+$/.test(text)) return Number(text);
+    const index = field.names?.indexOf(text.toUpperCase()) ?? -1;
+    return index < 0 ? undefined : index + field.min;
+  };
+  const range = `${field.min}-${field.max}`;
+  if (star === undefined) {
+    for (const text of [from!, ...(to === undefined ? [] : [to])]) {
+      const value = valueOf(text);
+      if (value === undefined) return `${field.name} field "${part}": ${text} is not a ${field.name} name`;
+      if (value < field.min || value > field.max)
+        return `${field.name} field "${part}": ${text} is outside ${range}`;
+    }
+    if (to !== undefined && valueOf(to)! < valueOf(from!)!)
+      return `${field.name} field "${part}": the range ends before it starts`;
+  }
+  const size = field.max - field.min + 1;
+  if (step !== undefined && (Number(step) < 1 || Number(step) > size))
+    return `${field.name} field "${part}": the step ${step} is outside 1-${size}`;
+  return undefined;
+}
+
 const MINUTES_A_DAY = 24 * 60;
 
 /**
@@ -57,9 +104,13 @@ function parseCron(cron: string, timeZone: string, from: Date) {
       'invalid-cron',
       `cron: "${cron}" has ${fields.length} fields; give 5 (minute hour day-of-month month day-of-week)`,
     );
-  const bad = fields.find((field) => !CRON_FIELD.test(field));
-  if (bad !== undefined)
-    throw unprocessable('invalid-cron', `cron: "${cron}" is not a cron expression (field "${bad}")`);
+  for (const [index, field] of fields.entries()) {
+    for (const part of field.split(',')) {
+      const problem = cronPartProblem(part, CRON_FIELDS[index]!);
+      if (problem !== undefined)
+        throw unprocessable('invalid-cron', `cron: "${cron}" is not a cron expression: ${problem}`);
+    }
+  }
   try {
     return CronExpressionParser.parse(fields.join(' '), { tz: timeZone, currentDate: from });
   } catch (error) {
@@ -82,8 +133,10 @@ export function cronFires(cron: string, timeZone: string, from: Date, limit: num
   const days = new Set<number>(dayOfMonth.values as number[]);
   const weekdays = new Set<number>((dayOfWeek.values as number[]).map((day) => day % 7));
   const fires: Date[] = [];
-  // A bound on the parser's steps, for an expression whose days rarely meet (the 31st on Mondays).
-  for (let step = 0; fires.length < limit && step < limit * 50 && expression.hasNext(); step += 1) {
+  // A bound on the parser's steps, for an expression whose days rarely meet (the 31st on Mondays);
+  // whether they ever meet is `meetsEver`'s question.
+  const steps = Math.max(limit * 50, MAX_PARSER_STEPS);
+  for (let step = 0; fires.length < limit && step < steps && expression.hasNext(); step += 1) {
     const next = expression.next();
     const at = next.toDate();
     if (until && at > until) break;
@@ -91,6 +144,31 @@ export function cronFires(cron: string, timeZone: string, from: Date, limit: num
     fires.push(at);
   }
   return fires;
+}
+
+/** The parser's steps a search for times may take at least. */
+const MAX_PARSER_STEPS = 10_000;
+/** Weekdays repeat on the same dates every 28 years (within a century): a calendar longer than that. */
+const DAYS_SEARCHED = 29 * 366;
+
+/**
+ * Whether a cron expression's days ever come: some date of its months and days of month falls on
+ * one of its weekdays (both must match when both are given), looked for day by day over a cycle of
+ * the calendar. Times within a day always come.
+ */
+function meetsEver(cron: string, timeZone: string, from: Date): boolean {
+  const { dayOfMonth, dayOfWeek, month } = parseCron(cron, timeZone, from).fields;
+  const days = new Set<number>(dayOfMonth.values as number[]);
+  const weekdays = new Set<number>((dayOfWeek.values as number[]).map((day) => day % 7));
+  const months = new Set<number>(month.values as number[]);
+  const start = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate());
+  for (let day = 0; day < DAYS_SEARCHED; day += 1) {
+    const date = new Date(start + day * 86_400_000);
+    if (!months.has(date.getUTCMonth() + 1)) continue;
+    // A field left as `*` holds every value: requiring both is right whichever is given.
+    if (days.has(date.getUTCDate()) && weekdays.has(date.getUTCDay())) return true;
+  }
+  return false;
 }
 
 /**
@@ -133,7 +211,7 @@ export function checkTiming(
       );
     return timing;
   }
-  if (cronFires(timing.cron!, timing.timeZone, now, 1).length === 0)
+  if (!meetsEver(timing.cron!, timing.timeZone, now))
     throw unprocessable('invalid-cron', `cron: "${timing.cron}" never fires`);
   const gap = shortestGapSeconds(timing.cron!, timing.timeZone, now);
   if (gap < minIntervalSeconds)

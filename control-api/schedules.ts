@@ -15,7 +15,7 @@ import { schedules } from '../db/schema.js';
 import type { environments } from '../db/schema.js';
 import { audit } from './audit.js';
 import { assertEnvironmentHolding, lockQuota, organizationQuotas } from './limits/quotas.js';
-import { conflict } from './problems.js';
+import { assertEnvironmentActive, conflict, isUniqueViolation, notFound, unprocessable } from './problems.js';
 import { currentPolicy } from './retention/policy.js';
 import type { RetentionPolicy } from './retention/policy.js';
 import { prepareRun, runSearchAttributes } from './runs.js';
@@ -78,9 +78,27 @@ export interface ScheduleFields {
 /** The Temporal Schedule's id of a schedule row. */
 export const temporalScheduleIdOf = (id: string) => `tavio-schedule-${id}`;
 
-function isUniqueViolation(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return (error as { code?: string }).code === '23505' || cause?.code === '23505';
+/** gRPC's status of an argument the server refuses. */
+const INVALID_ARGUMENT = 3;
+
+/**
+ * What a Temporal error means for a schedule's request: a Temporal Schedule gone is 404 (deleted
+ * meanwhile); a timing Temporal refuses (a spec its parser or time zone database does not take,
+ * which the client raises as a TypeError) is 422 naming the timing. Anything else stays as it is.
+ */
+export function scheduleProblem(error: unknown, row: { id: string }, timing?: ScheduleTiming): unknown {
+  if (error instanceof ScheduleNotFoundError) return notFound(`schedule ${row.id}`);
+  const code = (error as { code?: unknown; cause?: { code?: unknown } }).cause?.code;
+  if (timing && (error instanceof TypeError || code === INVALID_ARGUMENT)) {
+    const what =
+      timing.cron !== undefined ? `cron "${timing.cron}"` : `intervalSeconds ${timing.intervalSeconds}`;
+    const reason = (error as Error).message.slice(0, 200);
+    return unprocessable(
+      'invalid-schedule-timing',
+      `timing: Temporal refused ${what} in time zone ${timing.timeZone}: ${reason}`,
+    );
+  }
+  return error;
 }
 
 const duplicateName = (name: string) =>
@@ -161,14 +179,6 @@ const auditedFields = (fields: ScheduleFields) => ({
   paused: fields.paused,
 });
 
-export function assertActive(env: Env, orgSlug: string): void {
-  if (env.status !== 'active')
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
-}
-
 /**
  * Creates a schedule: its row and its Temporal Schedule, both or neither. The Temporal Schedule
  * is created inside the row's transaction (a failure rolls the row back) and deleted again when
@@ -182,7 +192,7 @@ export async function createSchedule(
   note: string | undefined,
   actorKeyId: string,
 ): Promise<ScheduleRow> {
-  assertActive(env, orgSlug);
+  assertEnvironmentActive(orgSlug, env);
   const { fields, prepared } = await checked(deps, env, given);
   const [taken] = await deps.db
     .select({ id: schedules.id })
@@ -223,12 +233,16 @@ export async function createSchedule(
           target: temporalScheduleId,
           details: auditedFields(fields),
         });
-        await client.schedule.create({
-          scheduleId: temporalScheduleId,
-          ...options,
-          state: { paused: fields.paused, note },
-          memo: { tavioScheduleId: id },
-        });
+        await client.schedule
+          .create({
+            scheduleId: temporalScheduleId,
+            ...options,
+            state: { paused: fields.paused, note },
+            memo: { tavioScheduleId: id },
+          })
+          .catch((error: unknown) => {
+            throw scheduleProblem(error, { id }, fields.timing);
+          });
         created = true;
         return row!;
       });
@@ -261,7 +275,9 @@ export function fieldsOf(row: ScheduleRow): ScheduleFields {
 /**
  * Changes a schedule: the row and the Temporal Schedule (updated in place) together. The row
  * changes only if no other change came first (409 otherwise); the Temporal update happens inside
- * its transaction, and is undone when the commit fails.
+ * its transaction, and is undone when the commit fails. What the schedule starts is built while
+ * the row is held, as `refreshScheduleActions` builds it: the two take turns, and the later one
+ * writes what is current.
  */
 export async function updateSchedule(
   deps: ScheduleDeps,
@@ -271,16 +287,19 @@ export async function updateSchedule(
   changed: ScheduleFields,
   actorKeyId: string,
 ): Promise<ScheduleRow> {
-  assertActive(env, orgSlug);
-  const { fields, prepared } = await checked(deps, env, changed);
-  const policy = await currentPolicy(deps.db, env.id);
-  const options = temporalOptions(deps, env, orgSlug, row.id, fields, prepared, policy);
+  assertEnvironmentActive(orgSlug, env);
+  // Bad input is refused before anything is held.
+  const { fields } = await checked(deps, env, changed);
   return deps.temporal.inNamespace(env.namespace, 'write', async (client) => {
     const handle = client.schedule.getHandle(row.temporalScheduleId);
     let previous: ScheduleDescription | undefined;
     try {
       return await deps.db.transaction(async (tx) => {
+        // The update holds the row until the commit.
         const updated = await saveRow(tx, row, rowValues(fields), fields.name);
+        const prepared = await prepareRun(deps, env, fields);
+        const policy = await currentPolicy(tx, env.id);
+        const options = temporalOptions(deps, env, orgSlug, row.id, fields, prepared, policy);
         await audit(tx, {
           actorKeyId,
           action: 'schedule.updated',
@@ -290,10 +309,14 @@ export async function updateSchedule(
           details: { previous: auditedFields(fieldsOf(row)), current: auditedFields(fields) },
         });
         if (row.paused !== fields.paused) await announcePausedChange(deps, tx, env, updated);
-        await handle.update((current) => {
-          previous = current;
-          return { ...options, state: { ...current.state, paused: fields.paused } };
-        });
+        await handle
+          .update((current) => {
+            previous = current;
+            return { ...options, state: { ...current.state, paused: fields.paused } };
+          })
+          .catch((error: unknown) => {
+            throw scheduleProblem(error, row, fields.timing);
+          });
         return updated;
       });
     } catch (error) {
@@ -309,32 +332,56 @@ export async function updateSchedule(
   });
 }
 
+/** Where a failure of a step that does not fail its request is logged (a route's `request.log`). */
+export interface StepLog {
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
 /**
  * Brings what an environment's schedules start (all, or those `which` selects) in step with what a
  * run started now would get: the connection pair's newest field mapping, the retention policy in
- * force. Called after either changes; timing and paused state stay as they are. Answers how many
- * schedules were updated.
+ * force. Called after either changes; timing and paused state stay as they are. Each schedule is
+ * refreshed in its own transaction holding its row, from the row as held (a change of the schedule
+ * meanwhile waits, or is waited for). A schedule that cannot be refreshed is logged and passed
+ * over: the change that called for the refresh is committed already, and the schedule's next
+ * change rebuilds what it starts. Answers how many schedules were refreshed and how many failed.
  */
 export async function refreshScheduleActions(
   deps: ScheduleDeps,
   env: Env,
   orgSlug: string,
+  log: StepLog,
   which: (row: ScheduleRow) => boolean = () => true,
-): Promise<number> {
+): Promise<{ refreshed: number; failed: number }> {
+  const result = { refreshed: 0, failed: 0 };
   const rows = (await deps.db.select().from(schedules).where(eq(schedules.environmentId, env.id))).filter(
     which,
   );
-  if (rows.length === 0) return 0;
-  const policy = await currentPolicy(deps.db, env.id);
   for (const row of rows) {
-    const fields = fieldsOf(row);
-    const prepared = await prepareRun(deps, env, fields);
-    const { action } = temporalOptions(deps, env, orgSlug, row.id, fields, prepared, policy);
-    await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
-      client.schedule.getHandle(row.temporalScheduleId).update((current) => ({ ...current, action })),
-    );
+    try {
+      await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+        deps.db.transaction(async (tx) => {
+          const [held] = await tx.select().from(schedules).where(eq(schedules.id, row.id)).for('update');
+          if (!held || !which(held)) return;
+          const fields = fieldsOf(held);
+          const prepared = await prepareRun(deps, env, fields);
+          const policy = await currentPolicy(tx, env.id);
+          const { action } = temporalOptions(deps, env, orgSlug, held.id, fields, prepared, policy);
+          await client.schedule
+            .getHandle(held.temporalScheduleId)
+            .update((current) => ({ ...current, action }));
+        }),
+      );
+      result.refreshed += 1;
+    } catch (error) {
+      result.failed += 1;
+      log.warn(
+        { scheduleId: row.id, err: (error as Error).message },
+        'schedule not refreshed; its next change refreshes it',
+      );
+    }
   }
-  return rows.length;
+  return result;
 }
 
 /** Updates a row that no other change moved since it was read; 409 otherwise. */
@@ -383,10 +430,10 @@ export async function setPaused(
   note: string | undefined,
   actorKeyId: string,
 ): Promise<ScheduleRow> {
-  assertActive(env, orgSlug);
+  assertEnvironmentActive(orgSlug, env);
   return deps.temporal.inNamespace(env.namespace, 'write', async (client) => {
     const handle = client.schedule.getHandle(row.temporalScheduleId);
-    return deps.db.transaction(async (tx) => {
+    const change = deps.db.transaction(async (tx) => {
       const updated = await saveRow(tx, row, { paused });
       await audit(tx, {
         actorKeyId,
@@ -401,6 +448,9 @@ export async function setPaused(
       if (paused) await handle.pause(text);
       else await handle.unpause(text);
       return updated;
+    });
+    return change.catch((error: unknown) => {
+      throw scheduleProblem(error, row);
     });
   });
 }
@@ -438,6 +488,28 @@ export async function deleteSchedule(
       await deleteTemporalSchedule(client, row.temporalScheduleId);
     }),
   );
+}
+
+/**
+ * Deletes a schedule on request, in the order a retirement uses: its Temporal Schedule first (one
+ * already gone counts as deleted), so that nothing fires after its runs are recorded; then what it
+ * started is recorded (a failure is logged: the run recorder's pass can no longer find them, but
+ * Temporal keeps them); then its row, audited.
+ */
+export async function removeSchedule(
+  deps: Pick<ScheduleDeps, 'db' | 'temporal'>,
+  env: Env,
+  row: ScheduleRow,
+  actorKeyId: string,
+  log: StepLog,
+): Promise<void> {
+  await deps.temporal.inNamespace(env.namespace, 'write', (client) =>
+    deleteTemporalSchedule(client, row.temporalScheduleId),
+  );
+  await recordScheduledRuns(deps, env, [row]).catch((error: Error) =>
+    log.warn({ scheduleId: row.id, err: error.message }, 'scheduled runs not recorded'),
+  );
+  await deleteSchedule(deps, env, row, actorKeyId);
 }
 
 /**

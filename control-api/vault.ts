@@ -3,7 +3,7 @@ import { createSealedStore } from '../common/sealed-objects.js';
 import type { SealScope } from '../common/sealed-objects.js';
 import type { AccountAccess } from './provisioning/account-access.js';
 import type { environments } from '../db/schema.js';
-import { conflict } from './problems.js';
+import { environmentNotActive } from './problems.js';
 
 export interface SealTarget extends SealScope {
   awsAccountId: string;
@@ -16,11 +16,7 @@ export interface SealTarget extends SealScope {
  * secrets): it takes them only while active, with its key; 409 otherwise.
  */
 export function sealTargetOf(orgSlug: string, env: typeof environments.$inferSelect): SealTarget {
-  if (env.status !== 'active' || !env.keyArn)
-    throw conflict(
-      'environment-not-active',
-      `environment ${orgSlug}/${env.slug} is ${env.status}, not active`,
-    );
+  if (env.status !== 'active' || !env.keyArn) throw environmentNotActive(orgSlug, env);
   return {
     organization: orgSlug,
     environment: env.slug,

@@ -47,9 +47,11 @@ export async function webhookDelivery(input: WebhookDeliveryInput): Promise<Webh
   for (let n = 0; ; n++) {
     const startedAt = Date.now();
     try {
+      // The URL is read from the endpoint's sealed record; only deliveries started before it was
+      // sealed there still carry it in their input (and pass it on).
       const attempt = await deliverWebhook({
         endpointId: input.endpointId,
-        url: input.url,
+        ...(input.url === undefined ? {} : { url: input.url }),
         eventId: input.eventId,
         payload: input.payload,
       });

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import {
   apiKeys,
   connections,
@@ -6,6 +6,8 @@ import {
   environments,
   fieldMappings,
   runs,
+  webhookDeliveries,
+  webhookEndpoints,
 } from '../../db/schema.js';
 import type { PrefixSweep } from '../../common/retention.js';
 import { currentPolicy } from '../retention/policy.js';
@@ -40,6 +42,9 @@ export interface RetirementReceipt {
   runsCanceled: number;
   /** Its schedules, deleted from Temporal and from the control database. */
   schedulesDeleted: number;
+  /** Its webhook endpoints, deleted (listed no more), and their deliveries that had not ended, failed. */
+  webhookEndpointsDeleted: number;
+  webhookDeliveriesStopped: number;
   /** Its connections (and with them the destinations its region's gateway allowed it) deleted. */
   connectionsDeleted: number;
   /**
@@ -48,6 +53,48 @@ export interface RetirementReceipt {
    */
   worker: ({ confirmed: true; at: string } & WorkerRelease) | { confirmed: false };
   retiredAt: string;
+}
+
+/**
+ * Deletes (softly: they stay readable in the control database) the environment's webhook endpoints
+ * and fails their deliveries that had not ended, each endpoint audited. Repeating it finds nothing.
+ */
+async function retireWebhookEndpoints(
+  deps: ProvisioningDeps,
+  env: EnvironmentRow,
+  actorKeyId: string,
+): Promise<{ endpointsDeleted: number; deliveriesStopped: number }> {
+  return deps.db.transaction(async (tx) => {
+    const now = new Date();
+    const deleted = await tx
+      .update(webhookEndpoints)
+      .set({ deletedAt: now, updatedAt: now })
+      .where(and(eq(webhookEndpoints.environmentId, env.id), isNull(webhookEndpoints.deletedAt)))
+      .returning({ id: webhookEndpoints.id });
+    const stopped = await tx
+      .update(webhookDeliveries)
+      .set({ status: 'failed', completedAt: now })
+      .where(
+        and(
+          eq(webhookDeliveries.environmentId, env.id),
+          inArray(webhookDeliveries.status, ['queued', 'delivering']),
+        ),
+      )
+      .returning({ id: webhookDeliveries.id, endpointId: webhookDeliveries.endpointId });
+    for (const { id } of deleted)
+      await audit(tx, {
+        actorKeyId,
+        action: 'webhook_endpoint.deleted',
+        organizationId: env.organizationId,
+        environmentId: env.id,
+        target: id,
+        details: {
+          reason: 'environment retired',
+          deliveriesStopped: stopped.filter((delivery) => delivery.endpointId === id).length,
+        },
+      });
+    return { endpointsDeleted: deleted.length, deliveriesStopped: stopped.length };
+  });
 }
 
 /**
@@ -79,6 +126,8 @@ export async function retireEnvironment(
   // Its schedules go before its runs are canceled: none fires during the retirement, and what they
   // started is recorded and canceled with the other runs.
   const schedulesDeleted = await retireSchedules(deps, env, actorKeyId);
+  // Its webhook endpoints go with it; their delivery workflows end with its namespace.
+  const webhooks = await retireWebhookEndpoints(deps, env, actorKeyId);
   const running = await deps.db
     .select()
     .from(runs)
@@ -153,6 +202,8 @@ export async function retireEnvironment(
     apiKeysRevoked: revoked.length,
     runsCanceled: running.length,
     schedulesDeleted,
+    webhookEndpointsDeleted: webhooks.endpointsDeleted,
+    webhookDeliveriesStopped: webhooks.deliveriesStopped,
     connectionsDeleted: connectionsDeleted.length,
     worker: worker ? { confirmed: true, ...worker } : { confirmed: false },
     retiredAt: new Date().toISOString(),

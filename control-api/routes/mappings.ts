@@ -65,11 +65,13 @@ export function mappingRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(db, principal, request.params);
         const row = await saveMapping(db, env, org.slug, request.body, principal.keyId);
-        // The pair's schedules start their next runs with this version.
+        // The pair's schedules start their next runs with this version; a schedule that cannot be
+        // refreshed is logged, and the saved version stands.
         await refreshScheduleActions(
           scheduleDeps,
           env,
           org.slug,
+          request.log,
           ({ connections }) =>
             connections.source === row.sourceConnectionId &&
             connections.destination === row.destinationConnectionId,

@@ -8,7 +8,7 @@ import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment, visibleOrganization } from '../auth.js';
 import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { conflict, ProblemError } from '../problems.js';
+import { assertEnvironmentActive, conflict, ProblemError } from '../problems.js';
 import { applyRetention, RetentionStepFailed, triggerSweep } from '../retention/apply.js';
 import { currentPolicy, policyVersions, settingsOf } from '../retention/policy.js';
 import { collectSweepReceipts, listReceipts } from '../retention/receipts.js';
@@ -46,11 +46,7 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   async function governed(principal: Principal, params: z.infer<typeof envParams>) {
     await visibleOrganization(db, principal, params.org, 'admin');
     const { org, env } = await visibleEnvironment(db, principal, params);
-    if (env.status !== 'active')
-      throw conflict(
-        'environment-not-active',
-        `environment ${org.slug}/${env.slug} is ${env.status}, not active`,
-      );
+    assertEnvironmentActive(org.slug, env);
     return { org, env };
   }
 
@@ -171,8 +167,9 @@ export function retentionRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           });
           return { ...(await currentPolicy(tx, env.id)), createdAt: row!.createdAt.toISOString() };
         });
-        // Runs the schedules start from now on keep this version and its log detail.
-        await refreshScheduleActions(scheduleDeps, env, org.slug);
+        // Runs the schedules start from now on keep this version and its log detail; a schedule that
+        // cannot be refreshed is logged, and the policy stands.
+        await refreshScheduleActions(scheduleDeps, env, org.slug, request.log);
         return policy;
       },
     );

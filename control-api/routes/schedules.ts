@@ -6,21 +6,13 @@ import { schedules } from '../../db/schema.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { Principal } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { notFound } from '../problems.js';
 import { jsonResponse, problemResponses } from '../openapi.js';
 import type { ProblemKind } from '../openapi.js';
 import { scheduleDetailSchema, scheduleListSchema, scheduleSchema } from '../openapi-schemas.js';
-import {
-  assertActive,
-  createSchedule,
-  deleteSchedule,
-  fieldsOf,
-  scheduleDepsOf,
-  updateSchedule,
-} from '../schedules.js';
+import { assertEnvironmentActive, notFound } from '../problems.js';
+import { createSchedule, fieldsOf, removeSchedule, scheduleDepsOf, updateSchedule } from '../schedules.js';
 import { describeSchedule, scheduleView } from '../schedule-view.js';
 import type { ScheduleFields, ScheduleRow } from '../schedules.js';
-import { recordScheduledRuns } from '../scheduled-runs.js';
 import { OVERLAP_POLICIES } from '../schedule-spec.js';
 import { envParams, slug } from '../schemas.js';
 
@@ -274,7 +266,8 @@ export function scheduleRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         schema: {
           operationId: 'deleteSchedule',
           tags: ['schedules'],
-          summary: 'Delete a schedule and its Temporal Schedule; the runs it started stay listed',
+          summary:
+            'Delete a schedule and its Temporal Schedule (one already gone counts as deleted); the runs it started stay listed',
           params: scheduleParams,
           response: {
             200: jsonResponse('The schedule, deleted', scheduleSchema),
@@ -285,12 +278,9 @@ export function scheduleRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { org, env, row } = await loadSchedule(deps.db, principal, request.params);
-        assertActive(env, org.slug);
-        // What it started up to now is recorded first: its runs are listed like any other.
-        await recordScheduledRuns(deps, env, [row]).catch((error: Error) =>
-          request.log.warn({ err: error.message }, 'scheduled runs not recorded'),
-        );
-        await deleteSchedule(deps, env, row, principal.keyId);
+        assertEnvironmentActive(org.slug, env);
+        // Its runs up to now stay listed like any other; a Temporal Schedule already gone counts as deleted.
+        await removeSchedule(deps, env, row, principal.keyId, request.log);
         return scheduleView(scheduleDeps, env, row);
       },
     );

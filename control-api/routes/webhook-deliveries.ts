@@ -83,11 +83,14 @@ export function webhookDeliveryRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           operationId: 'redeliverWebhook',
           tags: ['webhooks'],
           summary:
-            'Send a delivery again: the same webhook-id and payload, a fresh signature, a new delivery',
+            'Send a delivery again: the same webhook-id and payload, a fresh signature, a new delivery; one at a time per event and endpoint',
           params: deliveryParams,
           response: {
             201: jsonResponse('The new delivery, queued', webhookDeliverySchema),
-            ...problemResponses('input', { 404: ['not-found'], 409: ['environment-not-active'] }),
+            ...problemResponses('input', {
+              404: ['not-found'],
+              409: ['environment-not-active', 'redelivery-in-progress'],
+            }),
           },
         },
       },

@@ -9,6 +9,7 @@ import { assertEnvironmentHolding, lockQuota, organizationQuotas } from '../limi
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
+import { notFound } from '../problems.js';
 import {
   updatedWebhookEndpointSchema,
   webhookEndpointListSchema,
@@ -193,10 +194,11 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
+        // Only an active environment's endpoints change (as only an active one registers them).
+        const vault = secretVault(org.slug, env);
         const current = await liveEndpoint(deps.db, env, request.params.endpoint);
         const body = request.body;
         const newUrl = body.url !== undefined && body.url !== current.url ? body.url : undefined;
-        const vault = newUrl ? secretVault(org.slug, env) : undefined;
         if (newUrl) await assertWebhookUrlAllowed(deps.config, newUrl);
         const { row, secret } = await deps.db.transaction(async (tx) => {
           const [updated] = await tx
@@ -221,8 +223,9 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             },
           });
           // The control plane cannot read the sealed secret back: a new host gets a new secret.
-          const sealed =
-            newUrl && vault ? await sealSigningSecret(deps.accounts, vault, current.id, newUrl) : undefined;
+          const sealed = newUrl
+            ? await sealSigningSecret(deps.accounts, vault, current.id, newUrl)
+            : undefined;
           return { row: updated!, secret: sealed };
         });
         return { ...endpointView(row), ...(secret ? { secret } : {}) };
@@ -247,13 +250,16 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         const current = await liveEndpoint(deps.db, env, request.params.endpoint);
-        const pending = await pendingDeliveries(deps.db, current.id);
-        const row = await deps.db.transaction(async (tx) => {
+        const { row, pending } = await deps.db.transaction(async (tx) => {
+          // Read in the transaction that deletes it; a delivery queued by another transaction
+          // meanwhile is ended by the dispatcher, which skips deliveries of deleted endpoints.
           const [deleted] = await tx
             .update(webhookEndpoints)
             .set({ deletedAt: new Date(), updatedAt: new Date() })
-            .where(eq(webhookEndpoints.id, current.id))
+            .where(and(eq(webhookEndpoints.id, current.id), isNull(webhookEndpoints.deletedAt)))
             .returning();
+          if (!deleted) throw notFound(`webhook endpoint ${current.id}`);
+          const pending = await pendingDeliveries(tx, current.id);
           if (pending.length > 0)
             await tx
               .update(webhookDeliveries)
@@ -275,10 +281,12 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             target: current.id,
             details: { deliveriesStopped: pending.length },
           });
-          return deleted!;
+          return { row: deleted, pending };
         });
-        // Deliveries waiting to try again stop; one that already ended or never started has nothing to cancel.
-        for (const delivery of pending.filter((p) => p.status === 'delivering'))
+        // Their workflows stop: the delivering ones, and the queued ones too, which a dispatch may
+        // have started meanwhile (a workflow that never started or already ended has nothing to
+        // cancel). A dispatch after the commit skips them: they ended failed, their endpoint deleted.
+        for (const delivery of pending)
           await deps.temporal
             .inNamespace(env.namespace, 'write', (client) =>
               client.workflow.getHandle(delivery.workflowId).cancel(),

@@ -3,14 +3,14 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { ControlApiConfig } from '../../common/config.js';
 import { addressRules, judgeAddress, parseAddress, unbracketed } from '../../common/address-rules.js';
 import { generateWebhookSecret } from '../../common/webhook-signature.js';
-import { webhookSecretName } from '../../common/webhooks.js';
+import { SEALED_URL, webhookSecretName } from '../../common/webhooks.js';
 import type { WebhookEvent } from '../../common/webhooks.js';
 import type { Database } from '../../db/client.js';
 import { webhookEndpoints } from '../../db/schema.js';
 import type { environments } from '../../db/schema.js';
 import type { AccountAccess } from '../provisioning/account-access.js';
 import { connectionHostRefusal } from '../connection-hosts.js';
-import type { Resolve } from '../connection-hosts.js';
+import type { HostRefusal, Resolve } from '../connection-hosts.js';
 import { notFound, unprocessable } from '../problems.js';
 import { sealCredentials, sealTargetOf } from '../vault.js';
 import type { SealTarget } from '../vault.js';
@@ -47,6 +47,18 @@ function plainHttpAllowed(config: ControlApiConfig, url: URL): boolean {
 }
 
 /**
+ * A connection's refusal in a webhook's words: a webhook has no credentials to send a secret as;
+ * the receiver authenticates deliveries by their signature.
+ */
+function webhookRefusalDetail(refusal: HostRefusal): string {
+  if (refusal.reason !== 'secret in query' && refusal.reason !== 'userinfo') return refusal.detail;
+  return refusal.detail.replace(
+    /; send (it|them) as the connection's credentials$/,
+    '; a webhook URL carries no credentials: receivers verify each delivery by its signature',
+  );
+}
+
+/**
  * Refuses a URL an endpoint may not use, as 422 `webhook-url-refused` naming `url`: https only
  * (except a customer network's address), and then every rule a connection's base URL obeys (no
  * platform service, metadata, link-local or reserved address, no credentials in the URL).
@@ -63,15 +75,18 @@ export async function assertWebhookUrlAllowed(
       `url: ${parsed.protocol}//${parsed.host} is not https; webhooks leave over https only (plain http only to an address of the allowed customer networks)`,
     );
   const refusal = await connectionHostRefusal(config, url, resolve);
-  if (refusal) throw unprocessable('webhook-url-refused', `url: ${refusal.detail}`);
+  if (refusal) throw unprocessable('webhook-url-refused', `url: ${webhookRefusalDetail(refusal)}`);
 }
 
 /** Where the environment seals its endpoints' secrets; it takes them only while active, with its key. */
 export const secretVault = sealTargetOf;
 
 /**
- * Seals `secret` (a new one by default) for the endpoint, bound to its URL's host, into the
- * environment's bucket; answers it, to be shown once. The control database never holds it.
+ * Seals `secret` (a new one by default) and the URL for the endpoint, bound to its URL's host, into
+ * the environment's bucket; answers the secret, to be shown once. The control database never holds
+ * it. The URL is sealed too because it may itself be a credential (a token in its path): delivery
+ * workflows name the endpoint, and their activity reads the URL from here, so it never enters a
+ * Temporal payload.
  */
 export async function sealSigningSecret(
   accounts: AccountAccess,
@@ -80,7 +95,10 @@ export async function sealSigningSecret(
   url: string,
   secret: string = generateWebhookSecret(),
 ): Promise<string> {
-  await sealCredentials(accounts, vault, webhookSecretName(endpointId), url, { signingSecret: secret });
+  await sealCredentials(accounts, vault, webhookSecretName(endpointId), url, {
+    signingSecret: secret,
+    [SEALED_URL]: url,
+  });
   return secret;
 }
 

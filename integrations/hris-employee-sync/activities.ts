@@ -19,7 +19,7 @@ import { withActivityEgress } from '../../activities/egress.js';
 import type { ConnectionCache } from '../../activities/connection-cache.js';
 import { assertSealedHost } from '../../activities/credentials.js';
 import type { CredentialOpener } from '../../activities/credentials.js';
-import { mapperFor } from './declared-mapping.js';
+import { externalIdOf, mapperFor } from './declared-mapping.js';
 import type { SkippedRecord } from './mapping.js';
 import { bounded, tombstoneOf } from './listing.js';
 import { runLog } from '../../activities/run-log.js';
@@ -168,8 +168,10 @@ export function createHrisSyncActivities(deps: HrisSyncDeps) {
     let skipped = 0;
     // The run's declared mapping, or the fixed one; compiled once per mapping.
     const mapRecord = mapperFor(input.mapping);
+    // A tombstone is not mapped: its id is what the mapping's externalId rule gives.
+    const idOf = externalIdOf(input.mapping);
     for (const record of page.data) {
-      const deleted = tombstoneOf(record);
+      const deleted = tombstoneOf(record, idOf);
       if (deleted !== undefined) {
         if (deleted === null) skipped += 1;
         else leaving.push({ externalId: deleted, reason: 'deleted' });

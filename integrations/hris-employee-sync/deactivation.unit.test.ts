@@ -4,6 +4,7 @@ import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_CURSOR_LENGTH, createHrisSyncActivities } from './activities.js';
 import type { SyncPageInput, SyncPagesResult } from './types.js';
+import type { DeclaredMapping } from './declared-mapping.js';
 import { mapEmployee } from './mapping.js';
 import { createEgressHttp } from '../../activities/http.js';
 import type { SealedConnection } from '../../common/names.js';
@@ -149,5 +150,35 @@ describe('hris-employee-sync deactivation', () => {
     const result = await fromOdd();
     expect(result).toMatchObject({ read: 3, written: 1, skipped: 1, deactivated: 1, asOf: null });
     expect(destination.deactivated.get('Z1')?.reason).toBe('deleted');
+  });
+
+  it("deactivates a tombstone by the declared mapping's externalId rule, skipping one whose id it cannot derive", async () => {
+    const [employee] = generateEmployees(1, 6);
+    const mapping: DeclaredMapping = {
+      version: 4,
+      fields: {
+        externalId: { path: 'ids.hr', transforms: [{ type: 'trim' }, { type: 'lowercase' }] },
+        givenName: { path: 'first_name' },
+        familyName: { path: 'last_name' },
+        email: { path: 'work_email' },
+        employmentStatus: { path: 'status' },
+      },
+    };
+    odd.handle = answer({
+      data: [
+        // employee_id is not the mapping's id: the deactivation names ' HR-77 ' trimmed and lower-cased.
+        { employee_id: 'Z2', ids: { hr: ' HR-77 ' }, deleted_at: '2026-11-30T00:00:00Z' },
+        { employee_id: 'Z3', deleted_at: '2026-11-30T00:00:00Z' },
+        { ...employee, ids: { hr: ' HR-78 ' } },
+      ],
+      next_cursor: null,
+    });
+    const result = await attempt()
+      .run(activities.syncEmployeePage, request({ source: { id: 'odd', baseUrl: odd.url }, mapping }))
+      .catch((e: unknown) => e);
+    expect(result).toMatchObject({ read: 3, written: 1, skipped: 1, deactivated: 1 });
+    expect(destination.deactivated.get('hr-77')?.reason).toBe('deleted');
+    expect(destination.records.get('hr-78')).toMatchObject({ givenName: employee!.first_name });
+    for (const id of ['Z2', 'Z3', ' HR-77 ']) expect(destination.deactivated.has(id)).toBe(false);
   });
 });

@@ -5,6 +5,8 @@ import { canonicalEmployeeSchema, mapEmployeeChecked, skippedRecord } from './ma
 import { stepOf, TransformFailed, TRANSFORM_TYPES, transformSchema } from './declared-transforms.js';
 import type { Step } from './declared-transforms.js';
 import type { CanonicalEmployee, MappingIssue, SkippedRecord } from './mapping.js';
+import { employeeIdOf } from './listing.js';
+import type { RecordIdOf } from './listing.js';
 
 /**
  * Declared field mappings: a connection pair's own canonical field -> source path table, with a
@@ -267,4 +269,29 @@ export function mapperFor(mapping: DeclaredMapping | undefined): RecordMapper {
   if (mapping === undefined) return (record) => mapEmployeeChecked(record);
   const compiledMapping = compile(mapping);
   return (record) => applyMapping(compiledMapping, record);
+}
+
+/**
+ * How a run finds the id of a record it does not map (a tombstone of a deleted employee): its
+ * declared mapping's externalId rule (path, then transforms), so that the deactivation names the
+ * id the employee's upserts carried; without a declared mapping, `employee_id` as the fixed mapping
+ * reads it. Null when the rule gives no non-empty string (a missing value, a transform that fails).
+ */
+export function externalIdOf(mapping: DeclaredMapping | undefined): RecordIdOf {
+  if (mapping === undefined) return employeeIdOf;
+  const rule = compile(mapping).fields.find((entry) => entry.field === 'externalId');
+  if (rule === undefined) return () => null;
+  return (record) => {
+    let value = pick(record, rule.path);
+    try {
+      for (const step of rule.steps) {
+        if (value === undefined || value === null) break;
+        value = step(value);
+      }
+    } catch (error) {
+      if (error instanceof TransformFailed) return null;
+      throw error;
+    }
+    return typeof value === 'string' && value.length > 0 ? value : null;
+  };
 }

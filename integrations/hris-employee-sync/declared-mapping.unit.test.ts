@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { generateEmployees } from '../../fixtures/employees.js';
-import { checkDeclaredFields, MAPPING_LIMITS, mapperFor } from './declared-mapping.js';
+import { checkDeclaredFields, externalIdOf, MAPPING_LIMITS, mapperFor } from './declared-mapping.js';
 import type { DeclaredFields, DeclaredMapping } from './declared-mapping.js';
 import type { Transform } from './declared-transforms.js';
 import { mapEmployeeChecked } from './mapping.js';
@@ -346,5 +346,41 @@ describe('declared mapping applied to records', () => {
     expect(mapped.filter((r) => r.skipped?.fields.includes('email'))).toHaveLength(2);
     expect(mapped[0]!.employee?.department).toBe(employees[0]!.department.toUpperCase());
     expect(mapperFor(declared)(employees[0])).toEqual(mapped[0]);
+  });
+});
+
+describe("a record's id by the mapping's externalId rule (tombstones)", () => {
+  it('without a declared mapping, is employee_id as the fixed mapping reads it', () => {
+    const idOf = externalIdOf(undefined);
+    expect(idOf({ employee_id: 'E1', deleted_at: 'x' })).toBe('E1');
+    expect(idOf({ employee_id: 42 })).toBe('42');
+    expect(idOf({ employee_id: '' })).toBeNull();
+    expect(idOf({ id: 'E1' })).toBeNull();
+  });
+
+  it('follows the declared path and transforms, as the upserts of the record did', () => {
+    const declared = {
+      version: 2,
+      fields: {
+        ...REQUIRED,
+        externalId: { path: 'ids.hr', transforms: [{ type: 'trim' }, { type: 'lowercase' }] },
+      },
+    } as DeclaredMapping;
+    const idOf = externalIdOf(declared);
+    const record = { ...base, ids: { hr: '  HR-9 ' } };
+    expect(idOf(record)).toBe('hr-9');
+    expect(idOf(record)).toBe(mapperFor(declared)(record).employee?.externalId);
+    // The fixed mapping's employee_id is not the declared id.
+    expect(idOf({ employee_id: 'E1', deleted_at: 'x' })).toBeNull();
+  });
+
+  it('gives null when the rule gives no non-empty string: missing, blank, a failing transform, a number', () => {
+    const through = (transforms: Transform[]) =>
+      externalIdOf({ version: 1, fields: { ...REQUIRED, externalId: { path: 'v', transforms } } });
+    expect(through([{ type: 'trim' }])({ v: '   ' })).toBeNull();
+    expect(through([])({})).toBeNull();
+    expect(through([])({ v: 7 })).toBeNull();
+    expect(through([{ type: 'date', from: 'YYYY-MM-DD' }])({ v: 'not a date' })).toBeNull();
+    expect(through([{ type: 'map', values: { a: 'A1' } }])({ v: 'a' })).toBe('A1');
   });
 });

@@ -9,10 +9,19 @@ import type { DestinationFault } from '../../fixtures/upsert-destination.js';
 import { clientsAs } from '../../test/support/aws.js';
 import type { EnvScenario } from '../../test/support/scenario.js';
 import { decodedText, histories, newEnvironment, runRequest } from '../../test/support/scenario.js';
-import { mapEmployee } from './mapping.js';
+import type { DeclaredFields } from './declared-mapping.js';
+import { HRIS_EMPLOYEE_MAPPING, mapEmployee } from './mapping.js';
 import type { SyncMode } from './types.js';
 
 const EMPLOYEES = 120;
+
+/** A connection pair's high-water mark as the data plane saves it. */
+interface SavedMark {
+  mark: string;
+  mappingVersion?: number | null;
+  runStartedAt: string;
+  savedAt: string;
+}
 
 /**
  * Incremental syncs on the local stack: a run moves only what changed at the source since the
@@ -42,7 +51,7 @@ describe('hris-employee-sync incremental runs', () => {
   const markName = () => `sync-marks/${s.sourceConnectionId}.${s.destinationConnectionId}`;
   /** The mark as saved in the environment's bucket, opened with its data-plane role. */
   const savedMark = async () =>
-    JSON.parse((await store.get('state', markName())).toString('utf8')) as Record<string, string>;
+    JSON.parse((await store.get('state', markName())).toString('utf8')) as SavedMark;
   /** Employees that map and are not terminated: the ones changes are made to. */
   const working = () =>
     s.source.employees.filter((e) => mapEmployee(e) !== null && e.status !== 'terminated');
@@ -98,7 +107,8 @@ describe('hris-employee-sync incremental runs', () => {
     });
     expectDestinationMatchesSource();
     const mark = await savedMark();
-    expect(Object.keys(mark).sort()).toEqual(['mark', 'runStartedAt', 'savedAt']);
+    expect(Object.keys(mark).sort()).toEqual(['mappingVersion', 'mark', 'runStartedAt', 'savedAt']);
+    expect(mark.mappingVersion).toBeNull();
     expect(Date.parse(mark.mark!)).toBeGreaterThanOrEqual(Date.parse(run.createdAt) - 1000);
   });
 
@@ -206,8 +216,53 @@ describe('hris-employee-sync incremental runs', () => {
     expect((await savedMark()).mark! > mark.mark!).toBe(true);
   });
 
+  it('lists and moves every record in the first incremental run under a new mapping version', async () => {
+    // Every canonical field from its fixed path: the records map as before, now by version 1.
+    const fields = Object.fromEntries(
+      Object.entries(HRIS_EMPLOYEE_MAPPING).map(([field, path]) => [field, { path }]),
+    ) as DeclaredFields;
+    const saved = await s.client.saveMapping(s.org, s.env, {
+      source: s.sourceConnectionId,
+      destination: s.destinationConnectionId,
+      fields,
+    });
+    const before = writes();
+    const run = await finished('incremental');
+    expect(run.status).toBe('completed');
+    expect(run.mappingVersion).toBe(saved.version);
+    const valid = s.source.employees.filter((e) => mapEmployee(e) !== null);
+    // Nothing changed at the source since the mark: only the new version makes it list everything.
+    expect(summary(run)).toMatchObject({
+      mode: 'incremental',
+      recordsRead: s.source.employees.length,
+      recordsWritten: valid.length,
+    });
+    expect(rewritten(before)).toEqual(valid.map((e) => e.employee_id).sort());
+    expectDestinationMatchesSource();
+    expect((await savedMark()).mappingVersion).toBe(saved.version);
+
+    // The mark now carries the version: the next incremental run lists only changes again.
+    const next = await finished('incremental');
+    expect(next.status).toBe('completed');
+    expect(summary(next)).toMatchObject({ mode: 'incremental', recordsRead: 0, recordsWritten: 0 });
+  });
+
+  it('refuses to reconcile a full listing that read no employee: nobody is deactivated, the mark stays', async () => {
+    const mark = await savedMark();
+    const deactivatedBefore = new Map(s.destination.deactivated);
+    const everyone = s.source.employees.map((e) => e.employee_id);
+    for (const id of everyone) s.source.remove(id);
+    const run = await finished('full');
+    expect(run.status).toBe('failed');
+    expect(run.failure).toBe(
+      'EmptyListingRefused: the source listed no employees in a full listing: nothing was deactivated and the high-water mark was not moved',
+    );
+    expect(new Map(s.destination.deactivated)).toEqual(deactivatedBefore);
+    expect(await savedMark()).toEqual(mark);
+  });
+
   it('keeps every employee name and email out of the histories of every run', async () => {
-    expect(workflowIds.length).toBe(7);
+    expect(workflowIds.length).toBe(10);
     const people = [...s.source.employees, ...generateEmployees(EMPLOYEES, 42)];
     for (const workflowId of workflowIds) {
       const text = (await histories(s.environment.namespace, workflowId)).map(decodedText).join('\n');

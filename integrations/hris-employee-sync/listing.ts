@@ -1,20 +1,11 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType } from '../../common/failures.js';
+import { MAX_TOKEN_LENGTH, tokenProblem } from '../../common/upstream-tokens.js';
 
 /** What a source's listing page holds besides records: bounded tokens, and tombstones of deleted employees. */
 
-/** Cursors are opaque tokens of a few dozen characters; a longer one is a page of data in disguise. */
-export const MAX_CURSOR_LENGTH = 512;
-const PRINTABLE_ASCII = /^[\x20-\x7e]+$/;
-
-/** What keeps an upstream token (a cursor, a mark) out of a history, in words; undefined when nothing does. */
-export function tokenProblem(token: string): string | undefined {
-  return token.length > MAX_CURSOR_LENGTH
-    ? `of ${token.length} characters, over the limit of ${MAX_CURSOR_LENGTH}`
-    : !PRINTABLE_ASCII.test(token)
-      ? 'that is empty or not printable ASCII'
-      : undefined;
-}
+/** A cursor is bounded like every upstream token (see `common/upstream-tokens.ts`). */
+export const MAX_CURSOR_LENGTH = MAX_TOKEN_LENGTH;
 
 /**
  * A cursor or a listing's `as_of` enters the run's history (activity result, workflow state) and a
@@ -31,13 +22,21 @@ export function bounded(token: string | null, host: string, what: string): strin
   );
 }
 
+/** How a tombstone's id is found: the id an upsert of the record would carry, null when there is none. */
+export type RecordIdOf = (record: Record<string, unknown>) => string | null;
+
+/** The id of the fixed mapping: `employee_id`, a non-empty string or a number. */
+export const employeeIdOf: RecordIdOf = ({ employee_id: id }) =>
+  (typeof id === 'string' && id.length > 0) || typeof id === 'number' ? String(id) : null;
+
 /**
- * A deleted employee in a listing of changes (`{ employee_id, deleted_at }`): its id, null for a
- * tombstone without a usable id, undefined for any other record.
+ * A deleted employee in a listing of changes (a record with `deleted_at`): its id as `idOf` reads
+ * it (the run's mapping's externalId rule), null for a tombstone without a usable id, undefined for
+ * any other record.
  */
-export function tombstoneOf(record: unknown): string | null | undefined {
+export function tombstoneOf(record: unknown, idOf: RecordIdOf = employeeIdOf): string | null | undefined {
   if (record === null || typeof record !== 'object' || Array.isArray(record)) return undefined;
-  const { deleted_at: deletedAt, employee_id: id } = record as Record<string, unknown>;
+  const { deleted_at: deletedAt } = record as Record<string, unknown>;
   if (deletedAt === undefined || deletedAt === null) return undefined;
-  return (typeof id === 'string' && id.length > 0) || typeof id === 'number' ? String(id) : null;
+  return idOf(record as Record<string, unknown>);
 }

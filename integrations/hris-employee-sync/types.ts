@@ -6,7 +6,8 @@ import type { DeclaredMapping } from './declared-mapping.js';
 /**
  * `full` lists every employee and deactivates at the destination those it did not see;
  * `incremental` lists what changed since the connection pair's high-water mark (everything, as a
- * full run does, when there is no mark yet).
+ * full run does, when there is no mark yet or the mark was saved under another mapping version).
+ * A full listing that reads no employee is refused, never reconciled.
  */
 export type SyncMode = 'full' | 'incremental';
 

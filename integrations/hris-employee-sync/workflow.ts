@@ -1,7 +1,15 @@
-import { continueAsNew, defineQuery, patched, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  continueAsNew,
+  defineQuery,
+  patched,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type * as activities from '../../activities/types.js';
 import type { HrisSyncInput, HrisSyncSummary, HrisSyncTotals } from './types.js';
 import { EMPTY_CHECKSUM, xorHex } from '../../common/checksums.js';
+import { FailureType } from '../../common/failures.js';
 import { RETRY } from '../../workflows/retry.js';
 
 const { syncEmployeePage } = proxyActivities<activities.HrisSyncActivities>({
@@ -73,7 +81,9 @@ function addCounts(a: Record<string, number>, b: Record<string, number>): Record
  * An incremental run lists what changed since the connection pair's high-water mark; a full run
  * (or an incremental one without a mark yet) lists everything and, once the listing ends, has the
  * destination deactivate whoever it did not see. The listing's `as_of` becomes the mark, saved as
- * the run's last step: a run that fails or is canceled never moves it.
+ * the run's last step with the run's mapping version: a run that fails or is canceled never moves
+ * it, and an incremental run under another mapping version than the mark's lists everything. A
+ * full listing that read nobody fails (`EmptyListingRefused`) rather than deactivate everyone.
  */
 export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSummary> {
   const marks = patched(SYNC_MARKS);
@@ -85,9 +95,14 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
   setHandler(progressQuery, () => ({ ...totals, cursor, executions }));
 
   // The mark is read once, when the listing starts; continued executions carry it.
+  const mappingVersion = input.mapping?.version ?? null;
   let since = input.progress ? (input.progress.since ?? null) : null;
   if (!input.progress && marks && mode === 'incremental') {
-    since = (await readSyncMark({ source: input.source, destination: input.destination })).mark;
+    const saved = await readSyncMark({ source: input.source, destination: input.destination });
+    // A mark saved under another mapping version: records unchanged since were mapped by the other
+    // version, so everything is listed (and reconciled) again. Marks saved before versions were
+    // kept have none, as runs without a declared mapping.
+    if ((saved.mappingVersion ?? null) === mappingVersion) since = saved.mark;
   }
   const reconcile = input.progress
     ? (input.progress.reconcile ?? false)
@@ -126,6 +141,14 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
     mark ??= result.asOf ?? null;
     cursor = result.nextCursor;
     if (cursor === null) {
+      if (reconcile && totals.recordsRead === 0) {
+        // A source that listed nobody is far more likely wrong (a transient empty answer, a key of
+        // the wrong scope) than empty: reconciling would deactivate every employee.
+        throw ApplicationFailure.nonRetryable(
+          'the source listed no employees in a full listing: nothing was deactivated and the high-water mark was not moved',
+          FailureType.EmptyListingRefused,
+        );
+      }
       if (reconcile) {
         const ended = await deactivateMissing({ destination: input.destination });
         totals = {
@@ -139,6 +162,7 @@ export async function hrisEmployeeSync(input: HrisSyncInput): Promise<HrisSyncSu
           source: input.source,
           destination: input.destination,
           mark,
+          mappingVersion,
           runStartedAt: new Date(startedAt).toISOString(),
         });
       }

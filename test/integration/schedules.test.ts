@@ -97,6 +97,57 @@ describe('schedules', () => {
     expect(await tavioSchedulesInTemporal()).toEqual([]);
   });
 
+  it("answers 404 for another environment's schedule, through any route, and changes nothing", async () => {
+    // Far from now and paused: the other environment's schedule never fires during the test.
+    const hour = (new Date().getUTCHours() + 12) % 24;
+    const theirs = await other.client.createSchedule(other.org, other.env, {
+      name: 'theirs',
+      integration: 'hris-employee-sync',
+      connections: { source: other.sourceConnectionId, destination: other.destinationConnectionId },
+      cron: `15 ${hour} * * *`,
+      paused: true,
+    });
+    const [before] = await database.db.select().from(schedules).where(eq(schedules.id, theirs.id));
+    const path = `/v1/organizations/${s.org}/environments/${s.env}/schedules/${theirs.id}`;
+    const day = new Date();
+    day.setUTCHours(0, 0, 0, 0);
+    const range = { startAt: new Date(day.getTime() - 86_400_000).toISOString(), endAt: day.toISOString() };
+    const attempts: [string, string, unknown][] = [
+      ['GET', path, undefined],
+      ['PATCH', path, { name: 'taken-over', paused: false }],
+      ['DELETE', path, undefined],
+      ['POST', `${path}/trigger`, undefined],
+      ['POST', `${path}/pause`, {}],
+      ['POST', `${path}/resume`, {}],
+      ['POST', `${path}/backfill`, range],
+    ];
+    // The organization's admin key sees both environments: only the schedule's own environment answers.
+    for (const key of [s.envKey, s.adminKey])
+      for (const [method, url, body] of attempts) {
+        const answer = await rawRequest(method, url, {
+          key,
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        expect(answer.status, `${method} ${url}`).toBe(404);
+        expect(answer.body.type).toBe('https://tavio.dev/problems/not-found');
+      }
+    const [after] = await database.db.select().from(schedules).where(eq(schedules.id, theirs.id));
+    expect(after).toEqual(before);
+    const described = await temporal.workflowService.describeSchedule({
+      namespace: other.environment.namespace,
+      scheduleId: theirs.temporalScheduleId,
+    });
+    expect(described.schedule?.state?.paused).toBe(true);
+    expect(Number(described.info?.actionCount ?? 0)).toBe(0);
+    expect(described.info?.runningWorkflows ?? []).toEqual([]);
+    const audited = await database.db
+      .select({ action: auditLog.action })
+      .from(auditLog)
+      .where(and(eq(auditLog.target, theirs.temporalScheduleId), like(auditLog.action, 'schedule.%')));
+    expect(audited.map((entry) => entry.action)).toEqual(['schedule.created']);
+    await other.client.deleteSchedule(other.org, other.env, theirs.id);
+  });
+
   let frequent: Schedule;
 
   it("fires runs of the integration on the region's queue, listed with their schedule, found by search attributes", async () => {
@@ -298,6 +349,36 @@ describe('schedules', () => {
         detail: expect.stringMatching(/future/),
       },
     });
+
+    const backfill = (body: unknown) =>
+      rawRequest('POST', `/v1/organizations/${s.org}/environments/${s.env}/schedules/${daily.id}/backfill`, {
+        key: s.envKey,
+        body: JSON.stringify(body),
+      });
+    // The same range again would start its times twice: refused, naming the runs it holds.
+    const repeated = await backfill({ startAt: startAt.toISOString(), endAt: today.toISOString() });
+    expect(repeated).toMatchObject({
+      status: 409,
+      body: {
+        type: 'https://tavio.dev/problems/backfill-overlaps-runs',
+        detail: expect.stringMatching(/holds 3 run/),
+      },
+    });
+    // Every run of the range at once, outside the run quotas: refused.
+    const allAtOnce = await backfill({
+      startAt: new Date(startAt.getTime() - 3 * 86_400_000).toISOString(),
+      endAt: startAt.toISOString(),
+      overlapPolicy: 'allow_all',
+    });
+    expect(allAtOnce).toMatchObject({
+      status: 422,
+      body: {
+        type: 'https://tavio.dev/problems/invalid-backfill-policy',
+        detail: expect.stringMatching(/^overlapPolicy: allow_all/),
+      },
+    });
+    await sleep(3_000);
+    expect(await runsOf(daily.id)).toHaveLength(4);
   });
 
   it("announces its pause and resume as signed webhooks, and starts its pair's newest mapping", async () => {

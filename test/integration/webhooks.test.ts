@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,12 +126,18 @@ describe('completion webhooks', () => {
     const history = decodedText(await histories(s.environment.namespace, `webhook-delivery-${first.id}`));
     expect(history).toContain(run.id);
     expect(history).not.toContain(endpoint.secret.slice(6));
+    // Nor its URL (which may be a credential itself): the activity reads it from the sealed record.
+    expect(history).not.toContain('/hooks/tavio');
+    expect(history).not.toContain(new URL(receiver.url).host);
   });
 
-  it('retries a failing receiver with backoff and records each attempt', async () => {
+  it('retries a failing receiver with backoff and records each attempt; a redirect is a failed attempt, never followed', async () => {
     const flaky = await newReceiver();
     flaky.failNext(2);
     const hook = await register(`${flaky.url}/flaky`);
+    const moving = await newReceiver();
+    moving.redirectNext(1, `${moving.url}/target`);
+    const redirecting = await register(`${moving.url}/redirecting`);
     await s.client.waitForRun(s.org, s.env, (await s.client.createRun(s.org, s.env, runRequest(s))).id);
     const requests = await flaky.waitFor(3);
     expect(requests.map((r) => r.answered)).toEqual([500, 500, 204]);
@@ -148,7 +155,19 @@ describe('completion webhooks', () => {
       [204, null],
     ]);
     for (const attempt of delivery!.attempts) expect(attempt.latencyMs).toBeGreaterThanOrEqual(0);
+    // The 302 was answered, not followed: no request (POST or GET) reached its location.
+    const [redirected] = await settled(redirecting.id);
+    expect(redirected!.status).toBe('delivered');
+    expect(redirected!.attempts.map((a) => [a.statusCode, a.error])).toEqual([
+      [302, 'status 302'],
+      [204, null],
+    ]);
+    expect(moving.received.map((r) => [r.path, r.answered])).toEqual([
+      ['/redirecting', 302],
+      ['/redirecting', 204],
+    ]);
     await s.client.deleteWebhookEndpoint(s.org, s.env, hook.id);
+    await s.client.deleteWebhookEndpoint(s.org, s.env, redirecting.id);
   });
 
   it('redelivers with the same webhook-id and a fresh signature', async () => {
@@ -158,6 +177,15 @@ describe('completion webhooks', () => {
     const again = await s.client.redeliverWebhook(s.org, s.env, first.id);
     expect(again).toMatchObject({ eventId: first.eventId, redeliveryOf: first.id, payload: first.payload });
     expect(again.id).not.toBe(first.id);
+    // One at a time: while it is queued or delivering, another redelivery of the event is refused.
+    const listed = (await deliveriesOf(endpoint.id)).length;
+    const twice = await s.client.redeliverWebhook(s.org, s.env, first.id).catch((e: unknown) => e);
+    expect(twice).toBeInstanceOf(TavioApiError);
+    expect([(twice as TavioApiError).problem.status, (twice as TavioApiError).problem.type]).toEqual([
+      409,
+      'https://tavio.dev/problems/redelivery-in-progress',
+    ]);
+    expect(await deliveriesOf(endpoint.id)).toHaveLength(listed);
     const requests = await receiver.waitFor(before + 1);
     const repeat = requests.slice(before).find((r) => r.headers['webhook-id'] === first.eventId)!;
     expect(repeat.body).toBe(original.body);
@@ -180,6 +208,11 @@ describe('completion webhooks', () => {
     const repeat = requests.slice(before).find((r) => r.headers['webhook-id'] === again.eventId)!;
     expect(() => new Webhook(rotated.secret).verify(repeat.body, headersOf(repeat))).not.toThrow();
     expect(() => new Webhook(endpoint.secret).verify(repeat.body, headersOf(repeat))).toThrow();
+    // Ended before the next redelivery of the same event (one at a time).
+    await until(
+      () => s.client.getWebhookDelivery(s.org, s.env, again.id),
+      (d) => d.status === 'delivered',
+    );
   });
 
   it('gives a new URL a new secret, sealed for its host, and refuses a bad one without a change', async () => {
@@ -249,6 +282,90 @@ describe('completion webhooks', () => {
       (d) => d.eventId !== first.eventId && d.payload.data.runId === first.payload.data.runId,
     )!;
     expect(repeat).toMatchObject({ event: 'run.completed', redeliveryOf: null });
+  });
+
+  it('keeps environments apart, and a retired environment deletes its endpoints and stops their deliveries', async () => {
+    // Another environment of the same organization, reached with the organization's admin key,
+    // which sees both.
+    const otherEnv = `${s.env}-b`;
+    await s.admin.createEnvironment(s.org, otherEnv, 'us');
+    const away = await newReceiver();
+    away.setDown(true);
+    const other = await s.admin.createWebhookEndpoint(s.org, otherEnv, {
+      url: `${away.url}/other`,
+      events: ['run.completed'],
+    });
+    const mine = await s.client.getWebhookEndpoint(s.org, s.env, endpoint.id);
+    // Settled first, so that only what these calls did could change them.
+    const myDeliveries = await settled(endpoint.id);
+    const expectNotFound = async (call: Promise<unknown>) => {
+      const error = await call.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TavioApiError);
+      expect((error as TavioApiError).problem.status).toBe(404);
+    };
+    // This environment's endpoint and delivery, asked for in the other environment...
+    await expectNotFound(s.admin.getWebhookEndpoint(s.org, otherEnv, endpoint.id));
+    await expectNotFound(
+      s.admin.updateWebhookEndpoint(s.org, otherEnv, endpoint.id, { events: ['run.failed'] }),
+    );
+    await expectNotFound(s.admin.rotateWebhookSecret(s.org, otherEnv, endpoint.id));
+    await expectNotFound(s.admin.listWebhookDeliveries(s.org, otherEnv, endpoint.id));
+    await expectNotFound(s.admin.getWebhookDelivery(s.org, otherEnv, first.id));
+    await expectNotFound(s.admin.redeliverWebhook(s.org, otherEnv, first.id));
+    await expectNotFound(s.admin.deleteWebhookEndpoint(s.org, otherEnv, endpoint.id));
+    // ...and the other environment's endpoint, asked for in this one.
+    await expectNotFound(s.client.getWebhookEndpoint(s.org, s.env, other.id));
+    await expectNotFound(
+      s.client.updateWebhookEndpoint(s.org, s.env, other.id, { url: `${receiver.url}/x` }),
+    );
+    await expectNotFound(s.client.rotateWebhookSecret(s.org, s.env, other.id));
+    await expectNotFound(s.client.listWebhookDeliveries(s.org, s.env, other.id));
+    await expectNotFound(s.client.deleteWebhookEndpoint(s.org, s.env, other.id));
+    // Nothing changed on either side.
+    expect(await s.client.getWebhookEndpoint(s.org, s.env, endpoint.id)).toEqual(mine);
+    expect(await deliveriesOf(endpoint.id)).toEqual(myDeliveries);
+    // The secret is shown once only (toEqual ignores the undefined property).
+    const otherView = { ...other, secret: undefined };
+    expect(await s.admin.getWebhookEndpoint(s.org, otherEnv, other.id)).toEqual(otherView);
+    expect(await s.admin.listWebhookEndpoints(s.org, otherEnv)).toEqual([otherView]);
+
+    // A delivery of the other environment's, not ended when it retires (its receiver is down).
+    const stuck = randomUUID();
+    const database = testDatabase();
+    try {
+      await database.db.execute(
+        sql`insert into webhook_deliveries (id, endpoint_id, environment_id, event, event_id, payload, workflow_id)
+            select ${stuck}, ${other.id}, id, 'run.completed', ${`msg_${stuck}`}, ${JSON.stringify(first.payload)}::jsonb,
+                   ${`webhook-delivery-${stuck}`}
+            from environments where slug = ${otherEnv}`,
+      );
+    } finally {
+      await database.close();
+    }
+    const { receipt } = await s.admin.retireEnvironment(s.org, otherEnv);
+    expect(receipt).toMatchObject({ webhookEndpointsDeleted: 1, webhookDeliveriesStopped: 1 });
+    expect(await s.admin.listWebhookEndpoints(s.org, otherEnv)).toEqual([]);
+    await expectNotFound(s.admin.getWebhookEndpoint(s.org, otherEnv, other.id));
+    // A retired environment's endpoints change no more.
+    const patched = await s.admin
+      .updateWebhookEndpoint(s.org, otherEnv, other.id, { events: ['run.failed'] })
+      .catch((e: unknown) => e);
+    expect((patched as TavioApiError).problem.type).toBe('https://tavio.dev/problems/environment-not-active');
+    const after = testDatabase();
+    try {
+      const rows = await after.db.execute(
+        sql`select deleted_at is not null as done from webhook_endpoints where id = ${other.id}
+            union all select true from audit_log
+            where target = ${other.id} and action = 'webhook_endpoint.deleted'
+            union all select status = 'failed' and completed_at is not null from webhook_deliveries
+            where id = ${stuck}`,
+      );
+      expect(rows.map((row) => row.done)).toEqual([true, true, true]);
+    } finally {
+      await after.close();
+    }
+    // This environment's endpoint is untouched.
+    expect(await s.client.getWebhookEndpoint(s.org, s.env, endpoint.id)).toEqual(mine);
   });
 
   it.each([

@@ -580,6 +580,8 @@ describe('the response schemas', () => {
       apiKeysRevoked: 1,
       runsCanceled: 0,
       schedulesDeleted: 2,
+      webhookEndpointsDeleted: 1,
+      webhookDeliveriesStopped: 0,
       connectionsDeleted: 1,
       worker: {
         confirmed: true,

@@ -46,12 +46,38 @@ describe('schedule timing', () => {
     ['61 * * * *', /not a cron expression/],
     ['0 25 * * *', /not a cron expression/],
     ['0 0 31 2 *', /not a cron expression/],
-    ['0 0 30 2 FRI', /./],
+    ['0 0 30 2 FRI', /never fires/],
+    // Numbers are bounded, within their field's range; steps within the field's size.
+    ['0 0-23/99999999999999999999 * * *', /hour field "0-23\/99999999999999999999"/],
+    ['*/61 * * * *', /minute field "\*\/61": the step 61 is outside 1-60/],
+    ['0 0 1-31/40 * *', /day-of-month field "1-31\/40": the step 40 is outside 1-31/],
+    ['0 0 * 13 *', /month field "13": 13 is outside 1-12/],
+    ['0 0 0 * *', /day-of-month field "0": 0 is outside 1-31/],
+    ['0 0 * * 8', /day-of-week field "8": 8 is outside 0-7/],
+    ['0 5-2 * * *', /hour field "5-2": the range ends before it starts/],
+    ['0 0 * FOO *', /month field "FOO": FOO is not a month name/],
+    ['*/0 * * * *', /the step 0 is outside 1-60/],
+    ['007 * * * *', /minute field "007"/],
   ])('refuses the cron expression %s with a problem naming cron', (cron, detail) => {
     const problem = problemOf(() => checkTiming({ cron, timeZone: 'UTC' }, 300, NOW));
     expect(problem).toMatchObject({ kind: 'invalid-cron', status: 422 });
     expect(problem.detail).toMatch(/^cron: /);
     expect(problem.detail).toMatch(detail);
+  });
+
+  it('accepts bounded fields, names, and days that meet only rarely', () => {
+    for (const cron of [
+      '0 0 29 2 1',
+      '0 0 * * 7',
+      '0 0-23/23 * * *',
+      '0 0 1 JAN-DEC/12 SUN',
+      '30 */2 31 * 1',
+    ])
+      expect(checkTiming({ cron, timeZone: 'UTC' }, 300, NOW).cron).toBe(cron);
+    // February 29th on a Monday: next in 2044, as Temporal would fire it.
+    expect(cronFires('0 0 29 2 1', 'UTC', NOW, 1).map((at) => at.toISOString())).toEqual([
+      '2044-02-29T00:00:00.000Z',
+    ]);
   });
 
   it('refuses an unknown time zone, naming timeZone', () => {

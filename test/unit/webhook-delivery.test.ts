@@ -23,7 +23,6 @@ describe('deliverWebhook', () => {
   const sent = new Date().toISOString();
   const input = (): WebhookAttemptInput => ({
     endpointId: 'e1',
-    url: `${receiver.url}/hooks/tavio`,
     eventId: 'msg_test',
     payload: {
       type: 'run.completed',
@@ -34,12 +33,18 @@ describe('deliverWebhook', () => {
 
   beforeAll(async () => {
     receiver = await startWebhookReceiver();
-    vault['webhook-e1'] = { host: new URL(receiver.url).host, secrets: { signingSecret: secret } };
+    vault['webhook-e1'] = {
+      host: new URL(receiver.url).host,
+      secrets: { signingSecret: secret, url: `${receiver.url}/hooks/tavio` },
+    };
+    // An endpoint sealed before its URL was: only an input that carries the URL reaches it.
+    vault['webhook-e0'] = { host: new URL(receiver.url).host, secrets: { signingSecret: secret } };
   });
   beforeEach(() => {
     receiver.received.length = 0;
     receiver.setDown(false);
     receiver.failNext(0);
+    receiver.redirectNext(0, '/');
   });
   afterAll(async () => {
     await receiver.close();
@@ -72,11 +77,34 @@ describe('deliverWebhook', () => {
     expect(result.error).toMatch(/^[a-z ]+$/);
   });
 
-  it('refuses a URL on another host than the one its secret was sealed for', async () => {
-    const moved = { ...input(), url: 'http://127.0.1.1:9/elsewhere' };
+  it('answers a redirect as a failed attempt and does not follow it', async () => {
+    receiver.redirectNext(1, '/elsewhere');
+    const result = await attempt(input());
+    expect(result).toMatchObject({ statusCode: 302, error: 'status 302' });
+    expect(receiver.received.map((r) => [r.path, r.answered])).toEqual([['/hooks/tavio', 302]]);
+  });
+
+  it('POSTs to the sealed URL, not to a URL an input carries', async () => {
+    const result = await attempt({ ...input(), url: `${receiver.url}/from-the-input` });
+    expect(result.statusCode).toBe(204);
+    expect(receiver.received.map((r) => r.path)).toEqual(['/hooks/tavio']);
+  });
+
+  it("takes an older delivery's URL from its input when the sealed record has none, on the sealed host only", async () => {
+    const older = { ...input(), endpointId: 'e0', url: `${receiver.url}/older` };
+    expect((await attempt(older)).statusCode).toBe(204);
+    expect(receiver.received.map((r) => r.path)).toEqual(['/older']);
+    const moved = { ...older, url: 'http://127.0.1.1:9/elsewhere' };
     const failure = await attempt(moved).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ApplicationFailure);
     expect((failure as ApplicationFailure).type).toBe('EgressRefused');
+    expect(receiver.received).toHaveLength(1);
+  });
+
+  it('sends nothing when neither the sealed record nor the input names a URL', async () => {
+    const failure = await attempt({ ...input(), endpointId: 'e0' }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ApplicationFailure);
+    expect((failure as ApplicationFailure).type).toBe('CredentialsUnavailable');
     expect(receiver.received).toHaveLength(0);
   });
 });
