@@ -14,7 +14,7 @@ import { currentPolicy } from '../retention/policy.js';
 import { collectSweepReceipts, receiptValues } from '../retention/receipts.js';
 import { keyAliasOf } from '../../common/names.js';
 import { audit } from '../audit.js';
-import { retireSchedules } from '../schedules.js';
+import { retireSchedules } from '../schedule-removal.js';
 import type { ProvisioningDeps } from './provision.js';
 import { destroyBucket, destroyDataplaneRole, destroyKey } from './retire-aws.js';
 import { awaitWorkerRelease } from './worker-release.js';
