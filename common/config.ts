@@ -50,9 +50,13 @@ function regionRegistryFrom(env: Env): RegionRegistry {
   return registry;
 }
 
-/** The local S3/KMS service by default; an empty TAVIO_AWS_ENDPOINT means AWS itself. */
+/**
+ * Where S3 and KMS are reached: `TAVIO_AWS_ENDPOINT`, else the SDK's standard `AWS_ENDPOINT_URL`,
+ * else the local S3/KMS service; an empty value means AWS itself.
+ */
 function awsEndpointFrom(env: Env): string | undefined {
-  return env.TAVIO_AWS_ENDPOINT === '' ? undefined : (env.TAVIO_AWS_ENDPOINT ?? 'http://127.0.0.1:5055');
+  const endpoint = env.TAVIO_AWS_ENDPOINT ?? env.AWS_ENDPOINT_URL ?? 'http://127.0.0.1:5055';
+  return endpoint === '' ? undefined : endpoint;
 }
 
 /** The largest source or destination answer an activity reads; beyond it, `ResponseTooLarge`. */

@@ -80,6 +80,20 @@ describe('configuration', () => {
     );
   });
 
+  it("takes the SDK's standard AWS_ENDPOINT_URL when TAVIO_AWS_ENDPOINT is not set", () => {
+    const endpointOf = (env: Record<string, string>) =>
+      loadControlApiConfig({ ...DATABASE, ...env }).regions.eu.awsEndpoint;
+    expect(endpointOf({ AWS_ENDPOINT_URL: 'http://aws.internal:4566' })).toBe('http://aws.internal:4566');
+    expect(
+      endpointOf({
+        AWS_ENDPOINT_URL: 'http://aws.internal:4566',
+        TAVIO_AWS_ENDPOINT: 'http://127.0.0.1:5055',
+      }),
+    ).toBe('http://127.0.0.1:5055');
+    expect(endpointOf({ AWS_ENDPOINT_URL: '' })).toBeUndefined();
+    expect(endpointOf({})).toBe('http://127.0.0.1:5055');
+  });
+
   it('uses AWS itself when the endpoint is set empty', () => {
     const config = loadControlApiConfig({ ...DATABASE, TAVIO_AWS_ENDPOINT: '' });
     expect(config.regions.us.awsEndpoint).toBeUndefined();
