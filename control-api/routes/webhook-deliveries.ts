@@ -5,11 +5,11 @@ import { webhookDeliveries } from '../../db/schema.js';
 import { audit } from '../audit.js';
 import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
-import { notFound } from '../problems.js';
+import { assertEnvironmentActive, notFound } from '../problems.js';
 import { jsonResponse, problemResponses } from '../openapi.js';
 import { webhookDeliveryListSchema, webhookDeliverySchema } from '../openapi-schemas.js';
 import { envParams } from '../schemas.js';
-import { liveEndpoint, secretVault } from '../webhooks/endpoints.js';
+import { liveEndpoint } from '../webhooks/endpoints.js';
 import { deliveryView, queueRedelivery } from '../webhooks/deliveries.js';
 
 const endpointParams = envParams.extend({ endpoint: z.uuid() });
@@ -97,8 +97,8 @@ export function webhookDeliveryRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        // Only an active environment delivers: the same check as sealing a secret.
-        secretVault(org.slug, env);
+        // Only an active environment delivers.
+        assertEnvironmentActive(org.slug, env);
         const original = await loadDelivery(env, request.params.delivery);
         await liveEndpoint(deps.db, env, original.endpointId);
         const row = await deps.db.transaction(async (tx) => {

@@ -22,8 +22,8 @@ import {
   endpointView,
   liveEndpoint,
   sealSigningSecret,
-  secretVault,
 } from '../webhooks/endpoints.js';
+import { sealTargetOf } from '../vault.js';
 import { pendingDeliveries } from '../webhooks/deliveries.js';
 
 const events = z
@@ -85,7 +85,7 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const vault = secretVault(org.slug, env);
+        const vault = sealTargetOf(org.slug, env);
         const body = request.body;
         await assertWebhookUrlAllowed(deps.config, body.url);
         const id = randomUUID();
@@ -195,7 +195,7 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
         // Only an active environment's endpoints change (as only an active one registers them).
-        const vault = secretVault(org.slug, env);
+        const vault = sealTargetOf(org.slug, env);
         const current = await liveEndpoint(deps.db, env, request.params.endpoint);
         const body = request.body;
         const newUrl = body.url !== undefined && body.url !== current.url ? body.url : undefined;
@@ -317,7 +317,7 @@ export function webhookRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const principal = principalOf(request);
         const { org, env } = await visibleEnvironment(deps.db, principal, request.params);
-        const vault = secretVault(org.slug, env);
+        const vault = sealTargetOf(org.slug, env);
         const current = await liveEndpoint(deps.db, env, request.params.endpoint);
         const { row, secret } = await deps.db.transaction(async (tx) => {
           const [rotated] = await tx

@@ -12,7 +12,7 @@ import type { AccountAccess } from '../provisioning/account-access.js';
 import { connectionHostRefusal } from '../connection-hosts.js';
 import type { HostRefusal, Resolve } from '../connection-hosts.js';
 import { notFound, unprocessable } from '../problems.js';
-import { sealCredentials, sealTargetOf } from '../vault.js';
+import { sealCredentials } from '../vault.js';
 import type { SealTarget } from '../vault.js';
 
 type Env = typeof environments.$inferSelect;
@@ -77,9 +77,6 @@ export async function assertWebhookUrlAllowed(
   const refusal = await connectionHostRefusal(config, url, resolve);
   if (refusal) throw unprocessable('webhook-url-refused', `url: ${webhookRefusalDetail(refusal)}`);
 }
-
-/** Where the environment seals its endpoints' secrets; it takes them only while active, with its key. */
-export const secretVault = sealTargetOf;
 
 /**
  * Seals `secret` (a new one by default) and the URL for the endpoint, bound to its URL's host, into
