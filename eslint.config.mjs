@@ -4,7 +4,14 @@ import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', '.stack/**', '.build/**', 'db/migrations/**', 'integrations/*/histories/**'],
+    ignores: [
+      'node_modules/**',
+      '.stack/**',
+      '.build/**',
+      'dist/**',
+      'db/migrations/**',
+      'integrations/*/histories/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -40,6 +40,19 @@ export default defineConfig({
         },
       },
       {
+        // The platform as deployed: `npm run build`, then the control API and a region host on plain
+        // node from dist/. Starts its own control API on the stack's port: runs on its own.
+        test: {
+          name: 'production',
+          include: ['test/production/**/*.test.ts'],
+          pool: 'forks',
+          globalSetup: ['test/production/setup.ts'],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
         // Restarts shared services (Temporal, PostgreSQL, gateways) under running syncs: run on its
         // own, after the others (`npm test` runs it as a second pass).
         test: {

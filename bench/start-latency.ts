@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { temporalConnectOptionsWithToken } from '../common/temporal-connection.js';
+import { stackTemporalConnection } from '../scripts/stack/temporal.js';
 import { environmentWorkerPid, waitFor } from '../scripts/processes.js';
 import { benchPlatform, percentile } from './support.js';
 
@@ -48,11 +50,14 @@ try {
     role: 'admin',
     ttlSeconds: 600,
   });
-  const metadata = { authorization: `Bearer ${temporalToken}` };
-  const connection = await Connection.connect({ address: stack.temporalAddress, metadata });
+  const options = temporalConnectOptionsWithToken(
+    stackTemporalConnection(stack.temporalAddress),
+    temporalToken,
+  );
+  const connection = await Connection.connect(options);
   const client = new Client({ connection, namespace: environment.namespace });
   const worker = await Worker.create({
-    connection: await NativeConnection.connect({ address: stack.temporalAddress, metadata }),
+    connection: await NativeConnection.connect(options),
     namespace: environment.namespace,
     taskQueue: 'p2-bare',
     workflowsPath: fileURLToPath(new URL('./start-latency/workflows.ts', import.meta.url)),

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import {
   REGION_CODES,
@@ -9,6 +10,8 @@ import {
 import type { RegionCode, RegionRegistry } from './regions.js';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES } from './payload-guard.js';
 import { canonicalNetwork, customerNetworkProblem } from './address-rules.js';
+import { loadTemporalConnection, temporalEndpointSchema } from './temporal-connection.js';
+import type { TemporalConnectionSettings } from './temporal-connection.js';
 
 /**
  * All configuration is parsed here, once, at process start. Nothing else reads process.env.
@@ -87,21 +90,55 @@ const networkListSchema = (
     return networks;
   });
 
-const awsCredentialsSchema = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) });
+const awsCredentialsSchema = z.object({
+  accessKeyId: z.string().min(1),
+  secretAccessKey: z.string().min(1),
+  sessionToken: z.string().min(1).optional(),
+});
+export type AwsCredentials = z.infer<typeof awsCredentialsSchema>;
+
+/**
+ * The process's own AWS credentials where the configuration names keys. Otherwise none, and the
+ * SDK's default chain finds them (AWS_PROFILE and the shared config and credentials files, web
+ * identity, container and instance roles); against the local S3/KMS service with nothing
+ * configured, the service's test keys.
+ */
+function awsCredentialsFrom(env: Env): AwsCredentials | undefined {
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)
+    return {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: env.AWS_SESSION_TOKEN || undefined,
+    };
+  const chainConfigured = [
+    env.AWS_PROFILE,
+    env.AWS_WEB_IDENTITY_TOKEN_FILE,
+    env.AWS_CONTAINER_CREDENTIALS_FULL_URI,
+    env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+  ].some(Boolean);
+  return awsEndpointFrom(env) && !chainConfigured
+    ? { accessKeyId: 'test', secretAccessKey: 'test' }
+    : undefined;
+}
 
 const shared = (env: Env) => ({
-  temporalAddress: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
+  ...temporalOf(env),
   temporalUiUrl: env.TAVIO_TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233',
   payloadLimitBytes: env.TAVIO_PAYLOAD_LIMIT_BYTES ?? String(DEFAULT_PAYLOAD_LIMIT_BYTES),
   logLevel: env.TAVIO_LOG_LEVEL ?? 'info',
-  // Credentials of the control plane (or region host) itself; on AWS the default chain supplies them.
-  aws: awsEndpointFrom(env)
-    ? { accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'test' }
-    : undefined,
+  // Credentials of the control plane (or region host) itself; without them the SDK's default chain.
+  aws: awsCredentialsFrom(env),
 });
+
+/** Temporal's settings from the SDK's standard configuration (see temporal-connection.ts). */
+function temporalOf(env: Env) {
+  const temporal = loadTemporalConnection(env);
+  return { temporalAddress: temporal.address, temporal };
+}
 
 const sharedSchema = z.object({
   temporalAddress: z.string().regex(/^[^:]+:\d+$/, 'host:port'),
+  temporal: z.custom<TemporalConnectionSettings>(),
   temporalUiUrl: z.url(),
   payloadLimitBytes: z.coerce
     .number()
@@ -193,6 +230,128 @@ const webhookRetrySchema = z
   });
 export type WebhookRetry = z.infer<typeof webhookRetrySchema>;
 
+/** Temporal Cloud's Ops API, unless TAVIO_TEMPORAL_CLOUD_API_ADDRESS names another. */
+export const DEFAULT_TEMPORAL_CLOUD_API_ADDRESS = 'saas-api.tmprl.cloud:443';
+
+/**
+ * Where environments' namespaces are made: `self-hosted` asks the Temporal server itself; `cloud`
+ * asks Temporal Cloud's Ops API with a key of its own, in the Cloud region of each Tavio region.
+ */
+const namespaceProviderSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('self-hosted') }),
+  z.object({
+    kind: z.literal('cloud'),
+    apiKey: z
+      .string({ error: 'TAVIO_TEMPORAL_CLOUD_API_KEY is required with TAVIO_NAMESPACE_PROVIDER=cloud' })
+      .min(1),
+    /** The account id Cloud appends to namespace names (`<name>.<account>`). */
+    account: z
+      .string({ error: 'TAVIO_TEMPORAL_CLOUD_ACCOUNT is required with TAVIO_NAMESPACE_PROVIDER=cloud' })
+      .regex(/^[a-z0-9]+$/, 'TAVIO_TEMPORAL_CLOUD_ACCOUNT: the account id, lowercase letters and digits'),
+    apiAddress: z.string().regex(/^[^:]+:\d+$/, 'TAVIO_TEMPORAL_CLOUD_API_ADDRESS: host:port'),
+    /** Cloud region per Tavio region, e.g. aws-us-east-1. */
+    regions: z.record(
+      regionCodeSchema,
+      z.string().regex(/^[a-z0-9-]+$/, 'a Cloud region such as aws-us-east-1'),
+    ),
+    /** PEM of the CA whose client certificates the namespaces accept (mTLS), besides API keys. */
+    acceptedClientCaPem: z.string().min(1).optional(),
+  }),
+]);
+export type NamespaceProviderConfig = z.infer<typeof namespaceProviderSchema>;
+
+function namespaceProviderFrom(env: Env, regions: RegionRegistry): unknown {
+  const kind = env.TAVIO_NAMESPACE_PROVIDER || 'self-hosted';
+  if (kind !== 'cloud') return { kind };
+  const caPath = env.TAVIO_TEMPORAL_CLOUD_CLIENT_CA_PATH;
+  let acceptedClientCaPem: string | undefined;
+  try {
+    acceptedClientCaPem = caPath ? readFileSync(caPath, 'utf8') : undefined;
+  } catch (error) {
+    throw new Error(
+      `TAVIO_TEMPORAL_CLOUD_CLIENT_CA_PATH could not be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`,
+    );
+  }
+  return {
+    kind,
+    apiKey: env.TAVIO_TEMPORAL_CLOUD_API_KEY || undefined,
+    account: env.TAVIO_TEMPORAL_CLOUD_ACCOUNT || undefined,
+    apiAddress: env.TAVIO_TEMPORAL_CLOUD_API_ADDRESS || DEFAULT_TEMPORAL_CLOUD_API_ADDRESS,
+    regions: Object.fromEntries(
+      REGION_CODES.map((code) => [
+        code,
+        env[`TAVIO_TEMPORAL_CLOUD_REGION_${code.toUpperCase()}`] || `aws-${regions[code].awsRegion}`,
+      ]),
+    ),
+    acceptedClientCaPem,
+  };
+}
+
+/** Stands for the environment's id in TAVIO_ACCOUNT_EMAIL_PATTERN. */
+export const ACCOUNT_EMAIL_PLACEHOLDER = '{environmentId}';
+const SAMPLE_ENVIRONMENT_ID = '00000000-0000-4000-8000-000000000000';
+/** What AWS accepts as an account's root address: 6 to 64 characters. */
+const accountEmailOk = (email: string) =>
+  email.length >= 6 && email.length <= 64 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email);
+
+/** How the `organizations` account factory creates environment accounts (README "AWS accounts"). */
+const organizationsSchema = z.object({
+  emailPattern: z
+    .string({
+      error:
+        'TAVIO_ACCOUNT_EMAIL_PATTERN is required with TAVIO_ACCOUNT_FACTORY=organizations, for example aws+{environmentId}@example.com',
+    })
+    .refine(
+      (pattern) => pattern.includes(ACCOUNT_EMAIL_PLACEHOLDER),
+      'TAVIO_ACCOUNT_EMAIL_PATTERN must hold {environmentId}: every account needs an address of its own',
+    )
+    .refine(
+      (pattern) => accountEmailOk(pattern.replaceAll(ACCOUNT_EMAIL_PLACEHOLDER, SAMPLE_ENVIRONMENT_ID)),
+      'TAVIO_ACCOUNT_EMAIL_PATTERN: with a 36-character id for {environmentId}, an address of 6 to 64 characters',
+    ),
+  /** The OU (or root) new accounts are moved into; they stay under the root when unset. */
+  parentOu: z
+    .string()
+    .regex(
+      /^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/,
+      'TAVIO_ACCOUNT_PARENT_OU: an OU id (ou-...) or the root id (r-...)',
+    )
+    .optional(),
+  /** The role AWS Organizations creates in each new account for the management account. */
+  accessRoleName: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'TAVIO_ACCOUNT_ACCESS_ROLE: an IAM role name'),
+  /** How long one provisioning attempt waits for an account; a later attempt waits on. */
+  creationTimeoutSeconds: z.coerce
+    .number({ error: 'TAVIO_ACCOUNT_CREATION_TIMEOUT_SECONDS: whole seconds from 1 to 3600' })
+    .int()
+    .min(1)
+    .max(3600),
+  /** The region Organizations is called in (its endpoint is global). */
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'AWS_REGION: an AWS region such as us-east-1'),
+  endpoint: z.url().optional(),
+});
+export type OrganizationsSettings = z.infer<typeof organizationsSchema>;
+
+/** The account factory named by TAVIO_ACCOUNT_FACTORY (`pool` still names the emulator's pool), and its settings. */
+function accountFactoryFrom(env: Env) {
+  const named = env.TAVIO_ACCOUNT_FACTORY ?? 'emulator-pool';
+  const accountFactory = named === 'pool' ? 'emulator-pool' : named;
+  return {
+    accountFactory,
+    accountPoolFile: env.TAVIO_ACCOUNT_POOL_FILE ?? '.stack/account-pool.json',
+    organizations:
+      accountFactory === 'organizations'
+        ? {
+            emailPattern: env.TAVIO_ACCOUNT_EMAIL_PATTERN || undefined,
+            parentOu: env.TAVIO_ACCOUNT_PARENT_OU || undefined,
+            accessRoleName: env.TAVIO_ACCOUNT_ACCESS_ROLE || 'OrganizationAccountAccessRole',
+            creationTimeoutSeconds: env.TAVIO_ACCOUNT_CREATION_TIMEOUT_SECONDS ?? '240',
+            region: env.AWS_REGION || 'us-east-1',
+            endpoint: awsEndpointFrom(env),
+          }
+        : undefined,
+  };
+}
+
 const controlApiFields = sharedSchema.extend({
   /** The application role: everything the API does at run time. It should own nothing and not be a superuser. */
   databaseUrl: z.url({
@@ -206,6 +365,13 @@ const controlApiFields = sharedSchema.extend({
    * TAVIO_DATABASE_MIGRATION_URL it is TAVIO_DATABASE_URL, for a deployment with one role.
    */
   databaseMigrationUrl: z.url({ error: 'TAVIO_DATABASE_MIGRATION_URL is not a URL' }).optional(),
+  /**
+   * Whether the API applies pending migrations when it starts (the local stack). A deployment sets
+   * `false` and runs the migrate command as a step of its own before it starts new API processes.
+   */
+  migrateOnStart: z
+    .enum(['true', 'false'], { error: 'TAVIO_MIGRATE_ON_START is true or false' })
+    .transform((value) => value === 'true'),
   host: z.string().min(1),
   port: z.coerce.number().int().min(0).max(65535),
   operatorKey: z
@@ -216,12 +382,16 @@ const controlApiFields = sharedSchema.extend({
   /** The AWS account of the control plane and the region hosts' principals. */
   controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
   /**
-   * Where environment accounts come from: `pool` takes an unused one from the accounts the local
-   * stack vended at `stack up` (listed in `accountPoolFile`); `external` expects them to exist with
-   * their provisioner role (AWS Organizations).
+   * Where environment accounts come from: `emulator-pool` takes an unused one from the accounts the
+   * local stack vended at `stack up` (listed in `accountPoolFile`); `organizations` has AWS
+   * Organizations create one per environment (`organizations` holds how).
    */
-  accountFactory: z.enum(['pool', 'external']),
+  accountFactory: z.enum(['emulator-pool', 'organizations'], {
+    error:
+      'TAVIO_ACCOUNT_FACTORY is emulator-pool (alias pool; the local stack) or organizations (AWS Organizations creates each environment its account)',
+  }),
   accountPoolFile: z.string().min(1),
+  organizations: organizationsSchema.optional(),
   regions: z.custom<RegionRegistry>(),
   /** Lifetime of the tokens Temporal authorizes calls with; holders refresh them at half-life. */
   temporalTokenTtlSeconds: z.coerce.number().int().min(30).max(3600),
@@ -229,8 +399,13 @@ const controlApiFields = sharedSchema.extend({
   temporalKeyPublishLeadSeconds: z.coerce.number().int().min(1).max(3600),
   /** Where the Web UI gateway (sign-in in front of the Temporal Web UI) listens; none when unset. */
   webUiPort: z.coerce.number().int().min(0).max(65535).optional(),
-  /** The Temporal Web UI server behind the gateway; people never reach it directly. */
-  temporalUiUpstream: z.url(),
+  /**
+   * The Temporal Web UI server behind the gateway; people never reach it directly. None (an empty
+   * TAVIO_TEMPORAL_UI_UPSTREAM) when Temporal's Web UI is not Tavio's to front: no gateway starts.
+   */
+  temporalUiUpstream: z.url().optional(),
+  /** Who creates and deletes environments' namespaces: the Temporal server itself, or Temporal Cloud's Ops API. */
+  namespaceProvider: namespaceProviderSchema,
   /** Where the platform's own services live; no connection may reach them. */
   platformNetworks: networkListSchema('TAVIO_PLATFORM_NETWORKS'),
   /**
@@ -250,12 +425,25 @@ const controlApiFields = sharedSchema.extend({
   /** The API's address as its clients reach it: the links webhook payloads carry start with it. */
   publicUrl: z.url(),
   webhookRetry: webhookRetrySchema,
+  /** Where `GET /metrics` (Prometheus) listens, apart from the API's port; none when 0 or unset. */
+  metricsPort: z.coerce.number().int().min(0).max(65535),
+  metricsHost: z.string().min(1),
 });
 /** Without a migration URL of their own, migrations use the application's. */
-const controlApiSchema = controlApiFields.transform((config) => ({
-  ...config,
-  databaseMigrationUrl: config.databaseMigrationUrl ?? config.databaseUrl,
-}));
+const controlApiSchema = controlApiFields
+  .superRefine((config, ctx) => {
+    if (config.namespaceProvider.kind === 'cloud' && config.temporal.auth !== 'static')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['namespaceProvider'],
+        message:
+          'TAVIO_NAMESPACE_PROVIDER=cloud needs TAVIO_TEMPORAL_AUTH=static: Temporal Cloud authorizes its own API keys or client certificates, not Tavio tokens',
+      });
+  })
+  .transform((config) => ({
+    ...config,
+    databaseMigrationUrl: config.databaseMigrationUrl ?? config.databaseUrl,
+  }));
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
 
 function parseOrExit<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
@@ -274,18 +462,22 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       ...shared(env),
       databaseUrl: env.TAVIO_DATABASE_URL,
       databaseMigrationUrl: env.TAVIO_DATABASE_MIGRATION_URL || undefined,
+      migrateOnStart: env.TAVIO_MIGRATE_ON_START ?? 'true',
       host: env.TAVIO_API_HOST ?? '127.0.0.1',
       port: env.TAVIO_API_PORT ?? '8080',
       operatorKey: env.TAVIO_OPERATOR_KEY,
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
       controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? DEFAULT_CONTROL_ACCOUNT_ID,
-      accountFactory: env.TAVIO_ACCOUNT_FACTORY ?? (awsEndpointFrom(env) ? 'pool' : 'external'),
-      accountPoolFile: env.TAVIO_ACCOUNT_POOL_FILE ?? '.stack/account-pool.json',
+      ...accountFactoryFrom(env),
       regions: regionRegistryFrom(env),
       temporalTokenTtlSeconds: env.TAVIO_TEMPORAL_TOKEN_TTL_SECONDS ?? '600',
       temporalKeyPublishLeadSeconds: env.TAVIO_TEMPORAL_KEY_PUBLISH_LEAD_SECONDS ?? '10',
       webUiPort: env.TAVIO_WEB_UI_PORT === '' ? undefined : env.TAVIO_WEB_UI_PORT,
-      temporalUiUpstream: env.TAVIO_TEMPORAL_UI_UPSTREAM ?? 'http://127.0.0.1:8234',
+      temporalUiUpstream:
+        env.TAVIO_TEMPORAL_UI_UPSTREAM === ''
+          ? undefined
+          : (env.TAVIO_TEMPORAL_UI_UPSTREAM ?? 'http://127.0.0.1:8234'),
+      namespaceProvider: namespaceProviderFrom(env, regionRegistryFrom(env)),
       platformNetworks: env.TAVIO_PLATFORM_NETWORKS ?? '127.0.0.1/32,::1/128',
       customerNetworks: env.TAVIO_CUSTOMER_NETWORKS ?? '',
       trustedProxies: env.TAVIO_TRUSTED_PROXIES ?? '',
@@ -312,6 +504,8 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
         delaysSeconds: env.TAVIO_WEBHOOK_RETRY_DELAYS ?? '5,30,120,600,3600',
         hours: env.TAVIO_WEBHOOK_RETRY_HOURS ?? '24',
       },
+      metricsPort: env.TAVIO_METRICS_PORT || '0',
+      metricsHost: env.TAVIO_METRICS_HOST || '127.0.0.1',
     },
     'control API',
   );
@@ -329,6 +523,9 @@ const regionHostSchema = sharedSchema.extend({
   regions: z.custom<RegionRegistry>(),
   /** The region gateway's proxy password file: this host writes its workers' entries. */
   gatewayPasswdFile: z.string().min(1, 'TAVIO_GATEWAY_PASSWD_FILE names the gateway password file'),
+  /** Where the host's `GET /metrics` (its own and its workers' runtime metrics) listens; none when 0 or unset. */
+  metricsPort: z.coerce.number().int().min(0).max(65535),
+  metricsHost: z.string().min(1),
 });
 export type RegionHostConfig = z.infer<typeof regionHostSchema>;
 
@@ -346,6 +543,8 @@ export function loadRegionHostConfig(env: Env = process.env): RegionHostConfig {
       responseLimitBytes: env.TAVIO_RESPONSE_LIMIT_BYTES ?? String(DEFAULT_RESPONSE_LIMIT_BYTES),
       regions: regionRegistryFrom(env),
       gatewayPasswdFile: env.TAVIO_GATEWAY_PASSWD_FILE ?? '',
+      metricsPort: env.TAVIO_HOST_METRICS_PORT || '0',
+      metricsHost: env.TAVIO_HOST_METRICS_HOST || '127.0.0.1',
     },
     'region host',
   );
@@ -367,11 +566,15 @@ export const environmentWorkerSettingsSchema = z.object({
   awsEndpoint: z.url().optional(),
   gatewayUrl: z.url(),
   temporalAddress: z.string(),
+  /** TLS and authorization mode towards Temporal; absent, plain text with Tavio's tokens. Its secrets come over IPC. */
+  temporal: temporalEndpointSchema.optional(),
   payloadLimitBytes: z.number().int(),
   responseLimitBytes: responseLimitBytesSchema,
   logLevel: sharedSchema.shape.logLevel,
   workflowBundlePath: z.string(),
   hostId: z.string(),
+  /** Whether the worker hands its Temporal runtime's metrics to its host over IPC. */
+  runtimeMetrics: z.boolean().optional(),
 });
 export type EnvironmentWorkerSettings = z.infer<typeof environmentWorkerSettingsSchema>;
 

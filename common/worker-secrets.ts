@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { temporalClientSecretsSchema } from './temporal-connection.js';
 
 /**
  * What a region host hands an environment worker over its IPC channel, never through the
@@ -37,9 +38,16 @@ export const workerSecretsSchema = z
     temporal: temporalTokenSchema.optional(),
     payloadKey: payloadKeySchema.optional(),
     proxy: proxyCredentialsSchema.optional(),
+    /** The Temporal client certificate's key and static API key, when the deployment has them; first message only. */
+    temporalClient: temporalClientSecretsSchema.optional(),
   })
   .strict();
 export type WorkerSecrets = z.infer<typeof workerSecretsSchema>;
 
-export const initialWorkerSecretsSchema = workerSecretsSchema.required();
+export const initialWorkerSecretsSchema = workerSecretsSchema.required({
+  credentials: true,
+  temporal: true,
+  payloadKey: true,
+  proxy: true,
+});
 export type InitialWorkerSecrets = z.infer<typeof initialWorkerSecretsSchema>;

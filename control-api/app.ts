@@ -3,9 +3,14 @@ import type { FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { installApiMetrics } from '../common/telemetry/api-metrics.js';
+import type { ApiMetrics } from '../common/telemetry/api-metrics.js';
+import { registerRequestTracing } from '../common/telemetry/api-traces.js';
+import { installRequestIdHeader, requestIdOptions } from '../common/telemetry/request-ids.js';
 import { installAuth } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { installRateLimits, trustProxyOf } from './limits/rate-limits.js';
+import { registerHealthRoutes } from './readiness.js';
 import { OPENAPI_VERSION, openapiTransform, openapiTransformObject, TAGS } from './openapi.js';
 import { installProblemHandlers } from './problems.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
@@ -25,15 +30,24 @@ import { webhookDeliveryRoutes } from './routes/webhook-deliveries.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
 /** Builds the control API. The OpenAPI document is generated from the routes' zod schemas. */
-export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logger'] = false) {
+export async function buildApp(
+  deps: ApiDeps,
+  logger: FastifyServerOptions['logger'] = false,
+  metrics?: ApiMetrics,
+) {
   const app = Fastify({
     logger,
+    ...requestIdOptions,
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: trustProxyOf(deps.config.trustedProxies),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // First, so that every request's span holds the spans of what it causes.
+  await registerRequestTracing(app);
   installProblemHandlers(app);
+  installRequestIdHeader(app);
+  if (metrics) installApiMetrics(app, metrics);
   await app.register(swagger, {
     openapi: {
       openapi: OPENAPI_VERSION,
@@ -72,7 +86,7 @@ export async function buildApp(deps: ApiDeps, logger: FastifyServerOptions['logg
   await app.register(webhookDeliveryRoutes(deps));
   await app.register(regionRoutes(deps));
   await app.register(temporalAuthRoutes(deps));
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  registerHealthRoutes(app, deps);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

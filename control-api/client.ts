@@ -1,322 +1,43 @@
-import type { IntegrationName, RunSummary, SummaryOf } from '../integrations/catalog.js';
-import type { ResidencyRecord } from './run-placement.js';
-import type { RetirementReceipt } from './provisioning/retire.js';
-import type { PrefixSweep, RetentionSettings } from '../common/retention.js';
-import type { LogDetail, RunLogRecord } from '../common/run-log.js';
-import type { DeclaredFields } from '../integrations/hris-employee-sync/declared-mapping.js';
+import createClient from 'openapi-fetch';
+import type { IntegrationName, SummaryOf } from '../integrations/catalog.js';
+import type { RunLogRecord } from '../common/run-log.js';
+import { apiErrorOf, TavioApiError } from './client/errors.js';
+import { readLogPage } from './client/run-log.js';
+import type { LogPage, LogQuery } from './client/run-log.js';
+import type { paths } from './client/schema.js';
+import type {
+  BackfillRange,
+  CreateConnectionRequest,
+  CreateRunRequest,
+  CreateScheduleRequest,
+  CreateWebhookEndpointRequest,
+  NewKeyOptions,
+  PlatformKeyKind,
+  QuotaChanges,
+  RetentionChange,
+  RotateOptions,
+  Run,
+  SaveMappingRequest,
+  TemporalTokenRequest,
+  UpdateScheduleRequest,
+  UpdateWebhookEndpointRequest,
+} from './client/types.js';
 
 /**
- * Typed client of the control API for applications that start runs programmatically.
- * It depends on nothing but `fetch`.
+ * Typed client of the control API for applications that start runs programmatically, built with
+ * openapi-fetch on the types generated from the committed OpenAPI document (`npm run openapi`):
+ * each method is one operation, its request and response shapes the document's. It needs nothing
+ * but openapi-fetch and `fetch`.
  */
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  errors?: Array<{ path: string; message: string }>;
-}
-
-export class TavioApiError extends Error {
-  constructor(
-    readonly problem: Problem,
-    /** From `Retry-After`, when the API says when to repeat the request (429). */
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(`${problem.status} ${problem.title}: ${problem.detail ?? problem.type}`);
-  }
-  get status(): number {
-    return this.problem.status;
-  }
-}
-
-export type RunStatus = 'running' | 'completed' | 'failed' | 'canceled' | 'terminated' | 'timed_out';
-
-export interface Run {
-  id: string;
-  integration: string;
-  status: RunStatus;
-  idempotencyKey: string;
-  namespace: string;
-  taskQueue: string;
-  region: string;
-  workflowId: string;
-  runId: string | null;
-  webUiUrl: string;
-  /** Per integration: counts, sizes and digests once the run completed. */
-  summary: RunSummary | null;
-  failure: string | null;
-  /** Set while a running run has no worker of its region to run on. */
-  waitingFor: string | null;
-  createdAt: string;
-  closedAt: string | null;
-  /** The environment's retention policy version when the run started, and its logs' detail. */
-  retentionPolicyVersion: number | null;
-  logDetail: LogDetail | null;
-  /** The version of the connection pair's declared mapping the run carried; null: the fixed mapping. */
-  mappingVersion: number | null;
-  /** The schedule that started the run; null for a run started by API call. */
-  scheduleId: string | null;
-}
-
-export type Residency = ResidencyRecord;
-
-export interface Environment {
-  id: string;
-  organization: string;
-  slug: string;
-  region: 'us' | 'ca' | 'eu';
-  taskQueue: string;
-  namespace: string;
-  awsRegion: string;
-  awsAccountId: string;
-  bucket: string;
-  keyArn: string | null;
-  status: 'provisioning' | 'active' | 'failed' | 'retiring' | 'retired';
-  statusReason: string | null;
-  createdAt: string;
-}
-
-export interface ApiKey {
-  id: string;
-  kind: 'operator' | 'organization' | 'environment' | 'host';
-  prefix: string;
-  /** `rotated`: replaced, and working until its overlap ends (`expiresAt`). */
-  status: 'active' | 'rotated' | 'expired' | 'revoked';
-  organizationId: string | null;
-  environmentId: string | null;
-  region: 'us' | 'ca' | 'eu' | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** The key that replaced this one. */
-  replacedBy: string | null;
-}
-
-export interface RotateOptions {
-  /** How long the old key keeps working beside the new one; 0 (the default) stops it now. */
-  overlapSeconds?: number;
-  /** The new key's lifetime; the old key's by default. */
-  expiresInDays?: number;
-}
-
-export interface IssuedKey {
-  id: string;
-  prefix: string;
-  /** The secret key, shown this once. */
-  key: string;
-}
-
-export interface Connection {
-  id: string;
-  name: string;
-  kind: string;
-  baseUrl: string;
-  credentialsVersion: number;
-  createdAt: string;
-}
-
-/** A token for the standard Temporal CLI and SDKs (`--api-key`), limited to the caller's namespaces. */
-export interface TemporalToken {
-  token: string;
-  expiresAt: string;
-  role: 'read' | 'admin';
-  namespaces: string[];
-}
-
-export interface RetentionPolicy extends RetentionSettings {
-  version: number;
-  createdAt: string | null;
-  createdByKeyId: string | null;
-}
-
-export interface DeletionReceipt {
-  id: string;
-  kind: 'sweep' | 'retirement';
-  policyVersion: number | null;
-  startedAt: string;
-  finishedAt: string;
-  objectsDeleted: number;
-  bytesDeleted: number;
-  prefixes: PrefixSweep[];
-  complete: boolean;
-}
-
-export type WebhookEventName =
-  | 'run.completed'
-  | 'run.failed'
-  | 'run.canceled'
-  | 'run.timed_out'
-  | 'run.terminated'
-  | 'schedule.paused'
-  | 'schedule.resumed';
-
-/** Where an environment's client apps hear of its runs and schedules; never its signing secret. */
-export interface WebhookEndpoint {
-  id: string;
-  url: string;
-  events: WebhookEventName[];
-  description: string | null;
-  secretVersion: number;
-  createdAt: string;
-  updatedAt: string;
-  deletedAt: string | null;
-}
-
-/** An endpoint with its signing secret (`whsec_...`), shown this once. */
-export interface WebhookEndpointWithSecret extends WebhookEndpoint {
-  secret: string;
-}
-
-export interface WebhookAttempt {
-  at: string;
-  /** The receiver's answer; null when it was not reached. */
-  statusCode: number | null;
-  latencyMs: number;
-  /** A short class ('timeout', 'connection refused', 'status 500'...). */
-  error: string | null;
-}
-
-export interface WebhookDelivery {
-  id: string;
-  endpointId: string;
-  event: WebhookEventName;
-  /** The `webhook-id` header: the same for a redelivery. */
-  eventId: string;
-  status: 'queued' | 'delivering' | 'delivered' | 'failed';
-  payload: { type: WebhookEventName; timestamp: string; data: Record<string, unknown> };
-  attempts: WebhookAttempt[];
-  redeliveryOf: string | null;
-  createdAt: string;
-  completedAt: string | null;
-}
-
-export type OverlapPolicy =
-  'skip' | 'buffer_one' | 'buffer_all' | 'cancel_other' | 'terminate_other' | 'allow_all';
-
-/** When a schedule fires: a 5-field cron expression or an interval (one of them), and its time zone. */
-export interface ScheduleTiming {
-  cron?: string;
-  intervalSeconds?: number;
-  /** IANA time zone; UTC by default. */
-  timeZone?: string;
-}
-
-export interface CreateScheduleRequest extends ScheduleTiming {
-  name: string;
-  integration: string;
-  connections: Record<string, string>;
-  options?: Record<string, unknown>;
-  /** skip by default. */
-  overlapPolicy?: OverlapPolicy;
-  /** 3600 by default; from 60 s to 7 days. */
-  catchupWindowSeconds?: number;
-  paused?: boolean;
-  note?: string;
-}
-
-/** A change of a schedule: giving cron or intervalSeconds replaces its timing. */
-export interface UpdateScheduleRequest {
-  name?: string;
-  connections?: Record<string, string>;
-  options?: Record<string, unknown>;
-  cron?: string | null;
-  intervalSeconds?: number | null;
-  timeZone?: string;
-  overlapPolicy?: OverlapPolicy;
-  catchupWindowSeconds?: number;
-  paused?: boolean;
-}
-
-export interface Schedule {
-  id: string;
-  name: string;
-  integration: string;
-  connections: Record<string, string>;
-  options: Record<string, unknown>;
-  cron: string | null;
-  intervalSeconds: number | null;
-  timeZone: string;
-  overlapPolicy: OverlapPolicy;
-  catchupWindowSeconds: number;
-  paused: boolean;
-  namespace: string;
-  temporalScheduleId: string;
-  webUiUrl: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** A schedule read alone: with Temporal's view of it (null when Temporal has no such schedule). */
-export interface ScheduleDetail extends Schedule {
-  temporal: {
-    paused: boolean;
-    note: string | null;
-    nextActionTimes: string[];
-    recentActions: { scheduledAt: string; takenAt: string; workflowId: string }[];
-    runningWorkflowIds: string[];
-    actionsTaken: number;
-    actionsSkippedOverlap: number;
-    actionsMissedCatchupWindow: number;
-  } | null;
-}
-
-/** Where and with what to read a run's log: its region's data plane, a token of a few minutes. */
-export interface LogGrant {
-  url: string;
-  token: string;
-  expiresAt: string;
-}
-
-export interface LogQuery {
-  /** The least level: debug, info, warn or error. */
-  level?: RunLogRecord['level'];
-  events?: string[];
-  since?: string;
-  until?: string;
-  limit?: number;
-  cursor?: string;
-}
-
-export interface Quotas {
-  environments: number;
-  connections: number;
-  runsPerMinute: number;
-  concurrentRunsPerEnvironment: number;
-  schedulesPerEnvironment: number;
-  webhookEndpointsPerEnvironment: number;
-}
-
-export interface OrganizationQuotas {
-  organization: string;
-  quotas: Quotas;
-  /** The quotas the operator set for this organization; the others are the defaults. */
-  overrides: Partial<Quotas>;
-  usage: { environments: number; connections: number; runsThisMinute: number };
-}
-
-/** A version of a connection pair's declared field mapping: canonical field -> source path and transforms. */
-export interface FieldMapping {
-  source: string;
-  destination: string;
-  version: number;
-  fields: DeclaredFields;
-  createdAt: string;
-}
-
-export interface CreateRunRequest {
-  integration: string;
-  connections: Record<string, string>;
-  options?: Record<string, unknown>;
-  idempotencyKey: string;
-}
+export { TavioApiError };
+export type { LogPage, LogQuery };
+export type * from './client/types.js';
 
 /** A followed log's records are remembered this long after the newest, to give each once. */
 const REMEMBERED_MS = 5 * 60_000;
 
-const TERMINAL: ReadonlySet<RunStatus> = new Set([
+const TERMINAL: ReadonlySet<Run['status']> = new Set([
   'completed',
   'failed',
   'canceled',
@@ -324,105 +45,130 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set([
   'timed_out',
 ]);
 
+/** What openapi-fetch answers: the parsed body of a success, or of a refusal. */
+interface Answer<D> {
+  data?: D;
+  error?: unknown;
+  response: Response;
+}
+
+/** The body of a success; a refusal throws its problem as a TavioApiError. */
+async function body<D>(call: Promise<Answer<D>>): Promise<D> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw apiErrorOf(error, response);
+  return data as D;
+}
+
 export function createTavioClient(options: { baseUrl: string; apiKey: string }) {
-  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const response = await fetch(new URL(path, options.baseUrl), {
-      method,
-      headers: {
-        authorization: `Bearer ${options.apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
-    if (!response.ok) {
-      const retryAfter = Number(response.headers.get('retry-after') ?? Number.NaN);
-      throw new TavioApiError(parsed as Problem, Number.isFinite(retryAfter) ? retryAfter : undefined);
-    }
-    return parsed as T;
-  }
-  const env = (org: string, environment: string) => `/v1/organizations/${org}/environments/${environment}`;
+  const api = createClient<paths>({
+    baseUrl: new URL(options.baseUrl).origin,
+    headers: { authorization: `Bearer ${options.apiKey}` },
+    // Read at each call, as a test or an application may replace the global fetch after.
+    fetch: (request: Request) => fetch(request),
+  });
+  const envPath = (org: string, env: string) => ({ params: { path: { org, env } } });
+  const runPath = (org: string, env: string, run: string) => ({ params: { path: { org, env, run } } });
+  const schedulePath = (org: string, env: string, schedule: string) => ({
+    params: { path: { org, env, schedule } },
+  });
+  const endpointPath = (org: string, env: string, endpoint: string) => ({
+    params: { path: { org, env, endpoint } },
+  });
+  const deliveryPath = (org: string, env: string, delivery: string) => ({
+    params: { path: { org, env, delivery } },
+  });
+  const inEnv = '/v1/organizations/{org}/environments/{env}' as const;
 
   return {
     createOrganization: (slug: string, name?: string) =>
-      call<{ organization: { id: string; slug: string; name: string }; apiKey: IssuedKey }>(
-        'POST',
-        '/v1/organizations',
-        { slug, name },
-      ),
-    getQuotas: (org: string) => call<OrganizationQuotas>('GET', `/v1/organizations/${org}/quotas`),
+      body(api.POST('/v1/organizations', { body: { slug, name } })),
+    getQuotas: (org: string) =>
+      body(api.GET('/v1/organizations/{org}/quotas', { params: { path: { org } } })),
     /** Operator key only; null returns a quota to the default. */
-    setQuotas: (org: string, changes: { [K in keyof Quotas]?: number | null }) =>
-      call<OrganizationQuotas>('PATCH', `/v1/organizations/${org}/quotas`, changes),
+    setQuotas: (org: string, changes: QuotaChanges) =>
+      body(api.PATCH('/v1/organizations/{org}/quotas', { params: { path: { org } }, body: changes })),
     createEnvironment: (org: string, slug: string, region: 'us' | 'ca' | 'eu') =>
-      call<Environment>('POST', `/v1/organizations/${org}/environments`, { slug, region }),
+      body(
+        api.POST('/v1/organizations/{org}/environments', {
+          params: { path: { org } },
+          body: { slug, region },
+        }),
+      ),
     listEnvironments: (org: string) =>
-      call<{ environments: Environment[] }>('GET', `/v1/organizations/${org}/environments`),
-    getEnvironment: (org: string, environment: string) => call<Environment>('GET', env(org, environment)),
+      body(api.GET('/v1/organizations/{org}/environments', { params: { path: { org } } })),
+    getEnvironment: (org: string, environment: string) => body(api.GET(inEnv, envPath(org, environment))),
     retireEnvironment: (org: string, environment: string) =>
-      call<{ environment: Environment; receipt: RetirementReceipt }>('DELETE', env(org, environment)),
-    createEnvironmentKey: (org: string, environment: string, options: { expiresInDays?: number } = {}) =>
-      call<ApiKey & IssuedKey>('POST', `${env(org, environment)}/api-keys`, options),
-    createOrganizationKey: (org: string, options: { expiresInDays?: number } = {}) =>
-      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys`, options),
+      body(api.DELETE(inEnv, envPath(org, environment))),
+    createEnvironmentKey: (org: string, environment: string, options: NewKeyOptions = {}) =>
+      body(api.POST(`${inEnv}/api-keys`, { ...envPath(org, environment), body: options })),
+    createOrganizationKey: (org: string, options: NewKeyOptions = {}) =>
+      body(api.POST('/v1/organizations/{org}/api-keys', { params: { path: { org } }, body: options })),
     /** The organization's admin and environment keys. */
     listApiKeys: (org: string) =>
-      call<{ apiKeys: ApiKey[] }>('GET', `/v1/organizations/${org}/api-keys`).then((r) => r.apiKeys),
+      body(api.GET('/v1/organizations/{org}/api-keys', { params: { path: { org } } })).then((r) => r.apiKeys),
     revokeApiKey: (org: string, keyId: string) =>
-      call<ApiKey>('DELETE', `/v1/organizations/${org}/api-keys/${keyId}`),
+      body(api.DELETE('/v1/organizations/{org}/api-keys/{key}', { params: { path: { org, key: keyId } } })),
     rotateApiKey: (org: string, keyId: string, options: RotateOptions = {}) =>
-      call<ApiKey & IssuedKey>('POST', `/v1/organizations/${org}/api-keys/${keyId}/rotate`, options),
-    createHostKey: (region: 'us' | 'ca' | 'eu', options: { expiresInDays?: number } = {}) =>
-      call<ApiKey & IssuedKey>('POST', '/v1/host-keys', { region, ...options }),
-    createOperatorKey: (options: { expiresInDays?: number } = {}) =>
-      call<ApiKey & IssuedKey>('POST', '/v1/operator-keys', options),
-    /** Operator and region host keys (operator key). */
-    listPlatformKeys: (kind?: 'operator' | 'host') =>
-      call<{ apiKeys: ApiKey[] }>('GET', `/v1/api-keys${kind ? `?kind=${kind}` : ''}`).then((r) => r.apiKeys),
-    revokePlatformKey: (keyId: string) => call<ApiKey>('DELETE', `/v1/api-keys/${keyId}`),
-    rotatePlatformKey: (keyId: string, options: RotateOptions = {}) =>
-      call<ApiKey & IssuedKey>('POST', `/v1/api-keys/${keyId}/rotate`, options),
-    createConnection: (
-      org: string,
-      environment: string,
-      connection: { name: string; kind: string; baseUrl: string; credentials: Record<string, string> },
-    ) => call<Connection>('POST', `${env(org, environment)}/connections`, connection),
-    listConnections: (org: string, environment: string) =>
-      call<{ connections: Connection[] }>('GET', `${env(org, environment)}/connections`).then(
-        (r) => r.connections,
+      body(
+        api.POST('/v1/organizations/{org}/api-keys/{key}/rotate', {
+          params: { path: { org, key: keyId } },
+          body: options,
+        }),
       ),
+    createHostKey: (region: 'us' | 'ca' | 'eu', options: NewKeyOptions = {}) =>
+      body(api.POST('/v1/host-keys', { body: { region, ...options } })),
+    createOperatorKey: (options: NewKeyOptions = {}) =>
+      body(api.POST('/v1/operator-keys', { body: options })),
+    /** Operator and region host keys (operator key). */
+    listPlatformKeys: (kind?: PlatformKeyKind) =>
+      body(api.GET('/v1/api-keys', { params: { query: kind ? { kind } : {} } })).then((r) => r.apiKeys),
+    revokePlatformKey: (keyId: string) =>
+      body(api.DELETE('/v1/api-keys/{key}', { params: { path: { key: keyId } } })),
+    rotatePlatformKey: (keyId: string, options: RotateOptions = {}) =>
+      body(api.POST('/v1/api-keys/{key}/rotate', { params: { path: { key: keyId } }, body: options })),
+    createConnection: (org: string, environment: string, connection: CreateConnectionRequest) =>
+      body(api.POST(`${inEnv}/connections`, { ...envPath(org, environment), body: connection })),
+    listConnections: (org: string, environment: string) =>
+      body(api.GET(`${inEnv}/connections`, envPath(org, environment))).then((r) => r.connections),
     rotateCredentials: (
       org: string,
       environment: string,
       connectionId: string,
       credentials: Record<string, string>,
     ) =>
-      call<Connection>('PUT', `${env(org, environment)}/connections/${connectionId}/credentials`, {
-        credentials,
-      }),
+      body(
+        api.PUT(`${inEnv}/connections/{connection}/credentials`, {
+          params: { path: { org, env: environment, connection: connectionId } },
+          body: { credentials },
+        }),
+      ),
     createRun: (org: string, environment: string, request: CreateRunRequest) =>
-      call<Run>('POST', `${env(org, environment)}/runs`, request),
+      body(api.POST(`${inEnv}/runs`, { ...envPath(org, environment), body: request })),
     getRun: (org: string, environment: string, runId: string) =>
-      call<Run>('GET', `${env(org, environment)}/runs/${runId}`),
+      body(api.GET(`${inEnv}/runs/{run}`, runPath(org, environment, runId))),
+    /** Counts and elapsed time: from the workflow's progress query while it runs, its summary once closed. */
+    getRunProgress: (org: string, environment: string, runId: string) =>
+      body(api.GET(`${inEnv}/runs/{run}/progress`, runPath(org, environment, runId))),
     listRuns: (org: string, environment: string, limit?: number) =>
-      call<{ runs: Run[] }>(
-        'GET',
-        `${env(org, environment)}/runs${limit === undefined ? '' : `?limit=${limit}`}`,
+      body(
+        api.GET(`${inEnv}/runs`, {
+          params: { path: { org, env: environment }, query: limit === undefined ? {} : { limit } },
+        }),
       ).then((r) => r.runs),
     getResidency: (org: string, environment: string, runId: string) =>
-      call<Residency>('GET', `${env(org, environment)}/runs/${runId}/residency`),
+      body(api.GET(`${inEnv}/runs/{run}/residency`, runPath(org, environment, runId))),
     cancelRun: (org: string, environment: string, runId: string) =>
-      call<Run>('POST', `${env(org, environment)}/runs/${runId}/cancel`),
+      body(api.POST(`${inEnv}/runs/{run}/cancel`, runPath(org, environment, runId))),
     /** Saves the next version of the pair's mapping; runs of the pair carry the newest version. */
-    saveMapping: (
-      org: string,
-      environment: string,
-      mapping: { source: string; destination: string; fields: DeclaredFields },
-    ) => call<FieldMapping>('PUT', `${env(org, environment)}/mappings`, mapping),
+    saveMapping: (org: string, environment: string, mapping: SaveMappingRequest) =>
+      body(api.PUT(`${inEnv}/mappings`, { ...envPath(org, environment), body: mapping })),
     /** The pair's mapping in force (404 when it has none). */
     getMapping: (org: string, environment: string, source: string, destination: string) =>
-      call<FieldMapping>('GET', `${env(org, environment)}/mappings/${source}/${destination}`),
+      body(
+        api.GET(`${inEnv}/mappings/{source}/{destination}`, {
+          params: { path: { org, env: environment, source, destination } },
+        }),
+      ),
     getMappingVersion: (
       org: string,
       environment: string,
@@ -430,108 +176,116 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       destination: string,
       version: number,
     ) =>
-      call<FieldMapping>(
-        'GET',
-        `${env(org, environment)}/mappings/${source}/${destination}/versions/${version}`,
+      body(
+        api.GET(`${inEnv}/mappings/{source}/{destination}/versions/{version}`, {
+          params: { path: { org, env: environment, source, destination, version } },
+        }),
       ),
     /** Each mapped pair of the environment, with its mapping in force. */
     listMappings: (org: string, environment: string) =>
-      call<{ mappings: FieldMapping[] }>('GET', `${env(org, environment)}/mappings`).then((r) => r.mappings),
-    createTemporalToken: (
-      org: string,
-      request: { environment?: string; role?: 'read' | 'admin'; ttlSeconds?: number } = {},
-    ) => call<TemporalToken>('POST', `/v1/organizations/${org}/temporal-tokens`, request),
+      body(api.GET(`${inEnv}/mappings`, envPath(org, environment))).then((r) => r.mappings),
+    createTemporalToken: (org: string, request: TemporalTokenRequest = {}) =>
+      body(api.POST('/v1/organizations/{org}/temporal-tokens', { params: { path: { org } }, body: request })),
     getRetention: (org: string, environment: string) =>
-      call<RetentionPolicy>('GET', `${env(org, environment)}/retention`),
+      body(api.GET(`${inEnv}/retention`, envPath(org, environment))),
     /** Replaces the policy; `version` is the one it replaces (409 when another change came first). */
-    putRetention: (org: string, environment: string, policy: RetentionSettings & { version: number }) =>
-      call<RetentionPolicy>('PUT', `${env(org, environment)}/retention`, policy),
+    putRetention: (org: string, environment: string, policy: RetentionChange) =>
+      body(api.PUT(`${inEnv}/retention`, { ...envPath(org, environment), body: policy })),
     listRetentionVersions: (org: string, environment: string) =>
-      call<{ versions: RetentionPolicy[] }>('GET', `${env(org, environment)}/retention/versions`).then(
-        (r) => r.versions,
-      ),
+      body(api.GET(`${inEnv}/retention/versions`, envPath(org, environment))).then((r) => r.versions),
     startSweep: (org: string, environment: string) =>
-      call<{ policyVersion: number }>('POST', `${env(org, environment)}/retention/sweeps`),
+      body(api.POST(`${inEnv}/retention/sweeps`, envPath(org, environment))),
     listDeletionReceipts: (org: string, environment: string) =>
-      call<{ receipts: DeletionReceipt[] }>('GET', `${env(org, environment)}/deletion-receipts`).then(
-        (r) => r.receipts,
-      ),
+      body(api.GET(`${inEnv}/deletion-receipts`, envPath(org, environment))).then((r) => r.receipts),
     /** Registers an endpoint; its signing secret is in this answer only. */
-    createWebhookEndpoint: (
-      org: string,
-      environment: string,
-      endpoint: { url: string; events: WebhookEventName[]; description?: string },
-    ) => call<WebhookEndpointWithSecret>('POST', `${env(org, environment)}/webhook-endpoints`, endpoint),
+    createWebhookEndpoint: (org: string, environment: string, endpoint: CreateWebhookEndpointRequest) =>
+      body(api.POST(`${inEnv}/webhook-endpoints`, { ...envPath(org, environment), body: endpoint })),
     listWebhookEndpoints: (org: string, environment: string) =>
-      call<{ endpoints: WebhookEndpoint[] }>('GET', `${env(org, environment)}/webhook-endpoints`).then(
-        (r) => r.endpoints,
-      ),
+      body(api.GET(`${inEnv}/webhook-endpoints`, envPath(org, environment))).then((r) => r.endpoints),
     getWebhookEndpoint: (org: string, environment: string, endpointId: string) =>
-      call<WebhookEndpoint>('GET', `${env(org, environment)}/webhook-endpoints/${endpointId}`),
+      body(api.GET(`${inEnv}/webhook-endpoints/{endpoint}`, endpointPath(org, environment, endpointId))),
     /** A new URL comes with a new signing secret (`secret`), shown once. */
     updateWebhookEndpoint: (
       org: string,
       environment: string,
       endpointId: string,
-      changes: { url?: string; events?: WebhookEventName[]; description?: string | null },
+      changes: UpdateWebhookEndpointRequest,
     ) =>
-      call<WebhookEndpoint & { secret?: string }>(
-        'PATCH',
-        `${env(org, environment)}/webhook-endpoints/${endpointId}`,
-        changes,
+      body(
+        api.PATCH(`${inEnv}/webhook-endpoints/{endpoint}`, {
+          ...endpointPath(org, environment, endpointId),
+          body: changes,
+        }),
       ),
     deleteWebhookEndpoint: (org: string, environment: string, endpointId: string) =>
-      call<WebhookEndpoint>('DELETE', `${env(org, environment)}/webhook-endpoints/${endpointId}`),
+      body(api.DELETE(`${inEnv}/webhook-endpoints/{endpoint}`, endpointPath(org, environment, endpointId))),
     rotateWebhookSecret: (org: string, environment: string, endpointId: string) =>
-      call<WebhookEndpointWithSecret>(
-        'POST',
-        `${env(org, environment)}/webhook-endpoints/${endpointId}/rotate-secret`,
+      body(
+        api.POST(
+          `${inEnv}/webhook-endpoints/{endpoint}/rotate-secret`,
+          endpointPath(org, environment, endpointId),
+        ),
       ),
     listWebhookDeliveries: (org: string, environment: string, endpointId: string, limit?: number) =>
-      call<{ deliveries: WebhookDelivery[] }>(
-        'GET',
-        `${env(org, environment)}/webhook-endpoints/${endpointId}/deliveries${limit === undefined ? '' : `?limit=${limit}`}`,
+      body(
+        api.GET(`${inEnv}/webhook-endpoints/{endpoint}/deliveries`, {
+          params: {
+            path: { org, env: environment, endpoint: endpointId },
+            query: limit === undefined ? {} : { limit },
+          },
+        }),
       ).then((r) => r.deliveries),
     getWebhookDelivery: (org: string, environment: string, deliveryId: string) =>
-      call<WebhookDelivery>('GET', `${env(org, environment)}/webhook-deliveries/${deliveryId}`),
+      body(api.GET(`${inEnv}/webhook-deliveries/{delivery}`, deliveryPath(org, environment, deliveryId))),
     redeliverWebhook: (org: string, environment: string, deliveryId: string) =>
-      call<WebhookDelivery>('POST', `${env(org, environment)}/webhook-deliveries/${deliveryId}/redeliver`),
+      body(
+        api.POST(
+          `${inEnv}/webhook-deliveries/{delivery}/redeliver`,
+          deliveryPath(org, environment, deliveryId),
+        ),
+      ),
     createSchedule: (org: string, environment: string, request: CreateScheduleRequest) =>
-      call<Schedule>('POST', `${env(org, environment)}/schedules`, request),
+      body(api.POST(`${inEnv}/schedules`, { ...envPath(org, environment), body: request })),
     listSchedules: (org: string, environment: string) =>
-      call<{ schedules: Schedule[] }>('GET', `${env(org, environment)}/schedules`).then((r) => r.schedules),
+      body(api.GET(`${inEnv}/schedules`, envPath(org, environment))).then((r) => r.schedules),
     getSchedule: (org: string, environment: string, scheduleId: string) =>
-      call<ScheduleDetail>('GET', `${env(org, environment)}/schedules/${scheduleId}`),
+      body(api.GET(`${inEnv}/schedules/{schedule}`, schedulePath(org, environment, scheduleId))),
     updateSchedule: (org: string, environment: string, scheduleId: string, changes: UpdateScheduleRequest) =>
-      call<Schedule>('PATCH', `${env(org, environment)}/schedules/${scheduleId}`, changes),
+      body(
+        api.PATCH(`${inEnv}/schedules/{schedule}`, {
+          ...schedulePath(org, environment, scheduleId),
+          body: changes,
+        }),
+      ),
     deleteSchedule: (org: string, environment: string, scheduleId: string) =>
-      call<Schedule>('DELETE', `${env(org, environment)}/schedules/${scheduleId}`),
+      body(api.DELETE(`${inEnv}/schedules/{schedule}`, schedulePath(org, environment, scheduleId))),
     pauseSchedule: (org: string, environment: string, scheduleId: string, note?: string) =>
-      call<Schedule>('POST', `${env(org, environment)}/schedules/${scheduleId}/pause`, { note }),
+      body(
+        api.POST(`${inEnv}/schedules/{schedule}/pause`, {
+          ...schedulePath(org, environment, scheduleId),
+          body: { note },
+        }),
+      ),
     resumeSchedule: (org: string, environment: string, scheduleId: string, note?: string) =>
-      call<Schedule>('POST', `${env(org, environment)}/schedules/${scheduleId}/resume`, { note }),
+      body(
+        api.POST(`${inEnv}/schedules/{schedule}/resume`, {
+          ...schedulePath(org, environment, scheduleId),
+          body: { note },
+        }),
+      ),
     /** Starts a run of the schedule now, under its overlap policy. */
     triggerSchedule: (org: string, environment: string, scheduleId: string) =>
-      call<{ scheduleId: string; overlapPolicy: OverlapPolicy; triggeredAt: string }>(
-        'POST',
-        `${env(org, environment)}/schedules/${scheduleId}/trigger`,
-      ),
+      body(api.POST(`${inEnv}/schedules/{schedule}/trigger`, schedulePath(org, environment, scheduleId))),
     /** Starts the runs of the schedule's times in a past range (buffer_all by default: one after another). */
-    backfillSchedule: (
-      org: string,
-      environment: string,
-      scheduleId: string,
-      range: { startAt: string; endAt: string; overlapPolicy?: OverlapPolicy },
-    ) =>
-      call<{
-        scheduleId: string;
-        startAt: string;
-        endAt: string;
-        overlapPolicy: OverlapPolicy;
-        runs: number;
-      }>('POST', `${env(org, environment)}/schedules/${scheduleId}/backfill`, range),
+    backfillSchedule: (org: string, environment: string, scheduleId: string, range: BackfillRange) =>
+      body(
+        api.POST(`${inEnv}/schedules/{schedule}/backfill`, {
+          ...schedulePath(org, environment, scheduleId),
+          body: range,
+        }),
+      ),
     createLogGrant: (org: string, environment: string, runId: string) =>
-      call<LogGrant>('POST', `${env(org, environment)}/runs/${runId}/log-token`),
+      body(api.POST(`${inEnv}/runs/{run}/log-token`, runPath(org, environment, runId))),
 
     /**
      * One page of a run's log, read from its region's data plane with a fresh grant: records in
@@ -542,7 +296,7 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       environment: string,
       runId: string,
       query: LogQuery = {},
-    ): Promise<{ records: RunLogRecord[]; nextCursor: string | null; resumeCursor: string | null }> {
+    ): Promise<LogPage> {
       const grant = await this.createLogGrant(org, environment, runId);
       return readLogPage(grant, query);
     },
@@ -582,11 +336,7 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
       }
     },
 
-    rotateTemporalSigningKey: () =>
-      call<{ kid: string; activatesAt: string; previousKeysRetireAt: string }>(
-        'POST',
-        '/v1/temporal-signing-keys/rotate',
-      ),
+    rotateTemporalSigningKey: () => body(api.POST('/v1/temporal-signing-keys/rotate')),
 
     /** Polls until the run ends (or the timeout passes) and returns it. */
     async waitForRun(
@@ -620,34 +370,6 @@ export function createTavioClient(options: { baseUrl: string; apiKey: string }) 
   };
 }
 export type TavioClient = ReturnType<typeof createTavioClient>;
-
-/** Reads one page of a run's log from the data-plane URL of a grant. */
-async function readLogPage(
-  grant: LogGrant,
-  query: LogQuery,
-): Promise<{ records: RunLogRecord[]; nextCursor: string | null; resumeCursor: string | null }> {
-  const url = new URL(grant.url);
-  if (query.level) url.searchParams.set('level', query.level);
-  if (query.events?.length) url.searchParams.set('event', query.events.join(','));
-  if (query.since) url.searchParams.set('since', query.since);
-  if (query.until) url.searchParams.set('until', query.until);
-  if (query.limit !== undefined) url.searchParams.set('limit', String(query.limit));
-  if (query.cursor) url.searchParams.set('cursor', query.cursor);
-  const response = await fetch(url, { headers: { authorization: `Bearer ${grant.token}` } });
-  const text = await response.text();
-  if (!response.ok) throw new TavioApiError(JSON.parse(text) as Problem);
-  const records: RunLogRecord[] = [];
-  let nextCursor: string | null = null;
-  let resumeCursor: string | null = null;
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const parsed = JSON.parse(line) as RunLogRecord | { nextCursor: string } | { resumeCursor: string };
-    if ('nextCursor' in parsed) nextCursor = parsed.nextCursor;
-    else if ('resumeCursor' in parsed) resumeCursor = parsed.resumeCursor;
-    else records.push(parsed);
-  }
-  return { records, nextCursor, resumeCursor };
-}
 
 /** A run's summary as its integration shapes it; null until it completes. Throws for a run of another integration. */
 export function summaryOf<I extends IntegrationName>(run: Run, integration: I): SummaryOf[I] | null {

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { CONNECTION_KINDS } from '../common/connections.js';
 import { LOG_DETAILS } from '../common/log-detail.js';
 import { regionCodeSchema } from '../common/regions.js';
 import { declaredFieldsSchema } from '../integrations/hris-employee-sync/declared-mapping.js';
 import { WEBHOOK_EVENTS } from '../common/webhooks.js';
+import { workerReleaseSchema } from './provisioning/worker-release.js';
 import { apiKeyKindEnum, deletionKindEnum, environmentStatusEnum, runStatusEnum } from '../db/schema.js';
 
 /**
@@ -126,7 +128,14 @@ export const retirementSchema = z.object({
       webhookEndpointsDeleted: count,
       webhookDeliveriesStopped: count,
       connectionsDeleted: count,
-      worker: z.looseObject({ confirmed: z.boolean() }),
+      worker: z
+        .discriminatedUnion('confirmed', [
+          z.object({ confirmed: z.literal(true), at: z.string(), ...workerReleaseSchema.shape }),
+          z.object({ confirmed: z.literal(false) }),
+        ])
+        .describe(
+          'Its worker, as its region host confirmed it stopped; confirmed: false when no confirmation came in time',
+        ),
       retiredAt: z.string(),
     })
     .meta({ id: 'RetirementReceipt', description: 'What retiring the environment destroyed' }),
@@ -136,7 +145,7 @@ export const connectionSchema = z
   .object({
     id: z.guid(),
     name: z.string(),
-    kind: z.string().describe('hris-rest, upsert-rest or sftp'),
+    kind: z.enum(CONNECTION_KINDS),
     baseUrl: z.string(),
     credentialsVersion: z.number().int(),
     createdAt: time,
@@ -166,7 +175,7 @@ export const runSchema = z
     createdAt: time,
     closedAt: time.nullable(),
     retentionPolicyVersion: z.number().int().nullable(),
-    logDetail: z.string().nullable(),
+    logDetail: z.enum(LOG_DETAILS).nullable(),
     scheduleId: z
       .guid()
       .nullable()
@@ -207,12 +216,36 @@ export const residencySchema = z
     storage: z.looseObject({ bucket: z.string(), awsRegion: z.string() }),
     key: z.looseObject({ arn: z.string().nullable(), awsRegion: z.string().nullable() }),
     egress: z
-      .looseObject({ requests: count, hosts: z.record(z.string(), z.number()) })
+      .looseObject({
+        source: z.enum(['gateway', 'worker']),
+        requests: count,
+        hosts: z.record(z.string(), z.number()),
+      })
       .nullable()
       .describe('Requests the run sent, by host (source: gateway or worker)'),
     final: z.boolean(),
   })
   .meta({ id: 'RunResidency', description: 'Where a run happened' });
+
+export const runProgressSchema = z
+  .object({
+    runId: z.guid(),
+    integration: z.string(),
+    status: z.enum(runStatusEnum.enumValues),
+    progress: z
+      .record(z.string(), count)
+      .nullable()
+      .describe(
+        "Counts by name (pages, recordsRead, recordsWritten, recordsSkipped, ...): from the workflow's progress query while it runs, from its summary once it closed; null when none is known",
+      ),
+    source: z.enum(['workflow', 'summary']).nullable().describe('Where the counts come from'),
+    unavailableReason: z.string().nullable().describe('Why progress is null'),
+    waitingFor: z.string().nullable().describe('Why a running run makes no progress'),
+    startedAt: time,
+    closedAt: time.nullable(),
+    elapsedMs: count,
+  })
+  .meta({ id: 'RunProgress', description: "A run's progress: counts and times, never records" });
 
 export const logTokenSchema = z.object({
   url: z.string().describe("Where the run's log is read, in its region's data plane"),
@@ -347,11 +380,11 @@ export const webhookDeliverySchema = z
   .object({
     id: z.guid(),
     endpointId: z.guid(),
-    event: z.string(),
+    event: z.enum(WEBHOOK_EVENTS),
     eventId: z.string().describe('webhook-id: the same for a redelivery'),
     status: z.enum(['queued', 'delivering', 'delivered', 'failed']),
     payload: z.object({
-      type: z.string(),
+      type: z.enum(WEBHOOK_EVENTS),
       timestamp: time,
       data: z.record(z.string(), z.unknown()).describe('Identifiers, status, counts and links only'),
     }),
@@ -371,6 +404,15 @@ export const webhookDeliverySchema = z
 
 export const webhookDeliveryListSchema = z.object({ deliveries: z.array(webhookDeliverySchema) });
 
+const overlapPolicySchema = z.enum([
+  'skip',
+  'buffer_one',
+  'buffer_all',
+  'cancel_other',
+  'terminate_other',
+  'allow_all',
+]);
+
 const scheduleFields = {
   id: z.guid(),
   name: z.string(),
@@ -380,7 +422,7 @@ const scheduleFields = {
   cron: z.string().nullable().describe('5 fields: minute hour day-of-month month day-of-week'),
   intervalSeconds: z.number().int().nullable(),
   timeZone: z.string().describe('The IANA time zone the cron expression is read in'),
-  overlapPolicy: z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']),
+  overlapPolicy: overlapPolicySchema,
   catchupWindowSeconds: z.number().int(),
   paused: z.boolean(),
   namespace: z.string(),
@@ -415,7 +457,7 @@ export const scheduleListSchema = z.object({ schedules: z.array(scheduleSchema) 
 
 export const scheduleTriggeredSchema = z.object({
   scheduleId: z.guid(),
-  overlapPolicy: z.string(),
+  overlapPolicy: overlapPolicySchema,
   triggeredAt: time,
 });
 
@@ -423,6 +465,6 @@ export const scheduleBackfillSchema = z.object({
   scheduleId: z.guid(),
   startAt: time,
   endAt: time,
-  overlapPolicy: z.string(),
+  overlapPolicy: overlapPolicySchema,
   runs: count.describe('How many times of the schedule fall in the range: the runs the backfill starts'),
 });

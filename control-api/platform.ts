@@ -1,5 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { ControlApiConfig } from '../common/config.js';
+import { createApiMetrics } from '../common/telemetry/api-metrics.js';
+import { serveMetrics } from '../common/telemetry/metrics.js';
 import { migrateDatabase, openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
 import { startBacklogWatch } from './backlog-watch.js';
@@ -23,11 +25,11 @@ const urlOf = (address: AddressInfo | string | null, host: string): string =>
   typeof address === 'object' && address ? `http://${host}:${address.port}` : String(address);
 
 /**
- * Opens everything the control API needs, migrates the database, and builds the app. Migrations run
+ * Opens everything the control API needs, migrates the database (unless told not to), and builds the app. Migrations run
  * as the schema's owner; everything else as the application role, which cannot change the schema.
  */
 export async function startControlApi(config: ControlApiConfig, logger: boolean | object = false) {
-  await migrateDatabase(config.databaseMigrationUrl);
+  if (config.migrateOnStart) await migrateDatabase(config.databaseMigrationUrl);
   const database = openDatabase(config.databaseUrl);
   const tokenTtlMs = config.temporalTokenTtlSeconds * 1000;
   const signingKeys = createSigningKeys(database.db, {
@@ -40,14 +42,17 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     regions.find((region) => region.awsRegion === awsRegion)?.awsEndpoint;
   const payloadKeys = createPayloadKeys({ db: database.db, endpointFor, credentials: config.aws });
   const temporal = await createTemporalClients(
-    config.temporalAddress,
+    config.temporal,
     config.payloadLimitBytes,
     tokenFor,
     payloadKeys,
+    config.namespaceProvider,
   );
   const accounts = createAccountAccess({
     endpointFor,
     credentials: config.aws,
+    organizations: config.organizations,
+    controlAccountId: config.controlAccountId,
   });
   const generatedOperatorKey = await ensureOperatorKey(database.db, config.operatorKey);
   // Until Temporal trusts this API's tokens, a pass that fails is retried unreported.
@@ -58,6 +63,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
   );
   const counters = createCounters(database.db);
   const authThrottle = createAuthThrottle(database.db, counters, config.limits);
+  const apiMetrics = config.metricsPort > 0 ? createApiMetrics() : undefined;
   const app = await buildApp(
     {
       db: database.db,
@@ -71,8 +77,13 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
       authThrottle,
     },
     logger,
+    apiMetrics,
   );
   await app.listen({ host: config.host, port: config.port });
+  // Metrics listen apart from the API: the public port never answers /metrics.
+  const metricsListener = apiMetrics
+    ? await serveMetrics(apiMetrics.render, { host: config.metricsHost, port: config.metricsPort })
+    : undefined;
   const reconciler = startRunReconciler(runDepsOf({ db: database.db, temporal, config, counters }), {
     onError: (error) => app.log.warn({ err: error.message }, 'run reconciler pass failed'),
   });
@@ -112,8 +123,13 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     },
     () => undefined,
   );
+  // Without a Temporal Web UI server to front (an outside Temporal), the gateway is not started.
+  if (config.webUiPort !== undefined && !config.temporalUiUpstream)
+    app.log.info(
+      'TAVIO_TEMPORAL_UI_UPSTREAM is empty: no Temporal Web UI server, the Web UI gateway is not started',
+    );
   const webUi =
-    config.webUiPort === undefined
+    config.webUiPort === undefined || !config.temporalUiUpstream
       ? undefined
       : await buildWebUiGateway({
           db: database.db,
@@ -134,6 +150,8 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
     /** Settles once Temporal accepts this API's tokens (it reads them from this API's JWKS). */
     trusted,
     webUiUrl: webUi ? urlOf(webUi.server.address(), config.host) : undefined,
+    /** Where Prometheus scrapes this API (`TAVIO_METRICS_PORT`); none when it is not set. */
+    metricsUrl: metricsListener?.url,
     async close() {
       await Promise.all([
         reconciler.stop(),
@@ -144,6 +162,7 @@ export async function startControlApi(config: ControlApiConfig, logger: boolean 
         scheduledRuns.stop(),
       ]);
       await webUi?.close();
+      await metricsListener?.close();
       await app.close();
       await temporal.close();
       accounts.destroy();

@@ -127,7 +127,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
       };
     } else {
       request.log.error(
-        { err: { name: error.name, message: error.message, code: error.code } },
+        { err: { name: error.name, message: error.message, code: error.code, stack: error.stack } },
         'unexpected error',
       );
       problem = {

@@ -1,6 +1,11 @@
 import { Client, Connection } from '@temporalio/client';
 import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
 import { guardedDataConverter } from '../common/payload-guard.js';
+import type { NamespaceProviderConfig } from '../common/config.js';
+import { temporalConnectOptions } from '../common/temporal-connection.js';
+import type { TemporalConnectionSettings } from '../common/temporal-connection.js';
+import { namespaceProviderOf } from './provisioning/namespaces/select.js';
+import { temporalClientTracing } from '../common/telemetry/api-traces.js';
 import type { PayloadKeys } from './payload-keys.js';
 import type { ControlPlaneTokens, TemporalRole } from './temporal-auth/tokens.js';
 
@@ -9,16 +14,18 @@ const SYSTEM_PROBE = '_tavio_probe';
 
 /**
  * One connection to Temporal, one client per environment namespace, all behind the metadata guard.
- * Every call carries a token for the namespace it concerns and the role that call path needs, so
- * Temporal itself refuses the control plane anything else.
+ * Under `tavio-tokens`, every call carries a token for the namespace it concerns and the role that
+ * call path needs, so Temporal itself refuses the control plane anything else; under `static`, the
+ * connection's own API key or client certificate authorizes every call.
  */
 export async function createTemporalClients(
-  address: string,
+  settings: TemporalConnectionSettings,
   payloadLimitBytes: number,
   tokenFor: ControlPlaneTokens,
   payloadKeys: PayloadKeys,
+  namespaceProvider: NamespaceProviderConfig = { kind: 'self-hosted' },
 ) {
-  const connection = await Connection.connect({ address });
+  const connection = await Connection.connect(temporalConnectOptions(settings));
   const clients = new Map<string, Client>();
   function clientOf(namespace: string): Client {
     let client = clients.get(namespace);
@@ -28,15 +35,21 @@ export async function createTemporalClients(
         connection,
         namespace,
         dataConverter: guardedDataConverter(payloadLimitBytes, encryption),
+        interceptors: temporalClientTracing(),
       });
       clients.set(namespace, client);
     }
     return client;
   }
   async function as<T>(namespace: string, role: TemporalRole, work: () => Promise<T>): Promise<T> {
+    if (settings.auth === 'static') return work();
     const token = await tokenFor(namespace, role);
     return connection.withApiKey(token, work);
   }
+  function administer<T>(namespace: string, work: (connection: Connection) => Promise<T>): Promise<T> {
+    return as(namespace, 'admin', () => work(connection));
+  }
+  const namespaces = namespaceProviderOf(namespaceProvider, administer);
   return {
     /** Runs `work` with the namespace's client, its calls authorized for that namespace and role only. */
     async inNamespace<T>(
@@ -55,9 +68,9 @@ export async function createTemporalClients(
       return as(namespace, role, () => work(clientOf(namespace)));
     },
     /** Namespace administration (register, search attributes, delete) with an admin token of that namespace only. */
-    administer<T>(namespace: string, work: (connection: Connection) => Promise<T>): Promise<T> {
-      return as(namespace, 'admin', () => work(connection));
-    },
+    administer,
+    /** Creates, adjusts and deletes environments' namespaces (`TAVIO_NAMESPACE_PROVIDER`). */
+    namespaces: namespaces.provider,
     /**
      * Waits until Temporal accepts this API's tokens: it loads the signing keys from the JWKS this
      * API serves, so the first start waits one refresh of Temporal's key cache.
@@ -77,7 +90,10 @@ export async function createTemporalClients(
         }
       }
     },
-    close: () => connection.close(),
+    async close() {
+      namespaces.close();
+      await connection.close();
+    },
   };
 }
 export type TemporalClients = Awaited<ReturnType<typeof createTemporalClients>>;

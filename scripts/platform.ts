@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadControlApiConfig } from '../common/config.js';
+import { loggerOptions } from '../common/telemetry/logging.js';
 import { REGION_CODES } from '../common/regions.js';
 import { GATEWAY_OF } from '../common/gateways.js';
 import type { RegionCode } from '../common/regions.js';
@@ -15,8 +16,13 @@ import { FIXTURE_NETWORK } from '../fixtures/serve.js';
 import { generateKey, parseKey } from '../control-api/keys.js';
 import type { StackInfo } from './stack/services.js';
 import { writeGatewayControl } from './stack/gateways.js';
+import { stackTemporalEnv } from './stack/temporal.js';
 
-const HOST_ENTRY = fileURLToPath(new URL('../workers/region-host.ts', import.meta.url));
+/** The region host's entry: from the sources through tsx, or from `npm run build` on plain node. */
+const HOST_ENTRY = {
+  sources: ['--import', 'tsx', fileURLToPath(new URL('../workers/region-host.ts', import.meta.url))],
+  build: [fileURLToPath(new URL('../dist/workers/region-host.js', import.meta.url))],
+};
 
 /** The environment variables that point the control API at a running stack. */
 export function stackEnv(stack: StackInfo): Record<string, string> {
@@ -30,11 +36,13 @@ export function stackEnv(stack: StackInfo): Record<string, string> {
 /** What every Tavio process needs from the stack; the data plane never gets the control database. */
 function servicesEnv(stack: StackInfo): Record<string, string> {
   return {
+    // An outside Temporal's TLS, key and profile; the stack's own server needs none.
+    ...stackTemporalEnv(),
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TAVIO_TEMPORAL_UI_URL: stack.webUiUrl,
     TAVIO_TEMPORAL_UI_UPSTREAM: stack.temporalUiUrl,
     TAVIO_AWS_ENDPOINT: stack.awsEndpoint,
-    TAVIO_ACCOUNT_FACTORY: 'pool',
+    TAVIO_ACCOUNT_FACTORY: 'emulator-pool',
     TAVIO_ACCOUNT_POOL_FILE: stack.accountPoolFile,
     TAVIO_GATEWAY_US1_URL: stack.gateways.us1,
     TAVIO_GATEWAY_CA1_URL: stack.gateways.ca1,
@@ -73,8 +81,9 @@ export function startRegionHost(
   region: RegionCode,
   hostKey: string,
   extraEnv: Record<string, string> = {},
+  entry: keyof typeof HOST_ENTRY = 'sources',
 ): RegionHostProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST_ENTRY], {
+  const child = spawn(process.execPath, HOST_ENTRY[entry], {
     env: {
       PATH: process.env.PATH ?? '',
       ...hostEnv(stack, region),
@@ -84,6 +93,8 @@ export function startRegionHost(
       TAVIO_HOST_ID: `${region}-host`,
       TAVIO_LOG_LEVEL: 'error',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // OpenTelemetry's standard variables reach the hosts as they are: set, they trace.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'))),
       ...extraEnv,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -98,6 +109,29 @@ export function startRegionHost(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * A region of the platform: a host key for it, its gateway told to ask the control API at
+ * `controlApiUrl` with that key, and its region host started with it (from the sources or the build).
+ */
+export async function startRegion(
+  stack: StackInfo,
+  operator: TavioClient,
+  controlApiUrl: string,
+  region: RegionCode,
+  extraEnv: Record<string, string> = {},
+  entry: keyof typeof HOST_ENTRY = 'sources',
+): Promise<RegionHostProcess & { hostKey: { id: string; prefix: string } }> {
+  const hostKey = await operator.createHostKey(region);
+  // The region's gateway asks the control API, as that region, what its environments may reach.
+  writeGatewayControl(stack.gatewayFiles[GATEWAY_OF[region]].control, {
+    controlApiUrl,
+    region,
+    key: hostKey.key,
+  });
+  const host = startRegionHost(stack, controlApiUrl, region, hostKey.key, extraEnv, entry);
+  return { ...host, hostKey: { id: hostKey.id, prefix: hostKey.prefix } };
 }
 
 export interface Platform {
@@ -120,6 +154,10 @@ export async function startPlatform(
     hostEnv?: Record<string, string>;
     /** Settings of the control API beyond the stack's (for example short webhook retries for tests). */
     apiEnv?: Record<string, string>;
+    /** Each region host's metrics port (`TAVIO_HOST_METRICS_PORT`); none by default. */
+    hostMetricsPorts?: Partial<Record<RegionCode, number>>;
+    /** Writes the control API's log (warnings and errors, with request ids) to stdout. */
+    apiLogs?: boolean;
   } = {},
 ): Promise<Platform> {
   const operatorKey = generateKey('operator').key;
@@ -131,21 +169,19 @@ export async function startPlatform(
     TAVIO_LOG_LEVEL: 'warn',
     ...options.apiEnv,
   });
-  const api = await startControlApi(config);
+  const api = await startControlApi(config, options.apiLogs ? loggerOptions(config.logLevel) : false);
   await api.trusted;
   const operator = createTavioClient({ baseUrl: api.url, apiKey: operatorKey });
   const hosts: RegionHostProcess[] = [];
   const hostKeyPrefixes: string[] = [];
   for (const region of options.regions ?? REGION_CODES) {
-    const hostKey = await operator.createHostKey(region);
-    hostKeyPrefixes.push(hostKey.prefix);
-    // The region's gateway asks the control API, as that region, what its environments may reach.
-    writeGatewayControl(stack.gatewayFiles[GATEWAY_OF[region]].control, {
-      controlApiUrl: api.url,
-      region,
-      key: hostKey.key,
+    const metricsPort = options.hostMetricsPorts?.[region];
+    const host = await startRegion(stack, operator, api.url, region, {
+      ...options.hostEnv,
+      ...(metricsPort !== undefined && { TAVIO_HOST_METRICS_PORT: String(metricsPort) }),
     });
-    hosts.push(startRegionHost(stack, api.url, region, hostKey.key, options.hostEnv));
+    hostKeyPrefixes.push(host.hostKey.prefix);
+    hosts.push(host);
   }
   return {
     api,

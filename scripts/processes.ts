@@ -45,7 +45,7 @@ export function regionHostPid(region: string, controlApiUrl: string): number | u
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('region-host.ts')) continue;
+      if (!/region-host\.[jt]s/.test(readFileSync(`/proc/${entry}/cmdline`, 'utf8'))) continue;
       const env = processEnv(Number(entry));
       if (env.TAVIO_REGION === region && env.TAVIO_CONTROL_API_URL === controlApiUrl) return Number(entry);
     } catch {

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { PayloadEncryptionCodec } from '../common/payload-encryption.js';
+import { temporalConnectOptionsWithToken } from '../common/temporal-connection.js';
+import { stackTemporalConnection } from './stack/temporal.js';
 import { createTavioClient } from '../control-api/client.js';
 import { startHrisSource } from '../fixtures/hris-source.js';
 import { startUpsertDestination } from '../fixtures/upsert-destination.js';
@@ -210,10 +212,9 @@ try {
   /** Writes every execution that `query` finds, oldest first, and the payload key they are sealed under. */
   async function writeHistories(name: string, namespace: string, query: string, label = LABEL) {
     const { token } = await client.createTemporalToken(org, { environment: 'recording' });
-    const connection = await Connection.connect({
-      address: stack.temporalAddress,
-      metadata: { authorization: `Bearer ${token}` },
-    });
+    const connection = await Connection.connect(
+      temporalConnectOptionsWithToken(stackTemporalConnection(stack.temporalAddress), token),
+    );
     // The memo of each listed execution is sealed: open it as the control API does.
     const temporal = new Client({
       connection,

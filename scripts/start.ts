@@ -2,14 +2,18 @@ import { stackUp } from './stack/services.js';
 import { startPlatform } from './platform.js';
 import { createTavioClient } from '../control-api/client.js';
 import { runDemo } from './demo-scenario.js';
+import { startTracing, TRACE_SERVICE } from '../common/telemetry/tracing.js';
 
 /**
  * `npm start`: the stack, the control API on port 8080 (TAVIO_API_PORT), a worker host per region,
  * and a demo organization whose environments in two regions each run the sample integration.
  * Stays up until Ctrl-C.
  */
+// The control API runs in this process: traced when OTEL_EXPORTER_OTLP_ENDPOINT is set, as its hosts are.
+const tracing = startTracing(TRACE_SERVICE.controlApi);
 const stack = await stackUp();
-const platform = await startPlatform(stack);
+// The API's warnings and errors (an unexpected 500 with its request id) go to this console.
+const platform = await startPlatform(stack, { apiLogs: true });
 console.log(`\ncontrol API  ${platform.api.url}  (OpenAPI: ${platform.api.url}/openapi.json)`);
 console.log(`operator key ${platform.operatorKey}  (revoked when this process stops)`);
 console.log(`Web UI       ${stack.webUiUrl}  (sign in with an API key)\n`);
@@ -46,6 +50,7 @@ const stop = async () => {
   console.log('\nstopping...');
   await demo.close();
   await platform.stop();
+  await tracing?.shutdown();
   process.exit(0);
 };
 process.once('SIGINT', () => void stop());

@@ -38,8 +38,10 @@ report_counts() {
 passed=$checks_passed
 failed=$checks_failed
 mkdir -p .stack
-# The fault suite restarts shared services, so it runs alone, after the others.
+# The build's platform and the fault suite each start a control API of their own, so each runs alone,
+# after the others; the fault suite also restarts shared services.
 for pass in "unit, integration and replay tests:--project unit --project sandbox --project integration:test-report.json" \
+            "the platform from the build (npm run build, then the processes on plain node):--project production:production-report.json" \
             "fault injection (restarts Temporal, PostgreSQL and a gateway under running syncs):--project faults:fault-report.json"; do
   IFS=: read -r title projects file <<<"$pass"
   step "$title"

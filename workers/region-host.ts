@@ -4,6 +4,12 @@ import { z } from 'zod';
 import { ENVIRONMENT_WORKER_SETTINGS_VAR, loadRegionHostConfig } from '../common/config.js';
 import type { EnvironmentWorkerSettings, RegionHostConfig } from '../common/config.js';
 import { payloadKeySchema, temporalTokenSchema } from '../common/worker-secrets.js';
+import { temporalClientSecretsOf, temporalEndpointOf } from '../common/temporal-connection.js';
+import { createHostMetrics } from '../common/telemetry/host-metrics.js';
+import { loggerOptions } from '../common/telemetry/logging.js';
+import { serveMetrics } from '../common/telemetry/metrics.js';
+import { hostTraces } from '../common/telemetry/host-traces.js';
+import { startTracing, TRACE_SERVICE } from '../common/telemetry/tracing.js';
 import { createDataplaneCredentialIssuer } from './dataplane-credentials.js';
 import { createGatewayCredentials } from './gateway-credentials.js';
 import { createLogServer } from './log-server.js';
@@ -11,7 +17,7 @@ import { createRegionSandbox } from './sandbox.js';
 import type { RegionSandbox } from './sandbox.js';
 import { createSupervisor } from './supervisor.js';
 import { createWorkerSecrets } from './worker-secrets.js';
-import { buildWorkerCode } from './worker-code.js';
+import { prepareWorkerCode } from './worker-code.js';
 
 /** What the control API tells a region host about an active environment: identifiers, no secrets. */
 const assignmentSchema = z.object({
@@ -85,11 +91,13 @@ function regionSandbox(config: RegionHostConfig, log: Logger): RegionSandbox | u
 }
 
 async function main(): Promise<void> {
+  // Tracing first, when the OpenTelemetry variables configure it; the workers' spans come through this host.
+  const tracing = startTracing(TRACE_SERVICE.regionHost);
   const config = loadRegionHostConfig();
-  const log = pino({ level: config.logLevel, base: { host: config.hostId, region: config.region } });
+  const log = pino(loggerOptions(config.logLevel, { host: config.hostId, region: config.region }));
   const region = config.regions[config.region];
   log.info('building the environment worker and the workflow bundle');
-  const code = await buildWorkerCode();
+  const code = await prepareWorkerCode();
   const issuer = createDataplaneCredentialIssuer({
     awsRegion: region.awsRegion,
     endpoint: region.awsEndpoint,
@@ -112,7 +120,27 @@ async function main(): Promise<void> {
   await gatewayCredentials.reset();
   const sandbox = regionSandbox(config, log);
   await sandbox?.start();
-  const supervisor = createSupervisor(log, code.entryPath, sandbox);
+  /**
+   * Ready while the control API answered its last poll and that poll is recent (three intervals, at
+   * least 30 s): a host that cannot learn its environments' work starts and stops no worker.
+   */
+  let polledAt = 0;
+  const ready = () => Date.now() - polledAt < Math.max(3 * config.pollIntervalMs, 30_000);
+  const metrics = createHostMetrics(config.region);
+  const traces = hostTraces(tracing, log, config.region);
+  const supervisor = createSupervisor(log, code.entryPath, sandbox, {
+    started: metrics.workerStarted,
+    restarting: metrics.workerRestarting,
+    exited: metrics.workerExited,
+    message: (key, message) => metrics.runtimeMessage(key, message) || traces.message(key, message),
+  });
+  metrics.countRunning(supervisor.running);
+  // Apart from the run-log endpoint, and off unless TAVIO_HOST_METRICS_PORT is set.
+  const metricsListener =
+    config.metricsPort > 0
+      ? await serveMetrics(metrics.render, { host: config.metricsHost, port: config.metricsPort }, ready)
+      : undefined;
+  if (metricsListener) log.info({ url: metricsListener.url }, 'serving metrics');
   const secrets = createWorkerSecrets(log, (key, update) => supervisor.sendSecrets(key, update));
 
   function settingsFor(assignment: Assignment): EnvironmentWorkerSettings {
@@ -130,11 +158,13 @@ async function main(): Promise<void> {
       awsEndpoint: region.awsEndpoint,
       gatewayUrl: region.gatewayUrl,
       temporalAddress: config.temporalAddress,
+      temporal: temporalEndpointOf(config.temporal),
       payloadLimitBytes: config.payloadLimitBytes,
       responseLimitBytes: config.responseLimitBytes,
       logLevel: config.logLevel,
       workflowBundlePath: code.workflowBundlePath,
       hostId: config.hostId,
+      runtimeMetrics: metricsListener !== undefined,
     };
   }
 
@@ -177,20 +207,37 @@ async function main(): Promise<void> {
   async function stopWorker(key: string): Promise<void> {
     await supervisor.stop(key);
     secrets.forget(key);
+    metrics.forgetWorker(key);
+    traces.forget(key);
     await gatewayCredentials.revoke(key);
   }
 
   function startWorker(assignment: Assignment): void {
     supervisor.ensure({
       key: assignment.id,
-      env: () => ({ [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)) }),
+      env: () => ({
+        [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)),
+        ...traces.workerEnv(),
+      }),
       secrets: () =>
-        secrets.issue(assignment.id, {
-          credentials: () => issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
-          temporal: () => fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
-          payloadKey: () => fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
-          proxy: () => gatewayCredentials.issue(assignment.id),
-        }),
+        secrets
+          .issue(assignment.id, {
+            credentials: metrics.counted('aws', () =>
+              issuer.issue(assignment.dataplaneRoleArn, CREDENTIAL_SECONDS),
+            ),
+            temporal: metrics.counted('temporal-token', () =>
+              fetchForWorker(config, assignment.id, 'temporal-token', temporalTokenSchema),
+            ),
+            payloadKey: metrics.counted('payload-key', () =>
+              fetchForWorker(config, assignment.id, 'payload-key', payloadKeySchema),
+            ),
+            proxy: metrics.counted('gateway', () => gatewayCredentials.issue(assignment.id)),
+          })
+          .then((issued) => {
+            // The Temporal client key and static API key travel over IPC, never in the settings.
+            const temporalClient = temporalClientSecretsOf(config.temporal);
+            return temporalClient ? { ...issued, temporalClient } : issued;
+          }),
       onProblem: (problem) => reportProblem(assignment.id, problem),
     });
   }
@@ -266,6 +313,8 @@ async function main(): Promise<void> {
     await sandbox
       ?.close()
       .catch((error: Error) => log.error({ err: error.message }, 'could not remove the sandbox'));
+    await metricsListener?.close();
+    await tracing?.shutdown().catch(() => undefined);
     issuer.destroy();
     await code.remove();
     process.exit(0);
@@ -275,8 +324,9 @@ async function main(): Promise<void> {
 
   log.info({ pollMs: config.pollIntervalMs }, 'region host polling the control API for environments');
   while (!stopping) {
-    await reconcile().catch((error: Error) =>
-      log.warn({ err: error.message }, 'could not reconcile environments'),
+    await reconcile().then(
+      () => (polledAt = Date.now()),
+      (error: Error) => log.warn({ err: error.message }, 'could not reconcile environments'),
     );
     await new Promise((resolve) => setTimeout(resolve, config.pollIntervalMs));
   }

@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import type { WorkerExitReason } from '../common/telemetry/host-metrics.js';
 import type { WorkerSecrets } from '../common/worker-secrets.js';
 
 /** Workers start in the project's folder, whoever they run as. */
@@ -45,9 +46,24 @@ interface Slot {
   restartTimer?: NodeJS.Timeout;
 }
 
+/** What a supervisor tells about its workers' lives (for the host's metrics). */
+export interface SupervisorEvents {
+  started(): void;
+  restarting(): void;
+  exited(reason: WorkerExitReason): void;
+  /** A worker's message that the supervisor does not handle itself; answers whether it was taken. */
+  message(key: string, message: unknown): boolean;
+}
+
 interface Exit {
   code: number | null;
   signal: NodeJS.Signals | null;
+}
+
+function exitReason(slot: Slot, exit: Exit): WorkerExitReason {
+  if (slot.stopping) return 'stopped';
+  if (exit.signal) return 'killed';
+  return exit.code === 0 ? 'exited' : 'crashed';
 }
 
 /**
@@ -55,7 +71,12 @@ interface Exit {
  * each in its sandbox when one is given; restarts a crashed one with exponential backoff and stops
  * those that are no longer wanted.
  */
-export function createSupervisor(log: Logger, entryPath: string, sandbox?: WorkerSandbox) {
+export function createSupervisor(
+  log: Logger,
+  entryPath: string,
+  sandbox?: WorkerSandbox,
+  events?: SupervisorEvents,
+) {
   const slots = new Map<string, Slot>();
 
   /** Prepares the sandbox, starts the process and waits for its exit; the sandbox is released in any case. */
@@ -104,11 +125,13 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
       slot.startedAt = Date.now();
       child.send({ secrets });
       child.on('message', (message: { stopping?: string; busy?: boolean }) => {
+        if (events?.message(key, message)) return;
         if (message.stopping)
           log.error({ worker: key, reason: message.stopping }, 'environment worker stopping');
         if (typeof message.busy === 'boolean') slot.busy = message.busy;
       });
       log.info({ worker: key, pid: child.pid, uid: identity?.uid }, 'environment worker started');
+      events?.started();
       slot.spec.onProblem?.(null);
       try {
         return await exited;
@@ -133,7 +156,9 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
   function start(slot: Slot): void {
     slot.life = live(slot).then(
       (exit) => {
+        if (exit) events?.exited(exitReason(slot, exit));
         if (slot.stopping || !exit) return;
+        events?.restarting();
         slot.failures = Date.now() - slot.startedAt > STABLE_AFTER_MS ? 1 : slot.failures + 1;
         const delay = scheduleStart(slot);
         log.warn(
@@ -143,6 +168,8 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
       },
       (error: Error) => {
         if (slot.stopping) return;
+        events?.exited('start-failed');
+        events?.restarting();
         slot.failures += 1;
         const delay = scheduleStart(slot);
         log.error(
@@ -188,6 +215,8 @@ export function createSupervisor(log: Logger, entryPath: string, sandbox?: Worke
     },
     /** Whether a worker is wanted for the key: running, starting or waiting to restart. */
     has: (key: string): boolean => slots.has(key),
+    /** How many worker processes run now. */
+    running: (): number => [...slots.values()].filter((slot) => slot.child).length,
     /** Whether the worker runs and last said it has workflow or activity tasks in hand. */
     busy: (key: string): boolean => slots.get(key)?.busy ?? false,
     stopAll: () => Promise.all([...slots.keys()].map(stop)).then(() => undefined),

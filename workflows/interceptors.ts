@@ -1,5 +1,10 @@
 import { ApplicationFailure, defaultPayloadConverter, workflowInfo } from '@temporalio/workflow';
 import type { WorkflowInterceptorsFactory } from '@temporalio/workflow';
+import {
+  OpenTelemetryInboundInterceptor,
+  OpenTelemetryInternalsInterceptor,
+  OpenTelemetryOutboundInterceptor,
+} from '@temporalio/interceptors-opentelemetry/lib/workflow/index.js';
 import { FailureType } from '../common/failures.js';
 import { GATEWAY_OF, REGION_CODES } from '../common/gateways.js';
 import { namespaceMayBelongTo } from '../common/names.js';
@@ -38,9 +43,15 @@ function assertOwnEnvironment(): void {
 /**
  * Refuses, by name, an activity call or a workflow result too large to be metadata. Tells each
  * activity, in a header, the detail level of the run's log (headers do not enter replay).
+ *
+ * Traces the run (OpenTelemetry, first in each chain): its span continues the trace of the request
+ * that started it, and each activity's span is its child. The spans go to the worker's `exporter`
+ * sink, which drops them when the worker does not trace (common/telemetry/worker-traces.ts).
  */
 export const interceptors: WorkflowInterceptorsFactory = () => ({
+  internals: [new OpenTelemetryInternalsInterceptor()],
   outbound: [
+    new OpenTelemetryOutboundInterceptor(),
     {
       async scheduleActivity(input, next) {
         const info = workflowInfo();
@@ -55,6 +66,7 @@ export const interceptors: WorkflowInterceptorsFactory = () => ({
     },
   ],
   inbound: [
+    new OpenTelemetryInboundInterceptor(),
     {
       async execute(input, next) {
         assertOwnEnvironment();

@@ -7,7 +7,7 @@ import type { Counters } from './counters.js';
 
 const MINUTE_MS = 60_000;
 /** Probes need no key and are never counted. */
-const UNCOUNTED = new Set(['/healthz']);
+const UNCOUNTED = new Set(['/healthz', '/readyz']);
 
 /** The client's address as rate limits count it: IPv6 by its /64, as one host usually holds one. */
 export const clientAddress = (request: FastifyRequest) => normalizeIP(request.ip);

@@ -1,9 +1,14 @@
 import { IAMClient } from '@aws-sdk/client-iam';
 import { KMS } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { OrganizationsClient } from '@aws-sdk/client-organizations';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import type { AwsCredentials, OrganizationsSettings } from '../../common/config.js';
+import { controlPlaneArn, PROVISIONER_ROLE, roleArn } from '../../common/names.js';
 import { regionalClients } from '../regional-clients.js';
+import { createOrganizationsFactory } from './account-factory-organizations.js';
+import type { AccountToMake } from './account-factory-organizations.js';
+import { readAccountRecord, readyAccountId } from './account-record.js';
 
 export interface AccountClients {
   s3: S3Client;
@@ -30,7 +35,12 @@ interface Cached {
 export function createAccountAccess(options: {
   /** The S3/KMS/IAM/STS endpoint of an AWS region; undefined on AWS itself. */
   endpointFor: (awsRegion: string) => string | undefined;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The process's own credentials; without them, the SDK's default chain. */
+  credentials?: AwsCredentials;
+  /** With these settings, AWS Organizations creates each environment's account; without, accounts exist already. */
+  organizations?: OrganizationsSettings;
+  /** The control account: its control plane is the principal provisioner roles trust. */
+  controlAccountId: string;
 }) {
   const stsClients = regionalClients(
     (awsRegion) =>
@@ -43,9 +53,40 @@ export function createAccountAccess(options: {
   const cache = new Map<string, Cached>();
 
   const sts = (awsRegion: string): STSClient => stsClients.of(awsRegion);
+  const settings = options.organizations;
+  const organizationsClient = settings
+    ? new OrganizationsClient({
+        region: settings.region,
+        endpoint: settings.endpoint,
+        credentials: options.credentials,
+      })
+    : undefined;
+  const factory =
+    settings && organizationsClient
+      ? createOrganizationsFactory({
+          settings,
+          controlPlaneArn: controlPlaneArn(options.controlAccountId),
+          organizations: organizationsClient,
+          sts,
+          iam: (awsRegion, credentials) =>
+            new IAMClient({ region: awsRegion, endpoint: options.endpointFor(awsRegion), credentials }),
+        })
+      : undefined;
 
   return {
+    /**
+     * The environment's account id, once its account is ready for Tavio: made by the account
+     * factory where the row records none yet (each stage stored through `record`).
+     */
+    async ensureAccount(account: AccountToMake, record: (value: string) => Promise<void>): Promise<string> {
+      const stored = readAccountRecord(account.record);
+      if (stored.state === 'ready') return stored.accountId;
+      if (!factory) throw new AccountFactoryMissing(account.environmentId);
+      return factory.ensureAccount(account, record);
+    },
     async clients(accountId: string, awsRegion: string): Promise<AccountClients> {
+      if (!readyAccountId(accountId))
+        throw new Error(`no account is ready yet (${accountId}): the environment's provisioning makes it`);
       const cacheKey = `${accountId}/${awsRegion}`;
       const hit = cache.get(cacheKey);
       if (hit && hit.expiresAt > Date.now()) return hit.clients;
@@ -76,7 +117,18 @@ export function createAccountAccess(options: {
     destroy(): void {
       for (const { clients } of cache.values()) destroyClients(clients);
       stsClients.destroyAll();
+      organizationsClient?.destroy();
     },
   };
 }
 export type AccountAccess = ReturnType<typeof createAccountAccess>;
+
+/** An environment whose account is still to be made, with no account factory configured to make it. */
+export class AccountFactoryMissing extends Error {
+  override readonly name = 'AccountFactoryMissing';
+  constructor(environmentId: string) {
+    super(
+      `environment ${environmentId} has no account yet and TAVIO_ACCOUNT_FACTORY is not organizations; set it (README "AWS accounts") and repeat the request`,
+    );
+  }
+}

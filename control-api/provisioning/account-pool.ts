@@ -6,21 +6,22 @@ import type { ControlApiConfig } from '../../common/config.js';
 import type { Database } from '../../db/client.js';
 import { environments } from '../../db/schema.js';
 import { ProblemError } from '../problems.js';
+import { unrequestedAccount } from './account-record.js';
 
 const poolSchema = z.object({ accounts: z.array(z.string().regex(/^\d{12}$/)) });
 
 /**
- * The AWS account a new environment gets. From the pool (the local stack vends accounts at
- * `stack up`, so that the platform never needs IAM enforcement off): an account no environment
- * holds, picked at random so that concurrent creations rarely pick the same one (the database's
- * unique index settles it when they do). External: an id the account factory will create; on AWS,
- * AWS Organizations vends the account itself.
+ * What a new environment's row records as its AWS account. From the emulator's pool (the local
+ * stack vends accounts at `stack up`, so that the platform never needs IAM enforcement off): an
+ * account no environment holds, picked at random so that concurrent creations rarely pick the
+ * same one (the database's unique index settles it when they do). With AWS Organizations: a
+ * placeholder, since the account is created while the environment is provisioned.
  */
 export async function chooseAccountId(
   db: Pick<Database, 'select'>,
   config: ControlApiConfig,
 ): Promise<string> {
-  if (config.accountFactory === 'external') return String(randomInt(100_000_000_000, 999_999_999_999));
+  if (config.accountFactory === 'organizations') return unrequestedAccount();
   let accounts: string[];
   try {
     accounts = poolSchema.parse(JSON.parse(await readFile(config.accountPoolFile, 'utf8'))).accounts;

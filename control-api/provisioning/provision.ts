@@ -8,7 +8,6 @@ import type { PayloadKeys } from '../payload-keys.js';
 import type { TemporalClients } from '../temporal-clients.js';
 import type { AccountAccess } from './account-access.js';
 import { ensureBucket, ensureDataplaneRole, ensureKey } from './aws-resources.js';
-import { ensureSearchAttributes, registerOwnNamespace } from './temporal-namespace.js';
 import { applyRetention } from '../retention/apply.js';
 import { currentPolicy } from '../retention/policy.js';
 
@@ -72,7 +71,6 @@ export async function provisionEnvironment(
     environment: env.slug,
     region: env.region,
     awsRegion: env.awsRegion,
-    accountId: env.awsAccountId,
   };
   const region = deps.regions[env.region];
   /**
@@ -121,45 +119,58 @@ export async function provisionEnvironment(
     const temporal = async () => {
       if (!env.namespaceRegisteredAt) {
         const registeredAt = await step('temporal namespace', () =>
-          deps.temporal.administer(env.namespace, (connection) =>
-            registerOwnNamespace(connection, env.namespace, env.id),
-          ),
+          deps.temporal.namespaces.register({
+            namespace: env.namespace,
+            environmentId: env.id,
+            region: region.code,
+          }),
         );
         await save({ namespaceRegisteredAt: registeredAt });
       }
       await step('temporal search attributes', () =>
-        deps.temporal.administer(env.namespace, (connection) =>
-          ensureSearchAttributes(connection, env.namespace),
-        ),
+        deps.temporal.namespaces.ensureSearchAttributes(env.namespace),
       );
     };
     const awsResources = async () => {
-      const aws = await step('account access', () => deps.accounts.clients(env.awsAccountId, env.awsRegion));
-      const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, identity)));
+      // The account first: the factory may still have to make it, recording each stage in the row.
+      const accountId = await step('account', () =>
+        deps.accounts.ensureAccount(
+          { ...identity, environmentId: env.id, record: env.awsAccountId },
+          async (value) => void (await save({ awsAccountId: value })),
+        ),
+      );
+      const inAccount = { ...identity, accountId };
+      const aws = await step('account access', () => deps.accounts.clients(accountId, env.awsRegion));
+      const keyArn = env.keyArn ?? (await step('kms key', () => ensureKey(aws, inAccount)));
       if (!env.keyArn) await save({ keyArn });
       // The role names the bucket, not its key: both are made at once.
       const [, roleArn] = await Promise.all([
-        step('bucket', () => ensureBucket(aws, identity, env.bucket, keyArn)),
+        step('bucket', () => ensureBucket(aws, inAccount, env.bucket, keyArn)),
         step('data-plane role', () =>
           ensureDataplaneRole(
             aws,
-            identity,
+            inAccount,
             env.bucket,
             region.gateway,
             hostRoleArn(deps.controlAccountId, region.gateway),
           ),
         ),
       ]);
-      return { keyArn, roleArn };
+      return { keyArn, roleArn, accountId };
     };
     const [, , made] = await allSettledOrFirstFailure([
       temporal(),
       step('payload key', () => deps.payloadKeys.ensure(env)),
       awsResources(),
     ] as const);
-    const { keyArn, roleArn: dataplaneRoleArn } = made;
+    const { keyArn, roleArn: dataplaneRoleArn, accountId } = made;
     await step('retention policy', async () =>
-      applyRetention(deps, { ...env, keyArn }, orgSlug, await currentPolicy(deps.db, env.id)),
+      applyRetention(
+        deps,
+        { ...env, keyArn, awsAccountId: accountId },
+        orgSlug,
+        await currentPolicy(deps.db, env.id),
+      ),
     );
     const row = await save({ dataplaneRoleArn, status: 'active' });
     await audit(deps.db, {
@@ -173,7 +184,7 @@ export async function provisionEnvironment(
         awsRegion: env.awsRegion,
         bucket: env.bucket,
         keyArn,
-        accountId: env.awsAccountId,
+        accountId,
       },
     });
     return row;

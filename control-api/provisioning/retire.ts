@@ -17,12 +17,11 @@ import { audit } from '../audit.js';
 import { retireSchedules } from '../schedule-removal.js';
 import type { ProvisioningDeps } from './provision.js';
 import { destroyBucket, destroyDataplaneRole, destroyKey } from './retire-aws.js';
+import { readyAccountId } from './account-record.js';
 import { awaitWorkerRelease } from './worker-release.js';
 import type { WorkerRelease } from './worker-release.js';
 
 type EnvironmentRow = typeof environments.$inferSelect;
-
-const NOT_FOUND = 5;
 
 /** What retiring an environment destroyed; written to the audit log as its deletion receipt. */
 export interface RetirementReceipt {
@@ -144,7 +143,11 @@ export async function retireEnvironment(
   // The sweeps that finished before retirement keep their receipts: collected before the
   // namespace, which holds their results, is deleted (a resumed retirement may find it gone).
   await collectSweepReceipts(deps, env).catch(() => undefined);
-  const aws = await deps.accounts.clients(env.awsAccountId, env.awsRegion);
+  // An environment whose account was never made ready (the factory stopped midway) has no bucket,
+  // key or data-plane role of Tavio's to delete; an account AWS made for it after all is left to
+  // the operator, as the README says.
+  const accountId = readyAccountId(env.awsAccountId);
+  const aws = accountId ? await deps.accounts.clients(accountId, env.awsRegion) : undefined;
   const deletingAt = new Date().toISOString();
   const tallies = new Map<string, PrefixSweep>();
   const policyVersion = (await currentPolicy(deps.db, env.id)).version;
@@ -163,23 +166,17 @@ export async function retireEnvironment(
     if (values.objectsDeleted > 0) await deps.db.insert(deletionReceipts).values(values);
     return values;
   };
-  await destroyBucket(aws, env.bucket, tallies).catch(async (error: unknown) => {
-    await recordDeleted(false);
-    throw error;
-  });
+  if (aws)
+    await destroyBucket(aws, env.bucket, tallies).catch(async (error: unknown) => {
+      await recordDeleted(false);
+      throw error;
+    });
   const deleted = await recordDeleted(true);
   const prefixes = deleted.prefixes;
-  const keyDeletionDate = env.keyArn
-    ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug))
-    : null;
-  await destroyDataplaneRole(aws);
-  await deps.temporal
-    .administer(env.namespace, (connection) =>
-      connection.operatorService.deleteNamespace({ namespace: env.namespace }),
-    )
-    .catch((error: { code?: number }) => {
-      if (error.code !== NOT_FOUND) throw error;
-    });
+  const keyDeletionDate =
+    aws && env.keyArn ? await destroyKey(aws, env.keyArn, keyAliasOf(orgSlug, env.slug)) : null;
+  if (aws) await destroyDataplaneRole(aws);
+  await deps.temporal.namespaces.remove(env.namespace);
   await deps.payloadKeys.destroy(env.id);
   // A connection pair's mappings go with its connections (they reference them).
   await deps.db.delete(fieldMappings).where(eq(fieldMappings.environmentId, env.id));
@@ -195,9 +192,9 @@ export async function retireEnvironment(
     bytesDeleted: deleted.bytesDeleted,
     prefixes,
     keyArn: env.keyArn,
-    keyDisabled: env.keyArn !== null,
+    keyDisabled: aws !== undefined && env.keyArn !== null,
     keyDeletionDate,
-    dataplaneRoleDeleted: true,
+    dataplaneRoleDeleted: aws !== undefined,
     payloadKeyDestroyed: true,
     apiKeysRevoked: revoked.length,
     runsCanceled: running.length,

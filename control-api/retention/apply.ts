@@ -2,7 +2,6 @@ import { PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
 import type { LifecycleRule } from '@aws-sdk/client-s3';
 import { ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { ScheduleOptionsAction } from '@temporalio/client';
-import Long from 'long';
 import type { environments } from '../../db/schema.js';
 import {
   keepForMs,
@@ -107,16 +106,7 @@ export async function applyRetention(
     );
   });
   await step('history retention', () =>
-    deps.temporal.administer(env.namespace, (connection) =>
-      connection.workflowService.updateNamespace({
-        namespace: env.namespace,
-        config: {
-          workflowExecutionRetentionTtl: {
-            seconds: Long.fromNumber(policy.historyDays * (DAY_MS / 1000)),
-          },
-        },
-      }),
-    ),
+    deps.temporal.namespaces.setHistoryRetention(env.namespace, policy.historyDays),
   );
   await step('sweep schedule', () => putSweepSchedule(deps, env, orgSlug, policy));
 }

@@ -7,10 +7,17 @@ import { principalOf, visibleEnvironment } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import { notFound } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
-import { logTokenSchema, residencySchema, runListSchema, runSchema } from '../openapi-schemas.js';
+import {
+  logTokenSchema,
+  residencySchema,
+  runListSchema,
+  runProgressSchema,
+  runSchema,
+} from '../openapi-schemas.js';
 import { refreshRun, runDepsOf, runView, startRun, waitingReason } from '../runs.js';
 import { buildResidency } from '../run-placement.js';
 import { issueLogToken } from '../run-logs.js';
+import { runProgress } from '../run-progress.js';
 import { envParams, runParams } from '../schemas.js';
 
 const startBody = z
@@ -28,6 +35,7 @@ const startedRunLinks = {
   cancelRun: link('cancelRun', runOfResponse, 'Cancel the run'),
   createRunLogToken: link('createRunLogToken', runOfResponse, "Get a token to read the run's log"),
   getRunResidency: link('getRunResidency', runOfResponse, 'Where the run happened'),
+  getRunProgress: link('getRunProgress', runOfResponse, "The run's progress: counts and times"),
 };
 
 export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
@@ -126,6 +134,27 @@ export function runRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request) => {
         const { env, row } = await loadRun(principalOf(request), request.params);
         return runView(runDeps, env, row, await waitingReason(runDeps, env, row));
+      },
+    );
+
+    app.get(
+      '/v1/organizations/:org/environments/:env/runs/:run/progress',
+      {
+        schema: {
+          operationId: 'getRunProgress',
+          tags: ['runs'],
+          summary:
+            "A run's progress: counts and elapsed time, from its workflow while it runs, from its summary once closed",
+          params: runParams,
+          response: {
+            200: jsonResponse("The run's counts and times, never records", runProgressSchema),
+            ...problemResponses('input', { 404: ['not-found'] }),
+          },
+        },
+      },
+      async (request) => {
+        const { env, row } = await loadRun(principalOf(request), request.params);
+        return runProgress(runDeps, env, row);
       },
     );
 

@@ -10,9 +10,9 @@ import { createProvisionerRole, withEnforcementOff } from './emulator-iam.js';
 import { writePrivateFile } from './private-files.js';
 
 /**
- * Environment accounts vended ahead of time: the local stand-in for an account factory. Each is an
- * account of the local S3/KMS/IAM service with its provisioner role in place, trusted by the control
- * plane only. They are made at `stack up`, before any tenant process runs, so the platform never
+ * Environment accounts vended ahead of time for `TAVIO_ACCOUNT_FACTORY=emulator-pool`: the local
+ * stand-in for an account factory, on the emulator only. Each is an account of the local
+ * S3/KMS/IAM service with its provisioner role in place, trusted by the control plane only. They are made at `stack up`, before any tenant process runs, so the platform never
  * switches IAM enforcement off; the control API takes an unused one for each new environment
  * (`control-api/provisioning/account-pool.ts`). Every `up` tops the pool up again.
  */

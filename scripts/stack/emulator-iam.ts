@@ -1,7 +1,5 @@
-import { CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { tolerating } from '../../common/aws-errors.js';
-import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
-import { provisionerPermissions, provisionerTrustPolicy } from '../../control-api/provisioning/policies.js';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { ensureProvisionerRole } from '../../control-api/provisioning/account-bootstrap.js';
 
 /**
  * The local S3/KMS/IAM service enforces IAM policies, but it cannot authorize the first identity
@@ -33,6 +31,26 @@ export async function withEnforcementOff<T>(endpoint: string, work: () => Promis
 export const enforceEmulatorIam = (endpoint: string) => setEmulatorEnforcement(endpoint, true);
 
 /**
+ * An IAM client acting in `accountId` on the emulator. Only inside `withEnforcementOff`: there, a
+ * header names the account each call acts in.
+ */
+export function emulatorIamIn(endpoint: string, accountId: string): IAMClient {
+  const iam = new IAMClient({
+    region: 'us-east-1',
+    endpoint,
+    credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
+  });
+  iam.middlewareStack.add(
+    (next) => (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-moto-account-id'] = accountId;
+      return next(args);
+    },
+    { step: 'build', name: 'tavioAccountHeader' },
+  );
+  return iam;
+}
+
+/**
  * Creates (or updates) an account's provisioner role, trusted by the control plane only. Only
  * inside `withEnforcementOff`: the account has no identity yet that could be authorized to do it.
  */
@@ -41,39 +59,9 @@ export async function createProvisionerRole(options: {
   accountId: string;
   controlPlaneArn: string;
 }): Promise<void> {
-  // With enforcement off, the header names the account each call acts in.
-  const iam = new IAMClient({
-    region: 'us-east-1',
-    endpoint: options.endpoint,
-    credentials: { accessKeyId: 'bootstrap', secretAccessKey: 'bootstrap' },
-  });
-  iam.middlewareStack.add(
-    (next) => (args) => {
-      (args.request as { headers: Record<string, string> }).headers['x-moto-account-id'] = options.accountId;
-      return next(args);
-    },
-    { step: 'build', name: 'tavioAccountHeader' },
-  );
+  const iam = emulatorIamIn(options.endpoint, options.accountId);
   try {
-    await tolerating(
-      () =>
-        iam.send(
-          new CreateRoleCommand({
-            RoleName: PROVISIONER_ROLE,
-            AssumeRolePolicyDocument: JSON.stringify(provisionerTrustPolicy(options.controlPlaneArn)),
-          }),
-        ),
-      ['EntityAlreadyExistsException'],
-    );
-    await iam.send(
-      new PutRolePolicyCommand({
-        RoleName: PROVISIONER_ROLE,
-        PolicyName: 'provision-environment',
-        PolicyDocument: JSON.stringify(
-          provisionerPermissions(options.accountId, roleArn(options.accountId, PROVISIONER_ROLE)),
-        ),
-      }),
-    );
+    await ensureProvisionerRole(iam, options.accountId, options.controlPlaneArn);
   } finally {
     iam.destroy();
   }

@@ -2,6 +2,8 @@ import { createServer, request } from 'node:http';
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Connection } from '@temporalio/client';
+import { temporalConnectOptions, temporalConnectionAt } from '../../common/temporal-connection.js';
+import type { TemporalConnectOptions } from '../../common/temporal-connection.js';
 import { StackError, type Report } from './config.js';
 import { isAlive, sleep, tailLog } from './process.js';
 
@@ -75,10 +77,14 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
-export async function temporalGrpcHealthy(address: string): Promise<boolean> {
+/** Whether Temporal answers at `address`, reached with `options` (TLS, credentials; no token is needed). */
+export async function temporalGrpcHealthy(
+  address: string,
+  options: TemporalConnectOptions = temporalConnectOptions(temporalConnectionAt(address, {})),
+): Promise<boolean> {
   let connection: Connection | undefined;
   try {
-    connection = await Connection.connect({ address, connectTimeout: PROBE_TIMEOUT_MS });
+    connection = await Connection.connect({ ...options, connectTimeout: PROBE_TIMEOUT_MS });
     const conn = connection;
     await conn.withDeadline(Date.now() + PROBE_TIMEOUT_MS, () => conn.workflowService.getSystemInfo({}));
     return true;

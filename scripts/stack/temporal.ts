@@ -9,6 +9,8 @@ import {
   type StackPaths,
   type StackPorts,
 } from './config.js';
+import { temporalConnectOptions, temporalConnectionAt } from '../../common/temporal-connection.js';
+import type { TemporalConnectionSettings } from '../../common/temporal-connection.js';
 import { httpOk, temporalGrpcHealthy } from './health.js';
 import { ensureManaged, stopByPidFile, type ManagedService, type Outcome } from './managed.js';
 import { commandLineMatches, livePid, spawnDetached } from './process.js';
@@ -33,9 +35,36 @@ export function temporalEndpoints(ports: StackPorts): TemporalEndpoints {
   };
 }
 
+/**
+ * The standard Temporal variables (TLS, API key, profile) and TAVIO_TEMPORAL_AUTH that the stack's
+ * processes get: the shell's, when TEMPORAL_ADDRESS names an outside server; none for the stack's own
+ * server, which is plain text with Tavio's tokens whatever the shell holds.
+ */
+export function stackTemporalEnv(
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  if (!env.TEMPORAL_ADDRESS) return {};
+  return Object.fromEntries(
+    Object.entries(env).filter(
+      (entry): entry is [string, string] =>
+        entry[1] !== undefined &&
+        ((entry[0].startsWith('TEMPORAL_') && entry[0] !== 'TEMPORAL_UI_URL') ||
+          entry[0] === 'TAVIO_TEMPORAL_AUTH'),
+    ),
+  );
+}
+
+/** How scripts and tests reach the stack's Temporal at `address`. */
+export function stackTemporalConnection(address: string): TemporalConnectionSettings {
+  return temporalConnectionAt(address, stackTemporalEnv());
+}
+
 /** The server answers gRPC health checks (they need no token). */
 export function temporalHealthy(endpoints: TemporalEndpoints): Promise<boolean> {
-  return temporalGrpcHealthy(endpoints.address);
+  return temporalGrpcHealthy(
+    endpoints.address,
+    temporalConnectOptions(stackTemporalConnection(endpoints.address)),
+  );
 }
 
 export async function temporalUiHealthy(endpoints: TemporalEndpoints): Promise<boolean> {
@@ -71,6 +100,8 @@ async function checkExternal(endpoints: TemporalEndpoints, report: Report): Prom
     );
   }
   report(`temporal: reused, external server at ${endpoints.address} is healthy`);
+  if (endpoints.uiUrl === '')
+    report('temporal: no TEMPORAL_UI_URL for the external server: the Web UI gateway is not started');
   return 'reused';
 }
 

@@ -67,6 +67,46 @@ describe('provisioning', () => {
     await database.db.execute(sql`update environments set status = 'retired' where id = ${failed.id}`);
   });
 
+  it('retires an environment whose account was never made, deleting no AWS resource', async () => {
+    // The account factory on AWS Organizations, with a control plane the organization refuses: the
+    // environment fails at its account step, before any bucket, key or role exists.
+    const operatorKey = generateKey('operator').key;
+    const factoryApi = await startControlApi(
+      loadControlApiConfig({
+        ...stackEnv(inject('stack')),
+        TAVIO_ACCOUNT_FACTORY: 'organizations',
+        TAVIO_ACCOUNT_EMAIL_PATTERN: 'aws+{environmentId}@example.com',
+        TAVIO_API_PORT: '0',
+        TAVIO_WEB_UI_PORT: '',
+        TAVIO_OPERATOR_KEY: operatorKey,
+        TAVIO_LOG_LEVEL: 'silent',
+      }),
+    );
+    try {
+      const { org, admin, adminKey } = await newOrganization('unmade');
+      const viaFactory = createTavioClient({ baseUrl: factoryApi.url, apiKey: adminKey });
+      const failure = await viaFactory.createEnvironment(org, 'prod', 'eu').catch((error: unknown) => error);
+      expect(failure).toMatchObject({ problem: { status: 502 } });
+      const failed = await admin.getEnvironment(org, 'prod');
+      expect(failed.status).toBe('failed');
+      expect(failed.awsAccountId).toMatch(/^unrequested:/);
+
+      const answer = await admin.retireEnvironment(org, 'prod');
+      expect(answer.environment.status).toBe('retired');
+      expect(answer.receipt).toMatchObject({
+        objectsDeleted: 0,
+        keyArn: null,
+        keyDisabled: false,
+        dataplaneRoleDeleted: false,
+      });
+    } finally {
+      await database.db.execute(
+        sql`update api_keys set revoked_at = now() where prefix = ${parseKey(operatorKey)!.prefix}`,
+      );
+      await factoryApi.close();
+    }
+  });
+
   it('never lets the audit log be changed or emptied, not even by the owner of its table', async () => {
     // The control API's role has no such privilege (isolation suite, PostgreSQL rows); the triggers hold for everyone.
     const owner = ownerDatabase();

@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../../common/payload-encryption.js';
 import { guardedDataConverter, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../../common/payload-guard.js';
+import { workflowTraceSinks } from '../../common/telemetry/worker-traces.js';
 import { INTEGRATIONS as INTEGRATION_CATALOG } from '../../integrations/catalog.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -83,6 +84,8 @@ describe('replay of committed histories', () => {
             workflowModules: [fileURLToPath(new URL('../../workflows/interceptors.ts', import.meta.url))],
           },
           dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES, codecFor(file)),
+          // The workflows' trace spans go to a sink, as on a worker that does not trace.
+          sinks: workflowTraceSinks(undefined),
           bundlerOptions: { ignoreModules: [] },
         },
         history,

@@ -2,6 +2,8 @@ import { Connection } from '@temporalio/client';
 import Long from 'long';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { PayloadEncryptionCodec, isEncrypted } from '../../common/payload-encryption.js';
+import { temporalConnectOptionsWithToken } from '../../common/temporal-connection.js';
+import { stackTemporalConnection } from '../../scripts/stack/temporal.js';
 import { createPayloadKeys } from '../../control-api/payload-keys.js';
 import { inject } from 'vitest';
 import { createSigningKeys } from '../../control-api/temporal-auth/signing-keys.js';
@@ -25,10 +27,9 @@ export async function signTemporalToken(
 
 /** A Temporal connection whose calls carry `token`, or no token at all. */
 export function temporalConnection(token?: string): Promise<Connection> {
-  return Connection.connect({
-    address: inject('stack').temporalAddress,
-    ...(token ? { metadata: { authorization: `Bearer ${token}` } } : {}),
-  });
+  return Connection.connect(
+    temporalConnectOptionsWithToken(stackTemporalConnection(inject('stack').temporalAddress), token),
+  );
 }
 
 /** A connection with cluster-wide admin rights, for tests that inspect Temporal behind Tavio's back. */

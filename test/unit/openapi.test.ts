@@ -6,7 +6,6 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { loadControlApiConfig } from '../../common/config.js';
 import { DEFAULT_RETENTION, RETENTION_BOUNDS } from '../../common/retention.js';
 import type {
   apiKeys,
@@ -16,9 +15,9 @@ import type {
   organizations,
   runs,
 } from '../../db/schema.js';
-import { buildApp } from '../../control-api/app.js';
 import type { ApiDeps } from '../../control-api/deps.js';
 import { keyView } from '../../control-api/key-lifecycle.js';
+import { buildServicelessApp } from '../../control-api/openapi-app.js';
 import { quotaExceeded, quotasOf } from '../../control-api/limits/quotas.js';
 import {
   jsonResponse,
@@ -53,33 +52,9 @@ import { connectionView } from '../../control-api/routes/connections.js';
 import { environmentView } from '../../control-api/routes/environments.js';
 import { orgView } from '../../control-api/routes/organizations.js';
 
-const config = loadControlApiConfig({ TAVIO_DATABASE_URL: 'postgres://u:p@127.0.0.1:1/x' });
-
-/** Every counter starts its window: no request is ever limited. */
-class OpenStore {
-  incr(_key: string, callback: (error: Error | null, window?: { current: number; ttl: number }) => void) {
-    callback(null, { current: 1, ttl: 60_000 });
-  }
-  child() {
-    return new OpenStore();
-  }
-}
-
-/** Nothing the routes register touches the database, Temporal or AWS; requests here need none. */
-const deps = {
-  config,
-  db: {},
-  temporal: {},
-  accounts: {},
-  payloadKeys: {},
-  signingKeys: {
-    jwks: async () => ({ keys: [] }),
-    sign: async () => ({ token: 'header.claims.signature', kid: 'k1', expiresAt: new Date() }),
-  },
-  backlog: { backlogged: () => false },
-  counters: { store: OpenStore },
-  authThrottle: { assertAllowed: async () => undefined, failed: async () => undefined },
-} as unknown as ApiDeps;
+let app: FastifyInstance;
+let config: ApiDeps['config'];
+let deps: ApiDeps;
 
 interface Operation {
   operationId?: string;
@@ -104,13 +79,11 @@ interface Document {
   paths: Record<string, Record<string, Operation>>;
 }
 
-let app: FastifyInstance;
 let document: Document;
 let operations: { method: string; path: string; operation: Operation }[];
 
 beforeAll(async () => {
-  app = await buildApp(deps);
-  await app.ready();
+  ({ app, config, deps } = await buildServicelessApp());
   document = app.swagger() as unknown as Document;
   operations = Object.entries(document.paths).flatMap(([path, item]) =>
     Object.entries(item).map(([method, operation]) => ({ method, path, operation })),

@@ -1,22 +1,46 @@
 import type { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import Long from 'long';
-import { DEFAULT_RETENTION } from '../../common/retention.js';
-import { SA } from '../../common/search-attributes.js';
+import { DEFAULT_RETENTION } from '../../../common/retention.js';
+import { SA } from '../../../common/search-attributes.js';
+import {
+  GRPC_ALREADY_EXISTS,
+  GRPC_NOT_FOUND,
+  NamespaceNotOwned,
+  OWNER_DATA_KEY,
+  grpcCode,
+} from './provider.js';
+import type { NamespaceProvider } from './provider.js';
 
-const ALREADY_EXISTS = 6;
-/** Namespace data entry naming the environment a namespace was registered for. */
-export const OWNER_DATA_KEY = 'tavio.environment';
+const DAY_SECONDS = 86_400;
 
-function grpcCode(error: unknown): number | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error
-    ? Number((error as { code: unknown }).code)
-    : undefined;
-}
+/** Runs `work` on the Temporal connection with an admin token of that namespace only. */
+export type Administer = <T>(namespace: string, work: (connection: Connection) => Promise<T>) => Promise<T>;
 
-/** A namespace of that name exists and was not registered for this environment: it is never adopted. */
-export class NamespaceNotOwned extends Error {
-  override readonly name = 'NamespaceNotOwned';
+/**
+ * Namespaces of a self-hosted Temporal server, made with its own workflow and operator services;
+ * the environment's id is kept in the namespace's data.
+ */
+export function selfHostedNamespaces(administer: Administer): NamespaceProvider {
+  return {
+    register: ({ namespace, environmentId }) =>
+      administer(namespace, (connection) => registerOwnNamespace(connection, namespace, environmentId)),
+    ensureSearchAttributes: (namespace) =>
+      administer(namespace, (connection) => ensureSearchAttributes(connection, namespace)),
+    setHistoryRetention: (namespace, days) =>
+      administer(namespace, async (connection) => {
+        await connection.workflowService.updateNamespace({
+          namespace,
+          config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(days * DAY_SECONDS) } },
+        });
+      }),
+    remove: (namespace) =>
+      administer(namespace, async (connection) => {
+        await connection.operatorService.deleteNamespace({ namespace }).catch((error: unknown) => {
+          if (grpcCode(error) !== GRPC_NOT_FOUND) throw error;
+        });
+      }),
+  };
 }
 
 /**
@@ -25,7 +49,7 @@ export class NamespaceNotOwned extends Error {
  * registered it and failed before recording it); anyone else's is refused. Answers when it was
  * registered.
  */
-export async function registerOwnNamespace(
+async function registerOwnNamespace(
   connection: Connection,
   namespace: string,
   environmentId: string,
@@ -36,10 +60,12 @@ export async function registerOwnNamespace(
       description: 'Tavio environment',
       data: { [OWNER_DATA_KEY]: environmentId },
       // The default policy's history retention; the policy in force is applied once it is made.
-      workflowExecutionRetentionPeriod: { seconds: Long.fromNumber(DEFAULT_RETENTION.historyDays * 86_400) },
+      workflowExecutionRetentionPeriod: {
+        seconds: Long.fromNumber(DEFAULT_RETENTION.historyDays * DAY_SECONDS),
+      },
     });
   } catch (error) {
-    if (grpcCode(error) !== ALREADY_EXISTS) throw error;
+    if (grpcCode(error) !== GRPC_ALREADY_EXISTS) throw error;
     const existing = await connection.workflowService.describeNamespace({ namespace });
     if (existing.namespaceInfo?.data?.[OWNER_DATA_KEY] !== environmentId) {
       throw new NamespaceNotOwned(
@@ -52,7 +78,7 @@ export async function registerOwnNamespace(
 }
 
 /** Adds Tavio's search attributes to the namespace where missing; safe to call again. */
-export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
   const missing = Object.values(SA)
     .map((key) => key.name)
