@@ -27,12 +27,13 @@ FROM runtime AS migrate
 USER node
 CMD ["node", "dist/scripts/migrate.js"]
 
-# The control API (and, with TAVIO_WEB_UI_PORT, the Web UI gateway). Liveness: GET /healthz;
-# readiness: GET /readyz (the control database answers and Temporal accepts the API's tokens).
+# The control API (and, with TAVIO_WEB_UI_PORT, the Web UI gateway). Liveness: GET /healthz (the
+# HEALTHCHECK: a container is replaced only when the process itself stops answering); readiness for
+# the load balancer: GET /readyz (the control database answers and Temporal accepts the API's tokens).
 FROM runtime AS control-api
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.TAVIO_API_PORT || 8080) + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.TAVIO_API_PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/control-api/server.js"]
 
 # A region host: runs each environment's worker as its own OS user behind nftables rules, so it
@@ -41,7 +42,8 @@ FROM runtime AS region-host
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nftables passwd \
  && rm -rf /var/lib/apt/lists/*
-# Its health and readiness are served beside its metrics, on loopback unless TAVIO_HOST_METRICS_HOST says otherwise.
+# Its /healthz (the HEALTHCHECK), /readyz and /metrics are served on one listener, on loopback unless
+# TAVIO_HOST_METRICS_HOST says otherwise (set it to 0.0.0.0 for probes and scrapes from outside).
 ENV TAVIO_HOST_METRICS_PORT=9464
-HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.TAVIO_HOST_METRICS_PORT + '/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.TAVIO_HOST_METRICS_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/workers/region-host.js"]

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { holdsKey } from '../control-api/keys.js';
 import { UsageError } from './errors.js';
 
 /**
@@ -11,8 +12,6 @@ import { UsageError } from './errors.js';
 const SECRET_NAME = /(password|passwd|passphrase|secret|token|private-?key|api-?key|credential)/i;
 /** Options whose names look like a secret's but take a path to one. */
 const PATH_OPTIONS = new Set(['--api-key-file', '--credentials-file']);
-/** A Tavio API key: `tav_<kind>_<id>_<secret>`. */
-const TAVIO_KEY = /tav_(?:op|org|env|host)_[a-z0-9]{10}_[A-Za-z0-9_-]{32,}/;
 
 const WHERE =
   'give credentials on stdin or with --credentials-file, and the API key in TAVIO_API_KEY or with --api-key-file';
@@ -23,8 +22,9 @@ const WHERE =
  * error names the option or the argument's position, never its value.
  */
 export function refuseSecretsOnArgv(args: readonly string[]): void {
-  args.forEach((arg, index) => {
-    if (TAVIO_KEY.test(arg))
+  args.forEach((given, index) => {
+    let arg = given;
+    if (holdsKey(arg))
       throw new UsageError(
         `argument ${index + 1} is an API key: secrets are never taken from the command line; ${WHERE}`,
       );
@@ -32,7 +32,8 @@ export function refuseSecretsOnArgv(args: readonly string[]): void {
       const name = arg.split('=', 1)[0]!;
       if (!PATH_OPTIONS.has(name) && SECRET_NAME.test(name))
         throw new UsageError(`${name}: secrets are never taken from the command line; ${WHERE}`);
-      return;
+      // `--option=name=value` carries an assignment too.
+      arg = arg.slice(name.length + 1);
     }
     const assigned = /^([A-Za-z_][\w-]*)=/.exec(arg)?.[1];
     if (assigned && SECRET_NAME.test(assigned))

@@ -379,8 +379,16 @@ const controlApiFields = sharedSchema.extend({
     .regex(/^tav_op_[A-Za-z0-9_-]{20,}$/, 'tav_op_ followed by at least 20 characters')
     .optional(),
   bodyLimitBytes: z.coerce.number().int().min(1024),
-  /** The AWS account of the control plane and the region hosts' principals. */
-  controlAccountId: z.string().regex(/^\d{12}$/, '12 digits'),
+  /**
+   * The AWS account of the control plane and the region hosts' principals: the one account every
+   * provisioner and data-plane role trusts. Required on AWS and with the Organizations factory.
+   */
+  controlAccountId: z
+    .string({
+      error:
+        'TAVIO_CONTROL_ACCOUNT_ID is required with TAVIO_ACCOUNT_FACTORY=organizations or on AWS itself (TAVIO_AWS_ENDPOINT empty): the 12-digit account of the control plane and region hosts, which every environment role trusts',
+    })
+    .regex(/^\d{12}$/, 'TAVIO_CONTROL_ACCOUNT_ID: 12 digits'),
   /**
    * Where environment accounts come from: `emulator-pool` takes an unused one from the accounts the
    * local stack vended at `stack up` (listed in `accountPoolFile`); `organizations` has AWS
@@ -446,14 +454,38 @@ const controlApiSchema = controlApiFields
   }));
 export type ControlApiConfig = z.infer<typeof controlApiSchema>;
 
+/** What the migrate command needs: the control database as the owner of its schema, nothing else. */
+const migrationSchema = (variable: string) =>
+  z.object({
+    databaseMigrationUrl: z.url({
+      error: (issue) =>
+        issue.input === undefined
+          ? 'TAVIO_DATABASE_MIGRATION_URL (or TAVIO_DATABASE_URL) is required: the control database as the owner of its schema, for example postgres://tavio_owner:<password>@127.0.0.1:55432/tavio'
+          : `${variable} is not a URL`,
+    }),
+  });
+export type MigrationConfig = z.infer<ReturnType<typeof migrationSchema>>;
+
 function parseOrExit<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new Error(`${what} configuration is invalid:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
 
-/** The control plane's AWS account, unless `TAVIO_CONTROL_ACCOUNT_ID` names another (the local S3/KMS service's default account). */
+/** The local S3/KMS service's default account: the control account of the local stack only. */
 export const DEFAULT_CONTROL_ACCOUNT_ID = '123456789012';
+
+/**
+ * `TAVIO_CONTROL_ACCOUNT_ID`; against the local S3/KMS service with its pool, the service's default
+ * account. On AWS, or where Organizations makes accounts, none: every environment role would trust
+ * an account that is not Tavio's.
+ */
+function controlAccountIdFrom(env: Env): string | undefined {
+  if (env.TAVIO_CONTROL_ACCOUNT_ID) return env.TAVIO_CONTROL_ACCOUNT_ID;
+  const onAws = awsEndpointFrom(env) === undefined;
+  const organizations = accountFactoryFrom(env).accountFactory === 'organizations';
+  return onAws || organizations ? undefined : DEFAULT_CONTROL_ACCOUNT_ID;
+}
 
 export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
   return parseOrExit(
@@ -467,7 +499,7 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
       port: env.TAVIO_API_PORT ?? '8080',
       operatorKey: env.TAVIO_OPERATOR_KEY,
       bodyLimitBytes: env.TAVIO_API_BODY_LIMIT_BYTES ?? '65536',
-      controlAccountId: env.TAVIO_CONTROL_ACCOUNT_ID ?? DEFAULT_CONTROL_ACCOUNT_ID,
+      controlAccountId: controlAccountIdFrom(env),
       ...accountFactoryFrom(env),
       regions: regionRegistryFrom(env),
       temporalTokenTtlSeconds: env.TAVIO_TEMPORAL_TOKEN_TTL_SECONDS ?? '600',
@@ -511,7 +543,20 @@ export function loadControlApiConfig(env: Env = process.env): ControlApiConfig {
   );
 }
 
-const regionHostSchema = sharedSchema.extend({
+/**
+ * The migrate command's configuration: `TAVIO_DATABASE_MIGRATION_URL`, else `TAVIO_DATABASE_URL`.
+ * It reads no Temporal, AWS or API setting, so a migrate job needs only the database's URL.
+ */
+export function loadMigrationConfig(env: Env = process.env): MigrationConfig {
+  const variable = env.TAVIO_DATABASE_MIGRATION_URL ? 'TAVIO_DATABASE_MIGRATION_URL' : 'TAVIO_DATABASE_URL';
+  return parseOrExit(
+    migrationSchema(variable),
+    { databaseMigrationUrl: env.TAVIO_DATABASE_MIGRATION_URL || env.TAVIO_DATABASE_URL || undefined },
+    'migrate',
+  );
+}
+
+const regionHostFields = sharedSchema.extend({
   region: regionCodeSchema,
   controlApiUrl: z.url(),
   hostKey: z.string().regex(/^tav_host_/, 'a region host key (tav_host_...)'),
@@ -526,6 +571,20 @@ const regionHostSchema = sharedSchema.extend({
   /** Where the host's `GET /metrics` (its own and its workers' runtime metrics) listens; none when 0 or unset. */
   metricsPort: z.coerce.number().int().min(0).max(65535),
   metricsHost: z.string().min(1),
+});
+/**
+ * A region host hands its Temporal credentials to every environment worker it runs. Tavio's tokens
+ * are signed per namespace; a static API key or client certificate is not, so under `static` one
+ * compromised worker could act in every environment's namespace.
+ */
+const regionHostSchema = regionHostFields.superRefine((config, ctx) => {
+  if (config.temporal.auth === 'static')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['temporal'],
+      message:
+        'TAVIO_TEMPORAL_AUTH=static is refused on a region host: its workers would all share the deployment-wide Temporal API key or client certificate, which acts in every namespace, and per-namespace worker credentials are not built; use tavio-tokens (README "Temporal anywhere")',
+    });
 });
 export type RegionHostConfig = z.infer<typeof regionHostSchema>;
 
@@ -565,9 +624,8 @@ export const environmentWorkerSettingsSchema = z.object({
   awsRegion: z.string(),
   awsEndpoint: z.url().optional(),
   gatewayUrl: z.url(),
-  temporalAddress: z.string(),
-  /** TLS and authorization mode towards Temporal; absent, plain text with Tavio's tokens. Its secrets come over IPC. */
-  temporal: temporalEndpointSchema.optional(),
+  /** Temporal's address, TLS and authorization mode. Its secrets come over IPC. */
+  temporal: temporalEndpointSchema,
   payloadLimitBytes: z.number().int(),
   responseLimitBytes: responseLimitBytesSchema,
   logLevel: sharedSchema.shape.logLevel,
@@ -575,6 +633,8 @@ export const environmentWorkerSettingsSchema = z.object({
   hostId: z.string(),
   /** Whether the worker hands its Temporal runtime's metrics to its host over IPC. */
   runtimeMetrics: z.boolean().optional(),
+  /** Whether the worker traces, handing its spans to its host over IPC. */
+  traces: z.boolean().optional(),
 });
 export type EnvironmentWorkerSettings = z.infer<typeof environmentWorkerSettingsSchema>;
 

@@ -7,8 +7,9 @@ import { z } from 'zod';
  * How every Tavio process reaches Temporal, read with the SDK's standard environment configuration
  * (`@temporalio/envconfig`): `TEMPORAL_ADDRESS`, `TEMPORAL_TLS*`, `TEMPORAL_TLS_CLIENT_CERT_PATH`/`_KEY_PATH`
  * (or `_DATA`), `TEMPORAL_TLS_SERVER_CA_CERT_PATH`, `TEMPORAL_TLS_SERVER_NAME`, `TEMPORAL_API_KEY`, and a
- * TOML profile (`TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`). Tavio gives each environment its own
- * namespace, so the profile's namespace (`TEMPORAL_NAMESPACE`) is not used.
+ * TOML profile (`TEMPORAL_PROFILE`, `TEMPORAL_CONFIG_FILE`), read only when one of the two is set.
+ * Tavio gives each environment its own namespace, so the profile's namespace (`TEMPORAL_NAMESPACE`)
+ * is not used.
  *
  * `TAVIO_TEMPORAL_AUTH` says who authorizes calls:
  * - `tavio-tokens` (default): every call carries a short-lived token for one namespace, signed by
@@ -16,7 +17,8 @@ import { z } from 'zod';
  *   replace those tokens, so one is refused; TLS and a client certificate (mTLS) may secure the
  *   transport.
  * - `static`: calls carry the profile's API key and/or client certificate and no Tavio token (for
- *   example Temporal Cloud); one of the two is required.
+ *   example Temporal Cloud); one of the two is required. The control API only: a region host
+ *   refuses it, since every worker would hold the same deployment-wide credential.
  */
 
 type Env = Record<string, string | undefined>;
@@ -74,17 +76,40 @@ const definedOnly = (env: Env): Record<string, string> =>
     Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
   );
 
+/**
+ * The profile: from a TOML file only when `TEMPORAL_CONFIG_FILE` or `TEMPORAL_PROFILE` asks for one
+ * (a developer's own `~/.config/temporalio/temporal.toml` never changes the platform's connection),
+ * with the environment's variables over it.
+ */
 function profileOf(env: Env): ClientConfigProfile {
   // The SDK reads a missing file as an empty one; a file named on purpose must exist.
   if (env.TEMPORAL_CONFIG_FILE && !existsSync(env.TEMPORAL_CONFIG_FILE))
     throw new TemporalConnectionConfigError('TEMPORAL_CONFIG_FILE names a file that does not exist');
+  const fileAsked = Boolean(env.TEMPORAL_CONFIG_FILE || env.TEMPORAL_PROFILE);
   try {
-    return loadClientConfigProfile({ overrideEnvVars: definedOnly(env) });
+    return loadClientConfigProfile({ overrideEnvVars: definedOnly(env), disableFile: !fileAsked });
   } catch (error) {
-    throw new TemporalConnectionConfigError(
-      `the Temporal client configuration could not be read (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE): ${(error as Error).message}`,
-    );
+    throw new TemporalConnectionConfigError(configFileProblem(env, error));
   }
+}
+
+/**
+ * Why the configuration file could not be read, never with its content: a TOML parser's message
+ * quotes the lines around the error, where an `api_key` may stand.
+ */
+function configFileProblem(env: Env, error: unknown): string {
+  const file = env.TEMPORAL_CONFIG_FILE
+    ? `the Temporal configuration file ${env.TEMPORAL_CONFIG_FILE}`
+    : "the Temporal CLI's default configuration file";
+  const { line, code } = (error ?? {}) as { line?: unknown; code?: unknown };
+  if (typeof line === 'number') return `${file} is not valid TOML (line ${line})`;
+  if (typeof code === 'string') return `${file} could not be read (${code})`;
+  const message = error instanceof Error ? error.message : '';
+  const profile = /^Profile '([^']*)' not found/.exec(message);
+  if (profile) return `${file} has no profile ${JSON.stringify(profile[1])} (TEMPORAL_PROFILE)`;
+  const both = /^Cannot specify both (\w+) and (\w+)$/.exec(message);
+  if (both) return `${file}: ${both[1]} and ${both[2]} are both set; keep one`;
+  return `${file} could not be read (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)`;
 }
 
 function pemOf(source: ConfigDataSource | undefined, what: string): string | undefined {

@@ -9,7 +9,13 @@ const TAG: Record<KeyKind, string> = {
 };
 
 /** A key reads `tav_<kind>_<id>_<secret>`; `tav_<kind>_<id>` is its public prefix. */
-const KEY_PATTERN = /^(tav_(?:op|org|env|host)_[a-z0-9]{10})_([A-Za-z0-9_-]{32,})$/;
+const KEY_PREFIX = 'tav_(?:op|org|env|host)_[a-z0-9]{10}';
+const KEY_SECRET = '[A-Za-z0-9_-]{32,}';
+const KEY_PATTERN = new RegExp(`^(${KEY_PREFIX})_(${KEY_SECRET})$`);
+const KEY_ANYWHERE = new RegExp(`${KEY_PREFIX}_${KEY_SECRET}`);
+
+/** Whether a text holds something shaped like a Tavio API key, anywhere in it. */
+export const holdsKey = (text: string): boolean => KEY_ANYWHERE.test(text);
 
 export function hashSecret(key: string): string {
   return createHash('sha256').update(key).digest('hex');

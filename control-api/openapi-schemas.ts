@@ -5,6 +5,7 @@ import { regionCodeSchema } from '../common/regions.js';
 import { declaredFieldsSchema } from '../integrations/hris-employee-sync/declared-mapping.js';
 import { WEBHOOK_EVENTS } from '../common/webhooks.js';
 import { workerReleaseSchema } from './provisioning/worker-release.js';
+import { OVERLAP_POLICIES } from './schedule-spec.js';
 import { apiKeyKindEnum, deletionKindEnum, environmentStatusEnum, runStatusEnum } from '../db/schema.js';
 
 /**
@@ -404,14 +405,7 @@ export const webhookDeliverySchema = z
 
 export const webhookDeliveryListSchema = z.object({ deliveries: z.array(webhookDeliverySchema) });
 
-const overlapPolicySchema = z.enum([
-  'skip',
-  'buffer_one',
-  'buffer_all',
-  'cancel_other',
-  'terminate_other',
-  'allow_all',
-]);
+const overlapPolicySchema = z.enum(OVERLAP_POLICIES);
 
 const scheduleFields = {
   id: z.guid(),

@@ -43,9 +43,9 @@ const BUSY_CHECK_MS = 500;
 process.umask(0o077);
 
 async function main(): Promise<void> {
-  // When its host traces, the worker's spans go to the host over IPC; otherwise nothing is set up.
-  const tracing = startWorkerTracing();
   const settings = loadEnvironmentWorkerSettings();
+  // When its host traces, the worker's spans go to the host over IPC; otherwise nothing is set up.
+  const tracing = startWorkerTracing(settings);
   assertOwnNamespace(settings);
   // Without a valid token Temporal refuses every poll: stop, and tell the host why.
   let stop = (): void => process.exit(3);
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
     bucket: settings.bucket,
     keyArn: settings.keyArn,
   };
-  const temporal = settings.temporal ?? { address: settings.temporalAddress, auth: 'tavio-tokens' as const };
+  const temporal = settings.temporal;
   const tokenMetadata = tokenWatch.renew(initial.temporal);
   // Under `static`, the deployment's API key or client certificate authorizes the worker: no token is sent.
   const connection = await NativeConnection.connect({

@@ -133,6 +133,7 @@ async function main(): Promise<void> {
     restarting: metrics.workerRestarting,
     exited: metrics.workerExited,
     message: (key, message) => metrics.runtimeMessage(key, message) || traces.message(key, message),
+    messageDropped: metrics.workerMessageDropped,
   });
   metrics.countRunning(supervisor.running);
   // Apart from the run-log endpoint, and off unless TAVIO_HOST_METRICS_PORT is set.
@@ -157,7 +158,6 @@ async function main(): Promise<void> {
       awsRegion: assignment.awsRegion,
       awsEndpoint: region.awsEndpoint,
       gatewayUrl: region.gatewayUrl,
-      temporalAddress: config.temporalAddress,
       temporal: temporalEndpointOf(config.temporal),
       payloadLimitBytes: config.payloadLimitBytes,
       responseLimitBytes: config.responseLimitBytes,
@@ -165,6 +165,7 @@ async function main(): Promise<void> {
       workflowBundlePath: code.workflowBundlePath,
       hostId: config.hostId,
       runtimeMetrics: metricsListener !== undefined,
+      traces: traces.enabled,
     };
   }
 
@@ -213,12 +214,10 @@ async function main(): Promise<void> {
   }
 
   function startWorker(assignment: Assignment): void {
+    traces.assign(assignment.id, assignment);
     supervisor.ensure({
       key: assignment.id,
-      env: () => ({
-        [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)),
-        ...traces.workerEnv(),
-      }),
+      env: () => ({ [ENVIRONMENT_WORKER_SETTINGS_VAR]: JSON.stringify(settingsFor(assignment)) }),
       secrets: () =>
         secrets
           .issue(assignment.id, {

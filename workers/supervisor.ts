@@ -2,13 +2,76 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { WorkerExitReason } from '../common/telemetry/host-metrics.js';
+import type { DroppedMessageReason, WorkerExitReason } from '../common/telemetry/host-metrics.js';
 import type { WorkerSecrets } from '../common/worker-secrets.js';
 
 /** Workers start in the project's folder, whoever they run as. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAX_BACKOFF_MS = 30_000;
 const STABLE_AFTER_MS = 60_000;
+/** How often, at most, the host logs that it dropped a worker's messages (a worker cannot flood the log). */
+const DROP_LOG_EVERY_MS = 60_000;
+/** The longest stopping reason of a worker that the host logs. */
+const MAX_STOPPING_REASON = 200;
+
+/**
+ * Messages one worker may send its host: a burst, then a rate per second. A worker sends about
+ * three a second (runtime metrics, a batch of spans, whether it is busy); the rest are dropped
+ * before anything parses them.
+ */
+export interface WorkerMessageLimits {
+  burst: number;
+  perSecond: number;
+}
+export const DEFAULT_WORKER_MESSAGE_LIMITS: WorkerMessageLimits = { burst: 60, perSecond: 20 };
+
+/**
+ * The host's end of one worker's IPC channel: drops what exceeds the worker's rate and what is not
+ * an object, before any handler parses it, and catches whatever a handler throws. Each drop is
+ * counted; it is logged at most once a minute per worker, by reason and count, never by content.
+ */
+export function createWorkerInbox(options: {
+  key: string;
+  log: Logger;
+  handle: (message: object) => void;
+  dropped?: (reason: DroppedMessageReason) => void;
+  limits?: WorkerMessageLimits;
+  now?: () => number;
+}): (message: unknown) => void {
+  const limits = options.limits ?? DEFAULT_WORKER_MESSAGE_LIMITS;
+  const now = options.now ?? Date.now;
+  let tokens = limits.burst;
+  let filledAt = now();
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  const unlogged = new Map<DroppedMessageReason, number>();
+
+  function drop(reason: DroppedMessageReason): void {
+    options.dropped?.(reason);
+    unlogged.set(reason, (unlogged.get(reason) ?? 0) + 1);
+    if (now() - loggedAt < DROP_LOG_EVERY_MS) return;
+    loggedAt = now();
+    options.log.warn(
+      { worker: options.key, droppedMessages: Object.fromEntries(unlogged) },
+      "dropped an environment worker's messages",
+    );
+    unlogged.clear();
+  }
+
+  return (message: unknown) => {
+    const time = now();
+    tokens = Math.min(limits.burst, tokens + ((time - filledAt) / 1000) * limits.perSecond);
+    filledAt = time;
+    if (tokens < 1) return drop('rate');
+    tokens -= 1;
+    if (typeof message !== 'object' || message === null || Array.isArray(message))
+      return drop('not-an-object');
+    try {
+      options.handle(message);
+    } catch {
+      drop('failed');
+    }
+  };
+}
 
 export interface SupervisedWorker {
   key: string;
@@ -44,6 +107,10 @@ interface Slot {
   /** Whether the worker last said it has tasks in hand. */
   busy: boolean;
   restartTimer?: NodeJS.Timeout;
+  /** Its messages, across its restarts: their rate and their drops are the worker's, not one life's. */
+  inbox: (message: unknown) => void;
+  /** Whether this life's stopping reason was logged: the host logs it once a life. */
+  toldStopping: boolean;
 }
 
 /** What a supervisor tells about its workers' lives (for the host's metrics). */
@@ -52,7 +119,9 @@ export interface SupervisorEvents {
   restarting(): void;
   exited(reason: WorkerExitReason): void;
   /** A worker's message that the supervisor does not handle itself; answers whether it was taken. */
-  message(key: string, message: unknown): boolean;
+  message(key: string, message: object): boolean;
+  /** A worker's message dropped before it was handled (see createWorkerInbox). */
+  messageDropped?(reason: DroppedMessageReason): void;
 }
 
 interface Exit {
@@ -123,13 +192,9 @@ export function createSupervisor(
       if (child.pid === undefined) await exited;
       slot.child = child;
       slot.startedAt = Date.now();
+      slot.toldStopping = false;
       child.send({ secrets });
-      child.on('message', (message: { stopping?: string; busy?: boolean }) => {
-        if (events?.message(key, message)) return;
-        if (message.stopping)
-          log.error({ worker: key, reason: message.stopping }, 'environment worker stopping');
-        if (typeof message.busy === 'boolean') slot.busy = message.busy;
-      });
+      child.on('message', slot.inbox);
       log.info({ worker: key, pid: child.pid, uid: identity?.uid }, 'environment worker started');
       events?.started();
       slot.spec.onProblem?.(null);
@@ -201,10 +266,38 @@ export function createSupervisor(
     clearTimeout(kill);
   }
 
+  /** What the supervisor takes of a worker's messages itself: why it stops (once a life) and whether it is busy. */
+  function handle(slot: Slot, message: { stopping?: unknown; busy?: unknown }): void {
+    const key = slot.spec.key;
+    if (events?.message(key, message)) return;
+    if (typeof message.stopping === 'string' && !slot.toldStopping) {
+      slot.toldStopping = true;
+      log.error(
+        { worker: key, reason: message.stopping.slice(0, MAX_STOPPING_REASON) },
+        'environment worker stopping',
+      );
+    }
+    if (typeof message.busy === 'boolean') slot.busy = message.busy;
+  }
+
   return {
     ensure(spec: SupervisedWorker): void {
       if (slots.has(spec.key)) return;
-      const slot: Slot = { spec, startedAt: 0, failures: 0, stopping: false, busy: false };
+      const slot: Slot = {
+        spec,
+        startedAt: 0,
+        failures: 0,
+        stopping: false,
+        busy: false,
+        toldStopping: false,
+        inbox: () => undefined,
+      };
+      slot.inbox = createWorkerInbox({
+        key: spec.key,
+        log,
+        handle: (message) => handle(slot, message),
+        dropped: events?.messageDropped,
+      });
       slots.set(spec.key, slot);
       start(slot);
     },

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import { printFields, printJson, printTable, show } from '../output.js';
 import type { Output } from '../output.js';
 import type { Runner } from '../runner.js';
+import { REGION_CODES } from '../../common/regions.js';
 
 function showEnvironment(out: Output, environment: Environment): void {
   printFields(out, {
@@ -33,9 +34,7 @@ export function registerEnvironments(program: Command, run: Runner): void {
     .command('create')
     .description('create and provision an environment, pinned to its region for good')
     .argument('[slug]', 'the environment slug (default: --env)')
-    .addOption(
-      new Option('--region <region>', 'its region').choices(['us', 'ca', 'eu']).makeOptionMandatory(),
-    )
+    .addOption(new Option('--region <region>', 'its region').choices(REGION_CODES).makeOptionMandatory())
     .action(
       run<{ region: 'us' | 'ca' | 'eu' }>(async (ctx, [slug], options) => {
         const environment = await ctx.client().createEnvironment(ctx.org(), ctx.env(slug), options.region);

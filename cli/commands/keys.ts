@@ -6,6 +6,7 @@ import type { Context } from '../context.js';
 import { printJson, printTable, show } from '../output.js';
 import { wholeNumber } from '../runner.js';
 import type { Runner } from '../runner.js';
+import { REGION_CODES } from '../../common/regions.js';
 
 type Kind = ApiKey['kind'];
 
@@ -34,7 +35,7 @@ export function registerKeys(program: Command, run: Runner): void {
         'the kind of key (default: environment with --env, else organization)',
       ).choices(['organization', 'environment', 'operator', 'host']),
     )
-    .addOption(new Option('--region <region>', "a host key's region").choices(['us', 'ca', 'eu']))
+    .addOption(new Option('--region <region>', "a host key's region").choices(REGION_CODES))
     .option('--expires-in-days <days>', 'its lifetime (none by default)', wholeNumber)
     .action(
       run<{ kind?: Kind; region?: 'us' | 'ca' | 'eu'; expiresInDays?: number }>(
@@ -52,7 +53,7 @@ export function registerKeys(program: Command, run: Runner): void {
               'issued',
             );
           if (kind === 'operator') return showIssued(ctx, await client.createOperatorKey(lifetime), 'issued');
-          if (!options.region) throw new UsageError('a host key needs --region <us|ca|eu>');
+          if (!options.region) throw new UsageError(`a host key needs --region <${REGION_CODES.join('|')}>`);
           showIssued(ctx, await client.createHostKey(options.region, lifetime), 'issued');
         },
       ),

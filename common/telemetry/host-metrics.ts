@@ -5,6 +5,8 @@ import { createRuntimeMetricsStore } from './runtime-metrics-store.js';
 
 /** Why an environment worker's process ended, as its supervisor saw it. */
 export type WorkerExitReason = 'stopped' | 'exited' | 'crashed' | 'killed' | 'start-failed';
+/** Why a host dropped a worker's IPC message unread: beyond its rate, not an object, or failed in its handler. */
+export type DroppedMessageReason = 'rate' | 'not-an-object' | 'failed';
 /** What a region host issues its workers, and renews before it expires. */
 export type CredentialKind = 'aws' | 'temporal-token' | 'payload-key' | 'gateway';
 
@@ -46,6 +48,12 @@ export function createHostMetrics(region: string) {
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });
+  const droppedMessages = new Counter({
+    name: 'tavio_host_worker_messages_dropped_total',
+    help: "Environment workers' IPC messages dropped before they were handled, by reason",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const runtime = createRuntimeMetricsStore();
 
   return {
@@ -56,6 +64,7 @@ export function createHostMetrics(region: string) {
     workerStarted: (): void => starts.inc(),
     workerRestarting: (): void => restarts.inc(),
     workerExited: (reason: WorkerExitReason): void => exits.inc({ reason }),
+    workerMessageDropped: (reason: DroppedMessageReason): void => droppedMessages.inc({ reason }),
     /** Wraps a credential source: each issue counts as a success or a failure of its kind. */
     counted<T>(kind: CredentialKind, source: () => Promise<T>): () => Promise<T> {
       return () =>

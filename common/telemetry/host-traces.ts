@@ -1,17 +1,17 @@
 import type { Logger } from 'pino';
 import { createTraceRelay, isTraceMessage } from './trace-relay.js';
-import type { TraceRelayLimits } from './trace-relay.js';
+import type { TraceRelayLimits, WorkerAssignment } from './trace-relay.js';
 import { TRACE_SERVICE } from './tracing.js';
 import type { Tracing } from './tracing.js';
-import { TRACES_TO_HOST_VAR } from './worker-traces.js';
 
 /** How often, at most, the host logs that it dropped or refused a worker's spans (a worker cannot flood the log). */
 const DROP_LOG_EVERY_MS = 60_000;
 
 /**
- * A region host's side of its workers' traces. With tracing, its workers are told to hand their
- * spans to it, and it exports them under the worker's service, with the environment's id and the
- * region. Without, workers trace nothing and span messages are ignored.
+ * A region host's side of its workers' traces. With tracing, its workers are told (their settings'
+ * `traces`) to hand their spans to it, and it exports them under the worker's service, with the
+ * environment's id and the region, for the namespace and task queue it assigned the worker alone.
+ * Without, workers trace nothing and span messages are ignored.
  */
 export function hostTraces(
   tracing: Tracing | undefined,
@@ -19,12 +19,14 @@ export function hostTraces(
   region: string,
   limits?: TraceRelayLimits,
 ) {
+  const assignments = new Map<string, WorkerAssignment>();
   const relay =
     tracing &&
     createTraceRelay({
       processor: tracing.processor,
       serviceName: TRACE_SERVICE.environmentWorker,
       resourceOf: (environment) => ({ 'tavio.environment.id': environment, 'tavio.region': region }),
+      assignmentOf: (worker) => assignments.get(worker),
       limits,
     });
   const dropped = new Map<string, { count: number; loggedAt: number }>();
@@ -40,8 +42,12 @@ export function hostTraces(
   }
 
   return {
-    /** Variables of each worker's environment: whether it hands its spans to this host. */
-    workerEnv: (): Record<string, string> => (relay ? { [TRACES_TO_HOST_VAR]: '1' } : {}),
+    /** Whether workers hand their spans to this host (their settings' `traces`). */
+    enabled: relay !== undefined,
+    /** Names the namespace and task queue a worker serves: its spans may name these alone. */
+    assign(worker: string, assignment: WorkerAssignment): void {
+      assignments.set(worker, { namespace: assignment.namespace, taskQueue: assignment.taskQueue });
+    },
     /** Takes a worker's message when it carries spans; answers whether it did. */
     message(worker: string, message: unknown): boolean {
       if (!isTraceMessage(message)) return false;
@@ -52,6 +58,7 @@ export function hostTraces(
     },
     forget(worker: string): void {
       relay?.forget(worker);
+      assignments.delete(worker);
       dropped.delete(worker);
     },
   };

@@ -33,6 +33,41 @@ export const TRACE_ATTRIBUTES: ReadonlySet<string> = new Set([
 /** The longest string attribute or span name kept; longer ones are cut. */
 export const MAX_TRACE_STRING = 256;
 
+/**
+ * The names of the spans an environment worker makes: those of Temporal's workflow and activity
+ * interceptors (`RunWorkflow:<type>`, `StartActivity:<type>`, `RunActivity:<type>`, the handlers of
+ * signals, queries and updates, child workflows, continue-as-new and Nexus operations), each
+ * followed by a name of code.
+ */
+export const WORKER_SPAN_NAME =
+  /^(RunWorkflow|StartActivity|RunActivity|HandleSignal|HandleQuery|HandleUpdate|ValidateUpdate|SignalWorkflow|StartChildWorkflow|ContinueAsNew|StartNexusOperation|RunStartNexusOperation|RunCancelNexusOperation):[\w$.\-/]{1,128}$/;
+
+/** A Temporal id (workflow, activity, update): bounded, with no control or formatting character. */
+const TEMPORAL_ID = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]{1,256}$/u;
+/** A Temporal run id: a UUID. */
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A workflow or activity type: a name of code. */
+const TYPE_NAME = /^[\w$.\-/]{1,128}$/;
+
+const matches = (pattern: RegExp) => (value: AttributeValue) =>
+  typeof value === 'string' && pattern.test(value);
+
+/**
+ * The attributes a worker's span may carry, each with the form its value must have: the ids and
+ * types Temporal's interceptors and workflow sink set. `namespace` and `taskQueue` are checked
+ * against the worker's assignment by its host (see trace-relay.ts).
+ */
+export const WORKER_SPAN_ATTRIBUTES: Readonly<Record<string, (value: AttributeValue) => boolean>> = {
+  temporalWorkflowId: matches(TEMPORAL_ID),
+  workflowId: matches(TEMPORAL_ID),
+  temporalActivityId: matches(TEMPORAL_ID),
+  temporalUpdateId: matches(TEMPORAL_ID),
+  run_id: matches(RUN_ID),
+  runId: matches(RUN_ID),
+  workflowType: matches(TYPE_NAME),
+  attempt: (value) => Number.isSafeInteger(value) && (value as number) >= 1,
+};
+
 function keptValue(value: AttributeValue | undefined): AttributeValue | undefined {
   if (typeof value === 'string') return value.slice(0, MAX_TRACE_STRING);
   if (typeof value === 'number' || typeof value === 'boolean') return value;

@@ -1,18 +1,25 @@
 import { TraceFlags } from '@opentelemetry/api';
-import type { HrTime } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
-import { MAX_TRACE_STRING, metadataAttributes, TRACE_ATTRIBUTES } from './trace-metadata.js';
+import {
+  MAX_TRACE_STRING,
+  metadataAttributes,
+  TRACE_ATTRIBUTES,
+  WORKER_SPAN_ATTRIBUTES,
+  WORKER_SPAN_NAME,
+} from './trace-metadata.js';
 
 /**
  * Environment workers run sandboxed: they reach Temporal and their region's gateway, nothing else.
  * Their finished spans go to their host over the IPC channel it forked them with, as metadata
  * only, and the host exports them with its own exporter. The host trusts nothing in a message: it
- * checks its shape and sizes, drops spans beyond a rate per worker, keeps allowed attributes alone,
- * and names the worker's service and environment itself.
+ * checks its shape and sizes, keeps the spans of Temporal's interceptors alone, refuses those that
+ * name another namespace or task queue than the worker's, keeps ids and types of the right form
+ * alone, drops spans beyond a rate per worker, and names the worker's service and environment itself.
  */
 
 /** The most spans one message carries; a worker's batches are this size at most. */
@@ -88,7 +95,33 @@ function duration(start: HrTime, end: HrTime): HrTime {
   return seconds < 0 ? [0, 0] : [seconds, nanos];
 }
 
-function readableSpanOf(span: RelayedSpan, resource: Resource): ReadableSpan {
+/** What the host assigned a worker: the namespace and task queue its spans may name. */
+export interface WorkerAssignment {
+  namespace: string;
+  taskQueue: string;
+}
+
+/**
+ * A worker span's attributes as the host keeps them: ids and types of their form, and the worker's
+ * own namespace and task queue; undefined when the span names another namespace or task queue.
+ */
+function workerAttributesOf(
+  attributes: RelayedSpan['attributes'],
+  assignment: WorkerAssignment,
+): Attributes | undefined {
+  const kept: Attributes = {};
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === 'namespace' || key === 'taskQueue') {
+      if (value !== assignment[key]) return undefined;
+      kept[key] = assignment[key];
+    } else if (Object.hasOwn(WORKER_SPAN_ATTRIBUTES, key) && WORKER_SPAN_ATTRIBUTES[key]!(value)) {
+      kept[key] = value;
+    }
+  }
+  return kept;
+}
+
+function readableSpanOf(span: RelayedSpan, attributes: Attributes, resource: Resource): ReadableSpan {
   const context = {
     traceId: span.traceId,
     spanId: span.spanId,
@@ -105,7 +138,7 @@ function readableSpanOf(span: RelayedSpan, resource: Resource): ReadableSpan {
     duration: duration(span.startTime, span.endTime),
     ended: true,
     status: { code: span.status },
-    attributes: metadataAttributes(span.attributes),
+    attributes,
     links: [],
     events: [],
     resource,
@@ -129,7 +162,7 @@ export const DEFAULT_TRACE_RELAY_LIMITS: TraceRelayLimits = { burstSpans: 2_000,
 export interface RelayOutcome {
   accepted: number;
   dropped: number;
-  /** Why the whole message was refused: it did not have the shape of spans. */
+  /** Why spans were refused for what they are rather than for the rate: their shape, names or claims. */
   refused?: string;
 }
 
@@ -142,6 +175,8 @@ export function createTraceRelay(options: {
   serviceName: string;
   /** Resource attributes the host gives every span of a worker, for example its environment. */
   resourceOf: (worker: string) => Record<string, string>;
+  /** The worker's assignment; a worker without one has its spans refused. */
+  assignmentOf: (worker: string) => WorkerAssignment | undefined;
   limits?: TraceRelayLimits;
   now?: () => number;
 }) {
@@ -186,10 +221,24 @@ export function createTraceRelay(options: {
         };
       }
       const spans = parsed.data.spans;
-      const granted = allowance(worker, spans.length);
+      const assignment = options.assignmentOf(worker);
+      if (!assignment)
+        return { accepted: 0, dropped: spans.length, refused: 'spans of a worker without an assignment' };
+      const kept: { span: RelayedSpan; attributes: Attributes }[] = [];
+      for (const span of spans) {
+        const attributes = WORKER_SPAN_NAME.test(span.name)
+          ? workerAttributesOf(span.attributes, assignment)
+          : undefined;
+        if (attributes) kept.push({ span, attributes });
+      }
+      const granted = allowance(worker, kept.length);
       const resource = resourceOf(worker);
-      for (const span of spans.slice(0, granted)) options.processor.onEnd(readableSpanOf(span, resource));
-      return { accepted: granted, dropped: spans.length - granted };
+      for (const { span, attributes } of kept.slice(0, granted))
+        options.processor.onEnd(readableSpanOf(span, attributes, resource));
+      const outcome: RelayOutcome = { accepted: granted, dropped: spans.length - granted };
+      if (kept.length < spans.length)
+        outcome.refused = "spans not of Temporal's interceptors, or of another namespace or task queue";
+      return outcome;
     },
     /** Forgets a worker that has stopped. */
     forget(worker: string): void {

@@ -9,20 +9,16 @@ import { HostRelayExporter } from './trace-relay.js';
 import { installTracing, TRACE_SERVICE } from './tracing.js';
 import type { Tracing } from './tracing.js';
 
-type Env = Record<string, string | undefined>;
-
-/** Set to `1` by a region host that traces, in the environment of each worker it starts. */
-export const TRACES_TO_HOST_VAR = 'TAVIO_TRACES_TO_HOST';
-
 /** How long a worker holds finished spans before it hands them to its host. */
 const WORKER_BATCH_DELAY_MS = 1_000;
 
 /**
- * Starts an environment worker's tracing when its host asked for it: spans go to the host over the
- * IPC channel (see trace-relay.ts), never to the network. Otherwise sets up nothing.
+ * Starts an environment worker's tracing when its host asked for it (its settings' `traces`): spans
+ * go to the host over the IPC channel (see trace-relay.ts), never to the network. Otherwise sets up
+ * nothing.
  */
-export function startWorkerTracing(env: Env = process.env): Tracing | undefined {
-  if (env[TRACES_TO_HOST_VAR] !== '1') return undefined;
+export function startWorkerTracing(settings: { traces?: boolean }): Tracing | undefined {
+  if (settings.traces !== true) return undefined;
   return installTracing(TRACE_SERVICE.environmentWorker, new HostRelayExporter(process), {
     scheduledDelayMillis: WORKER_BATCH_DELAY_MS,
   });

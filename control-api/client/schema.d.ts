@@ -2772,7 +2772,7 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
-      /** @description The current state does not allow it. Problem types: already-retired */
+      /** @description The current state does not allow it. Problem types: already-retired, provisioning-in-progress */
       409: {
         headers: {
           [name: string]: unknown;

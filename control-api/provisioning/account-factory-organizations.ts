@@ -11,8 +11,13 @@ import { AssumeRoleCommand } from '@aws-sdk/client-sts';
 import type { STSClient } from '@aws-sdk/client-sts';
 import { ACCOUNT_EMAIL_PLACEHOLDER } from '../../common/config.js';
 import type { AwsCredentials, OrganizationsSettings } from '../../common/config.js';
-import { roleArn } from '../../common/names.js';
-import { ensureProvisionerRole } from './account-bootstrap.js';
+import { PROVISIONER_ROLE, roleArn } from '../../common/names.js';
+import {
+  allowAccessRoleRemoval,
+  deleteRole,
+  ensureProvisionerRole,
+  roleExists,
+} from './account-bootstrap.js';
 import { readAccountRecord, requestedAccount, unrequestedAccount } from './account-record.js';
 
 /** AWS Organizations refused to create the account; `reason` is its FailureReason (EMAIL_ALREADY_EXISTS...). */
@@ -34,6 +39,16 @@ export class AccountCreationPending extends Error {
   constructor(requestId: string, seconds: number) {
     super(
       `account request ${requestId} is still in progress after ${seconds}s; repeating the request waits on`,
+    );
+  }
+}
+
+/** The provisioner role just made in an account still refuses the control plane after the wait. */
+export class ProvisionerRoleUnverified extends Error {
+  override readonly name = 'ProvisionerRoleUnverified';
+  constructor(accountId: string, seconds: number) {
+    super(
+      `the provisioner role of account ${accountId} could not be assumed within ${seconds}s of its creation; the organization's access role is kept, and repeating the request tries again`,
     );
   }
 }
@@ -61,6 +76,8 @@ export interface OrganizationsFactoryDeps {
   /** IAM acting with the given credentials; destroyed after use. */
   iam: (awsRegion: string, credentials: AwsCredentials) => Sends<IAMClient> & { destroy(): void };
   pollIntervalMs?: number;
+  /** How long a provisioner role just made may refuse to be assumed (IAM's propagation). */
+  provisionerWaitMs?: number;
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
 }
@@ -74,18 +91,29 @@ export const accountNameOf = (organization: string, environment: string): string
 export const accountEmailOf = (pattern: string, environmentId: string): string =>
   pattern.replaceAll(ACCOUNT_EMAIL_PLACEHOLDER, environmentId);
 
+/** An answer of AWS that refuses the caller or knows no such role: the role is not (yet) usable. */
+const isRefusal = (error: unknown): boolean => {
+  const status = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata
+    ?.httpStatusCode;
+  return status === 403 || status === 404;
+};
+
 /**
  * An account factory on AWS Organizations: for each environment, an account of its own in the
  * organization, created, waited for, placed in the configured OU, entered through the
- * organization's access role, and given the provisioner role Tavio uses from then on. Every step
- * is recorded or repeatable, so a retry resumes: the request id is stored before the wait, the
- * account id only once the provisioner role is in place.
+ * organization's access role, and given the provisioner role Tavio uses from then on. Once the
+ * provisioner role answers, the access role (an administrator the management account could assume
+ * forever) is deleted: from then on the control plane holds the provisioner role's rights only,
+ * which never read an object or decrypt. Every step is recorded or repeatable, so a retry resumes:
+ * the request id is stored before the wait, the account id only once the access role is gone; a
+ * retry tries the provisioner role first, since the access role may be gone already.
  */
 export function createOrganizationsFactory(deps: OrganizationsFactoryDeps) {
   const { settings, organizations } = deps;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const now = deps.now ?? Date.now;
   const pollIntervalMs = deps.pollIntervalMs ?? 5_000;
+  const provisionerWaitMs = deps.provisionerWaitMs ?? 120_000;
 
   async function requestAccount(account: AccountToMake): Promise<string> {
     const answer = await organizations.send(
@@ -151,25 +179,79 @@ export function createOrganizationsFactory(deps: OrganizationsFactoryDeps) {
     );
   }
 
-  async function bootstrap(accountId: string, awsRegion: string): Promise<void> {
+  async function assume(accountId: string, role: string, awsRegion: string): Promise<AwsCredentials> {
     const { Credentials: c } = await deps.sts(awsRegion).send(
       new AssumeRoleCommand({
-        RoleArn: roleArn(accountId, settings.accessRoleName),
+        RoleArn: roleArn(accountId, role),
         RoleSessionName: 'tavio-account-factory',
         DurationSeconds: 900,
       }),
     );
     if (!c?.AccessKeyId || !c.SecretAccessKey)
-      throw new Error(`assuming ${settings.accessRoleName} in ${accountId} answered no credentials`);
-    const iam = deps.iam(awsRegion, {
+      throw new Error(`assuming ${role} in ${accountId} answered no credentials`);
+    return {
       accessKeyId: c.AccessKeyId,
       secretAccessKey: c.SecretAccessKey,
       sessionToken: c.SessionToken || undefined,
-    });
+    };
+  }
+
+  /** Makes the provisioner role through the organization's access role. */
+  async function bootstrap(accountId: string, awsRegion: string): Promise<void> {
+    const iam = deps.iam(awsRegion, await assume(accountId, settings.accessRoleName, awsRegion));
     try {
       await ensureProvisionerRole(iam, accountId, deps.controlPlaneArn);
+      await allowAccessRoleRemoval(iam, accountId, settings.accessRoleName);
     } finally {
       iam.destroy();
+    }
+  }
+
+  /**
+   * IAM acting as the account's provisioner role, once that role answers a call of its own (it
+   * lists the account's roles, which shows whether the access role is still there); undefined
+   * while AWS refuses it.
+   */
+  async function asProvisioner(accountId: string, awsRegion: string) {
+    let iam: ReturnType<OrganizationsFactoryDeps['iam']> | undefined;
+    try {
+      iam = deps.iam(awsRegion, await assume(accountId, PROVISIONER_ROLE, awsRegion));
+      return { iam, accessRolePresent: await roleExists(iam, settings.accessRoleName) };
+    } catch (error) {
+      iam?.destroy();
+      if (isRefusal(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** The provisioner role just made, assumed once to prove it works; IAM may take a while to propagate it. */
+  async function verifiedProvisioner(accountId: string, awsRegion: string) {
+    const deadline = now() + provisionerWaitMs;
+    for (;;) {
+      const session = await asProvisioner(accountId, awsRegion);
+      if (session) return session;
+      if (now() + pollIntervalMs > deadline)
+        throw new ProvisionerRoleUnverified(accountId, Math.round(provisionerWaitMs / 1000));
+      await sleep(pollIntervalMs);
+    }
+  }
+
+  /**
+   * The provisioner role in place and proven, and the access role gone. A retry may find the
+   * provisioner role made and the access role already deleted, so it tries the provisioner first.
+   */
+  async function handOver(accountId: string, awsRegion: string, resumed: boolean): Promise<void> {
+    // Whatever keeps the provisioner role from answering here (not made yet, refused, a service
+    // error), the access role is the way in; where that is gone too, its refusal is the error.
+    let session = resumed ? await asProvisioner(accountId, awsRegion).catch(() => undefined) : undefined;
+    if (!session) {
+      await bootstrap(accountId, awsRegion);
+      session = await verifiedProvisioner(accountId, awsRegion);
+    }
+    try {
+      if (session.accessRolePresent) await deleteRole(session.iam, settings.accessRoleName);
+    } finally {
+      session.iam.destroy();
     }
   }
 
@@ -189,6 +271,8 @@ export function createOrganizationsFactory(deps: OrganizationsFactoryDeps) {
       }
       const outcome = await outcomeOf(requestId);
       let accountId: string;
+      // Made by this attempt: it has no provisioner role yet. Else an earlier attempt may have made it.
+      const resumed = stored.state === 'requested' || !('accountId' in outcome);
       if ('accountId' in outcome) accountId = outcome.accountId;
       else {
         const adopted =
@@ -202,7 +286,7 @@ export function createOrganizationsFactory(deps: OrganizationsFactoryDeps) {
         accountId = adopted;
       }
       await placeInParent(accountId);
-      await bootstrap(accountId, account.awsRegion);
+      await handOver(accountId, account.awsRegion, resumed);
       await record(accountId);
       return accountId;
     },

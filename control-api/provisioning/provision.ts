@@ -23,7 +23,7 @@ export interface ProvisioningDeps {
 }
 
 /** A provisioning that has saved nothing for this long is taken over by the next request. */
-const PROVISIONING_LEASE_MS = 5 * 60_000;
+export const PROVISIONING_LEASE_MS = 5 * 60_000;
 
 class StepFailed extends Error {
   constructor(

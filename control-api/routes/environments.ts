@@ -13,7 +13,7 @@ import { conflict, ProblemError } from '../problems.js';
 import { jsonResponse, link, problemResponses } from '../openapi.js';
 import { environmentListSchema, environmentSchema, retirementSchema } from '../openapi-schemas.js';
 import { chooseAccountId } from '../provisioning/account-pool.js';
-import { provisionEnvironment } from '../provisioning/provision.js';
+import { PROVISIONING_LEASE_MS, provisionEnvironment } from '../provisioning/provision.js';
 import type { ProvisioningDeps } from '../provisioning/provision.js';
 import { retireEnvironment } from '../provisioning/retire.js';
 import { envParams, orgParams, slug } from '../schemas.js';
@@ -264,7 +264,7 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             ...problemResponses('body', {
               403: ['forbidden'],
               404: ['not-found'],
-              409: ['already-retired'],
+              409: ['already-retired', 'provisioning-in-progress'],
               502: ['retirement-failed'],
             }),
           },
@@ -276,6 +276,12 @@ export function environmentRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const { org, env } = await visibleEnvironment(db, principal, request.params);
         if (env.status === 'retired')
           throw conflict('already-retired', `environment ${org.slug}/${env.slug} is already retired`);
+        // A provisioning under way would go on making what the retirement tears down.
+        if (env.status === 'provisioning' && Date.now() - env.updatedAt.getTime() < PROVISIONING_LEASE_MS)
+          throw conflict(
+            'provisioning-in-progress',
+            `environment ${org.slug}/${env.slug} is being provisioned; retire it once provisioning ends`,
+          );
         try {
           const receipt = await retireEnvironment(provisioning, env, org.slug, principal.keyId);
           return {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
+  GetRoleCommand,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
 } from '@aws-sdk/client-iam';
@@ -22,7 +23,11 @@ import type { AwsCredentials, OrganizationsSettings } from '../../common/config.
 import { keyAliasOf, PROVISIONER_ROLE } from '../../common/names.js';
 import { createAccountAccess } from '../../control-api/provisioning/account-access.js';
 import type { AccountAccess } from '../../control-api/provisioning/account-access.js';
-import { readAccountRecord, unrequestedAccount } from '../../control-api/provisioning/account-record.js';
+import {
+  readAccountRecord,
+  requestedAccount,
+  unrequestedAccount,
+} from '../../control-api/provisioning/account-record.js';
 import { ensureBucket, ensureKey } from '../../control-api/provisioning/aws-resources.js';
 import { destroyBucket, destroyKey } from '../../control-api/provisioning/retire-aws.js';
 import { emulatorIamIn, withEnforcementOff } from '../../scripts/stack/emulator-iam.js';
@@ -31,8 +36,8 @@ import { refusalOf } from '../support/aws.js';
 /**
  * The AWS Organizations account factory against the local S3/KMS/IAM service, with its IAM
  * enforcement on: an account is created, waited for and moved into an OU, the organization's
- * access role is assumed in it, the provisioner role bootstrapped there, and the environment's key
- * and bucket made in that account through that role.
+ * access role is assumed in it, the provisioner role bootstrapped there, the access role deleted,
+ * and the environment's key and bucket made in that account through the provisioner role.
  *
  * The emulator creates the access role in a new account without the administrator policy AWS
  * attaches to it, so it may do nothing there. The test shows that refusal (the first attempt stops
@@ -180,6 +185,24 @@ describe('the AWS Organizations account factory on the local service', () => {
       NextToken = page.NextToken;
     } while (NextToken);
     expect(accounts.map((a) => a.Id)).toEqual([accountId]);
+
+    // The organization's access role (an administrator of the account) is gone: the control plane
+    // keeps the provisioner role's rights only.
+    const accessRole = () =>
+      withEnforcementOff(endpoint, async () => {
+        const iam = emulatorIamIn(endpoint, accountId);
+        try {
+          return await iam.send(new GetRoleCommand({ RoleName: ACCESS_ROLE }));
+        } finally {
+          iam.destroy();
+        }
+      }).catch((error: unknown) => error);
+    expect(await accessRole()).toMatchObject({ name: 'NoSuchEntityException' });
+
+    // A retry that finds the access role gone resumes through the provisioner role.
+    record = requestedAccount(stored.requestId);
+    expect(await access.ensureAccount(account(), save)).toBe(accountId);
+    expect(record).toBe(accountId);
 
     // From here on, the control plane's way in is the provisioner role, under IAM enforcement.
     const aws = await access.clients(accountId, 'eu-central-1');

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { loadControlApiConfig } from '../../common/config.js';
+import { DEFAULT_CONTROL_ACCOUNT_ID, loadControlApiConfig } from '../../common/config.js';
 import { createTavioClient } from '../../control-api/client.js';
 import { generateKey, parseKey } from '../../control-api/keys.js';
 import { startControlApi } from '../../control-api/platform.js';
@@ -76,6 +76,7 @@ describe('provisioning', () => {
         ...stackEnv(inject('stack')),
         TAVIO_ACCOUNT_FACTORY: 'organizations',
         TAVIO_ACCOUNT_EMAIL_PATTERN: 'aws+{environmentId}@example.com',
+        TAVIO_CONTROL_ACCOUNT_ID: DEFAULT_CONTROL_ACCOUNT_ID,
         TAVIO_API_PORT: '0',
         TAVIO_WEB_UI_PORT: '',
         TAVIO_OPERATOR_KEY: operatorKey,
@@ -90,6 +91,15 @@ describe('provisioning', () => {
       const failed = await admin.getEnvironment(org, 'prod');
       expect(failed.status).toBe('failed');
       expect(failed.awsAccountId).toMatch(/^unrequested:/);
+
+      // While a provisioning holds its lease, retiring would race it: refused until it ends.
+      await database.db.execute(
+        sql`update environments set status = 'provisioning', updated_at = now() where id = ${failed.id}`,
+      );
+      await expect(admin.retireEnvironment(org, 'prod')).rejects.toMatchObject({
+        problem: { status: 409, type: 'https://tavio.dev/problems/provisioning-in-progress' },
+      });
+      await database.db.execute(sql`update environments set status = 'failed' where id = ${failed.id}`);
 
       const answer = await admin.retireEnvironment(org, 'prod');
       expect(answer.environment.status).toBe('retired');

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { PayloadEncryptionCodec, fixedKeyRing } from '../../common/payload-encryption.js';
 import { guardedDataConverter, DEFAULT_PAYLOAD_LIMIT_BYTES } from '../../common/payload-guard.js';
@@ -10,6 +10,15 @@ import { workflowTraceSinks } from '../../common/telemetry/worker-traces.js';
 import { INTEGRATIONS as INTEGRATION_CATALOG } from '../../integrations/catalog.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/** The workflow bundle with its interceptors, as region hosts build it for their workers. */
+let bundled: Promise<{ code: string }> | undefined;
+const workflowBundle = () =>
+  (bundled ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
+    workflowInterceptorModules: [fileURLToPath(new URL('../../workflows/interceptors.ts', import.meta.url))],
+    logger: new DefaultLogger('WARN'),
+  }));
 
 /**
  * Each integration's recorded histories, in its own folder (`integrations/<name>/histories/`), and
@@ -79,14 +88,11 @@ describe('replay of committed histories', () => {
     await expect(
       Worker.runReplayHistory(
         {
-          workflowsPath: fileURLToPath(new URL('../../workflows/index.ts', import.meta.url)),
-          interceptors: {
-            workflowModules: [fileURLToPath(new URL('../../workflows/interceptors.ts', import.meta.url))],
-          },
+          // The bundle workers run, built once for every history.
+          workflowBundle: await workflowBundle(),
           dataConverter: guardedDataConverter(DEFAULT_PAYLOAD_LIMIT_BYTES, codecFor(file)),
           // The workflows' trace spans go to a sink, as on a worker that does not trace.
           sinks: workflowTraceSinks(undefined),
-          bundlerOptions: { ignoreModules: [] },
         },
         history,
         file,

@@ -632,7 +632,7 @@ async function startMisconfiguredWorker(s: EnvScenario, namespace: string): Prom
     awsRegion: s.environment.awsRegion,
     awsEndpoint: inject('stack').awsEndpoint,
     gatewayUrl: inject('stack').gateways.us1,
-    temporalAddress: inject('stack').temporalAddress,
+    temporal: { address: inject('stack').temporalAddress, auth: 'tavio-tokens' },
     payloadLimitBytes: 16384,
     responseLimitBytes: 4194304,
     logLevel: 'error',

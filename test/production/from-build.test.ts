@@ -4,7 +4,7 @@ import { summaryOf } from '../../control-api/client.js';
 import { processEnv, waitFor } from '../../scripts/processes.js';
 import { TEST_API_METRICS_PORT, TEST_HOST_METRICS_PORTS } from '../support/metrics-ports.js';
 import type { EnvScenario } from '../support/scenario.js';
-import { completedRun, newEnvironment } from '../support/scenario.js';
+import { newEnvironment, runRequest } from '../support/scenario.js';
 
 const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 
@@ -64,18 +64,19 @@ describe('the platform run from the build', () => {
   });
 
   it('runs a sync end to end on the environment worker and workflows the build compiled', async () => {
-    const run = await completedRun(s);
-    expect(run.status).toBe('completed');
-    const summary = summaryOf(run, 'hris-employee-sync')!;
-    expect(summary.recordsRead).toBe(120);
-    expect(summary.recordsWritten).toBeGreaterThan(100);
-    expect(s.destination.records.size).toBe(summary.recordsWritten);
-    // The worker stays up a few seconds after its run: it was started from dist/worker-code.
+    const started = await s.client.createRun(s.org, s.env, runRequest(s));
+    // Its environment's worker, started for it, runs the code the build wrote in dist/worker-code.
     const [worker] = await waitFor('the environment worker', () => {
       const found = workerCommands(s.environment.namespace);
       return found.length > 0 ? found : undefined;
     });
     expect(worker!.join(' ')).toMatch(/\/dist\/worker-code\/environment-worker\.mjs$/);
+    const run = await s.client.waitForRun(s.org, s.env, started.id);
+    expect(run.status).toBe('completed');
+    const summary = summaryOf(run, 'hris-employee-sync')!;
+    expect(summary.recordsRead).toBe(120);
+    expect(summary.recordsWritten).toBeGreaterThan(100);
+    expect(s.destination.records.size).toBe(summary.recordsWritten);
     expect(worker!.join(' ')).not.toMatch(/tsx/);
   });
 

@@ -1,4 +1,13 @@
-import { CreateRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import {
+  CreateRoleCommand,
+  DeleteRoleCommand,
+  DeleteRolePolicyCommand,
+  DetachRolePolicyCommand,
+  ListAttachedRolePoliciesCommand,
+  ListRolePoliciesCommand,
+  ListRolesCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam';
 import {
   CreateAccountCommand,
   DescribeCreateAccountStatusCommand,
@@ -14,6 +23,7 @@ import {
   AccountCreationPending,
   accountNameOf,
   createOrganizationsFactory,
+  ProvisionerRoleUnverified,
 } from '../../control-api/provisioning/account-factory-organizations.js';
 import type { AccountToMake } from '../../control-api/provisioning/account-factory-organizations.js';
 import {
@@ -81,19 +91,48 @@ const account = (record: string): AccountToMake => ({
   record,
 });
 
+const ACCESS_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/OrganizationAccountAccessRole`;
+const PROVISIONER_ARN = `arn:aws:iam::${ACCOUNT}:role/tavio-provisioner`;
+const ADMINISTRATOR = 'arn:aws:iam::aws:policy/AdministratorAccess';
+
+/** An AWS refusal as the SDK throws it. */
+const refused = (name: string, status: number) =>
+  Object.assign(new Error(`${name} (test)`), { name, $metadata: { httpStatusCode: status } });
+
+/** Each role's credentials, by the role assumed. */
+const credentialsOf = (input: Record<string, unknown>) =>
+  input.RoleArn === PROVISIONER_ARN
+    ? { AccessKeyId: 'ASIAPROV', SecretAccessKey: 'provisioner-secret', SessionToken: 'prov-session' }
+    : { AccessKeyId: 'ASIAACCESS', SecretAccessKey: 'access-secret', SessionToken: 'session' };
+
 const succeeding = {
   CreateAccountCommand: () => ({ CreateAccountStatus: { Id: 'car-0123456789abcdef', State: 'IN_PROGRESS' } }),
   DescribeCreateAccountStatusCommand: () => ({
     CreateAccountStatus: { State: 'SUCCEEDED', AccountId: ACCOUNT },
   }),
   ListParentsCommand: () => ({ Parents: [{ Id: 'r-ab12', Type: 'ROOT' }] }),
-  AssumeRoleCommand: () => ({
-    Credentials: { AccessKeyId: 'ASIAACCESS', SecretAccessKey: 'access-secret', SessionToken: 'session' },
+  AssumeRoleCommand: (input: Record<string, unknown>) => ({ Credentials: credentialsOf(input) }),
+  // The new account's roles, as AWS makes them: the access role with its administrator policy.
+  ListRolesCommand: () => ({
+    Roles: [{ RoleName: 'OrganizationAccountAccessRole' }, { RoleName: 'tavio-provisioner' }],
   }),
+  ListAttachedRolePoliciesCommand: () => ({
+    AttachedPolicies: [{ PolicyName: 'AdministratorAccess', PolicyArn: ADMINISTRATOR }],
+  }),
+  ListRolePoliciesCommand: () => ({ PolicyNames: [] }),
 };
 
+/** The access role's removal, as the provisioner role does it. */
+const REMOVAL = [
+  ListRolesCommand.name,
+  ListAttachedRolePoliciesCommand.name,
+  DetachRolePolicyCommand.name,
+  ListRolePoliciesCommand.name,
+  DeleteRoleCommand.name,
+];
+
 describe('the AWS Organizations account factory', () => {
-  it('creates the account, waits, moves it into the OU, assumes the access role and bootstraps the provisioner role', async () => {
+  it('creates the account, waits, moves it into the OU, bootstraps the provisioner role through the access role, then deletes the access role', async () => {
     const records: string[] = [];
     const credentials: unknown[] = [];
     const { factory, sent } = factoryWith(succeeding, SETTINGS, credentials);
@@ -109,6 +148,9 @@ describe('the AWS Organizations account factory', () => {
       AssumeRoleCommand.name,
       CreateRoleCommand.name,
       PutRolePolicyCommand.name,
+      PutRolePolicyCommand.name,
+      AssumeRoleCommand.name,
+      ...REMOVAL,
     ]);
     expect(sent[0]!.input).toEqual({
       Email: `aws+${ENV_ID}@example.com`,
@@ -132,9 +174,11 @@ describe('the AWS Organizations account factory', () => {
       service: 'sts',
       input: { RoleArn: `arn:aws:iam::${ACCOUNT}:role/OrganizationAccountAccessRole` },
     });
-    // The provisioner role is made with the access role's credentials, trusted by the control plane.
+    // The provisioner role is made with the access role's credentials, trusted by the control plane;
+    // the access role is removed with the provisioner role's.
     expect(credentials).toEqual([
       { accessKeyId: 'ASIAACCESS', secretAccessKey: 'access-secret', sessionToken: 'session' },
+      { accessKeyId: 'ASIAPROV', secretAccessKey: 'provisioner-secret', sessionToken: 'prov-session' },
     ]);
     expect(sent[5]).toMatchObject({ service: 'iam', input: { RoleName: 'tavio-provisioner' } });
     expect(JSON.parse(sent[5]!.input.AssumeRolePolicyDocument as string)).toMatchObject({
@@ -144,8 +188,190 @@ describe('the AWS Organizations account factory', () => {
       RoleName: 'tavio-provisioner',
       PolicyName: 'provision-environment',
     });
-    // The request is stored before the wait, the account only once its provisioner role is in place.
+    // The provisioner role may take the access role apart, and nothing more on it.
+    expect(sent[7]!.input).toMatchObject({
+      RoleName: 'tavio-provisioner',
+      PolicyName: 'remove-organization-access-role',
+    });
+    const removal = JSON.parse(sent[7]!.input.PolicyDocument as string) as {
+      Statement: { Action: string[]; Resource: string[] }[];
+    };
+    expect(removal.Statement).toEqual([
+      expect.objectContaining({ Action: ['iam:ListRoles'], Resource: ['*'] }),
+      expect.objectContaining({ Resource: [ACCESS_ROLE_ARN] }),
+    ]);
+    expect(removal.Statement[1]!.Action).toEqual([
+      'iam:GetRole',
+      'iam:ListAttachedRolePolicies',
+      'iam:ListRolePolicies',
+      'iam:DetachRolePolicy',
+      'iam:DeleteRolePolicy',
+      'iam:DeleteRole',
+    ]);
+    // Verified: the provisioner role is assumed once before the access role goes.
+    expect(sent[8]).toMatchObject({ service: 'sts', input: { RoleArn: PROVISIONER_ARN } });
+    expect(sent.slice(10).map((s) => ({ service: s.service, input: s.input }))).toEqual([
+      { service: 'iam', input: { RoleName: 'OrganizationAccountAccessRole' } },
+      { service: 'iam', input: { RoleName: 'OrganizationAccountAccessRole', PolicyArn: ADMINISTRATOR } },
+      { service: 'iam', input: { RoleName: 'OrganizationAccountAccessRole' } },
+      { service: 'iam', input: { RoleName: 'OrganizationAccountAccessRole' } },
+    ]);
+    // The request is stored before the wait, the account only once the access role is gone.
     expect(records).toEqual([requestedAccount('car-0123456789abcdef'), ACCOUNT]);
+  });
+
+  it('deletes inline policies of the access role too, before the role', async () => {
+    const { factory, sent } = factoryWith({
+      ...succeeding,
+      ListAttachedRolePoliciesCommand: () => ({ AttachedPolicies: [] }),
+      ListRolePoliciesCommand: () => ({ PolicyNames: ['AdministratorAccess'] }),
+    });
+    await factory.ensureAccount(account(unrequestedAccount()), () => Promise.resolve());
+    const removal = sent.filter((s) => s.service === 'iam').slice(-4);
+    expect(removal.map((s) => s.command)).toEqual([
+      ListAttachedRolePoliciesCommand.name,
+      ListRolePoliciesCommand.name,
+      DeleteRolePolicyCommand.name,
+      DeleteRoleCommand.name,
+    ]);
+    expect(removal[2]!.input).toEqual({
+      RoleName: 'OrganizationAccountAccessRole',
+      PolicyName: 'AdministratorAccess',
+    });
+  });
+
+  it('resumes through the provisioner role when an earlier attempt deleted the access role already', async () => {
+    const credentials: unknown[] = [];
+    const { factory, sent } = factoryWith(
+      {
+        ...succeeding,
+        ListParentsCommand: () => ({ Parents: [{ Id: 'ou-ab12-cd34ef56', Type: 'ORGANIZATIONAL_UNIT' }] }),
+        AssumeRoleCommand: (input) => {
+          if (input.RoleArn === ACCESS_ROLE_ARN) throw refused('AccessDenied', 403);
+          return { Credentials: credentialsOf(input) };
+        },
+        ListRolesCommand: () => ({ Roles: [{ RoleName: 'tavio-provisioner' }] }),
+      },
+      SETTINGS,
+      credentials,
+    );
+    const records: string[] = [];
+    await factory.ensureAccount(account(requestedAccount('car-0123456789abcdef')), async (value) => {
+      records.push(value);
+    });
+    expect(sent.map((s) => s.command)).toEqual([
+      DescribeCreateAccountStatusCommand.name,
+      ListParentsCommand.name,
+      AssumeRoleCommand.name,
+      ListRolesCommand.name,
+    ]);
+    expect(sent[2]!.input).toMatchObject({ RoleArn: PROVISIONER_ARN });
+    expect(credentials).toEqual([expect.objectContaining({ accessKeyId: 'ASIAPROV' })]);
+    expect(records).toEqual([ACCOUNT]);
+  });
+
+  it('resumes through the provisioner role, and deletes the access role an earlier attempt left', async () => {
+    const { factory, sent } = factoryWith({
+      ...succeeding,
+      ListParentsCommand: () => ({ Parents: [{ Id: 'ou-ab12-cd34ef56', Type: 'ORGANIZATIONAL_UNIT' }] }),
+    });
+    await factory.ensureAccount(account(requestedAccount('car-0123456789abcdef')), () => Promise.resolve());
+    expect(sent.map((s) => s.command)).toEqual([
+      DescribeCreateAccountStatusCommand.name,
+      ListParentsCommand.name,
+      AssumeRoleCommand.name,
+      ...REMOVAL,
+    ]);
+    expect(sent.filter((s) => s.command === AssumeRoleCommand.name).map((s) => s.input.RoleArn)).toEqual([
+      PROVISIONER_ARN,
+    ]);
+  });
+
+  it('bootstraps through the access role on resume when the provisioner role is not there yet', async () => {
+    let provisionerMade = false;
+    const { factory, sent } = factoryWith({
+      ...succeeding,
+      ListParentsCommand: () => ({ Parents: [{ Id: 'ou-ab12-cd34ef56', Type: 'ORGANIZATIONAL_UNIT' }] }),
+      AssumeRoleCommand: (input) => {
+        if (input.RoleArn === PROVISIONER_ARN && !provisionerMade) throw refused('AccessDenied', 403);
+        return { Credentials: credentialsOf(input) };
+      },
+      CreateRoleCommand: () => {
+        provisionerMade = true;
+        return {};
+      },
+    });
+    await factory.ensureAccount(account(requestedAccount('car-0123456789abcdef')), () => Promise.resolve());
+    expect(sent.map((s) => s.command)).toEqual([
+      DescribeCreateAccountStatusCommand.name,
+      ListParentsCommand.name,
+      AssumeRoleCommand.name,
+      AssumeRoleCommand.name,
+      CreateRoleCommand.name,
+      PutRolePolicyCommand.name,
+      PutRolePolicyCommand.name,
+      AssumeRoleCommand.name,
+      ...REMOVAL,
+    ]);
+    expect(sent.filter((s) => s.command === AssumeRoleCommand.name).map((s) => s.input.RoleArn)).toEqual([
+      PROVISIONER_ARN,
+      ACCESS_ROLE_ARN,
+      PROVISIONER_ARN,
+    ]);
+  });
+
+  it('bootstraps through the access role on resume when the provisioner role fails otherwise', async () => {
+    // The local service answers a role that does not exist with an internal error, not a refusal.
+    let provisionerMade = false;
+    const { factory, sent } = factoryWith({
+      ...succeeding,
+      ListRolesCommand: () => {
+        if (!provisionerMade) throw new Error('Deserialization error: <html>');
+        return succeeding.ListRolesCommand();
+      },
+      CreateRoleCommand: () => {
+        provisionerMade = true;
+        return {};
+      },
+    });
+    await factory.ensureAccount(account(requestedAccount('car-0123456789abcdef')), () => Promise.resolve());
+    expect(sent.filter((s) => s.command === AssumeRoleCommand.name).map((s) => s.input.RoleArn)).toEqual([
+      PROVISIONER_ARN,
+      ACCESS_ROLE_ARN,
+      PROVISIONER_ARN,
+    ]);
+    expect(sent.at(-1)!.command).toBe(DeleteRoleCommand.name);
+  });
+
+  it('waits while IAM propagates the new provisioner role, and keeps the access role when it never answers', async () => {
+    let provisionerAnswers = 0;
+    const { factory, sent } = factoryWith({
+      ...succeeding,
+      AssumeRoleCommand: (input) => {
+        if (input.RoleArn === PROVISIONER_ARN && provisionerAnswers++ < 2) throw refused('AccessDenied', 403);
+        return { Credentials: credentialsOf(input) };
+      },
+    });
+    await factory.ensureAccount(account(unrequestedAccount()), () => Promise.resolve());
+    expect(sent.filter((s) => s.input.RoleArn === PROVISIONER_ARN)).toHaveLength(3);
+    expect(sent.map((s) => s.command)).toContain(DeleteRoleCommand.name);
+
+    const never = factoryWith({
+      ...succeeding,
+      ListRolesCommand: () => {
+        throw refused('AccessDenied', 403);
+      },
+    });
+    const records: string[] = [];
+    const failure = await never.factory
+      .ensureAccount(account(unrequestedAccount()), async (value) => {
+        records.push(value);
+      })
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ProvisionerRoleUnverified);
+    expect((failure as Error).message).toContain(`account ${ACCOUNT}`);
+    expect(never.sent.map((s) => s.command)).not.toContain(DeleteRoleCommand.name);
+    expect(records).toEqual([requestedAccount('car-0123456789abcdef')]);
   });
 
   it('resumes a recorded request without creating another account, and leaves an account in its OU', async () => {

@@ -71,7 +71,7 @@ describe('API logs', () => {
     await app.close();
   });
 
-  it('redacts credentials wherever a process logs them', () => {
+  it('redacts credentials at the top of a record or one level down', () => {
     const log = memoryLog();
     const logger = pino(loggerOptions('info', { worker: 'w' }), log.stream);
     logger.info(
@@ -80,11 +80,14 @@ describe('API logs', () => {
         credentials: { secretAccessKey: 'ghi', sessionToken: 'jkl' },
         taskToken: 'mno',
         password: 'pqr',
+        temporal: { clientKeyPem: 'stu', passphrase: 'vwx' },
+        connection: { credentials: { apiKey: 'yza' } },
       },
       'line',
     );
     const text = JSON.stringify(log.lines);
-    for (const secret of ['abc', 'def', 'ghi', 'jkl', 'mno', 'pqr']) expect(text).not.toContain(secret);
+    for (const secret of ['abc', 'def', 'ghi', 'jkl', 'mno', 'pqr', 'stu', 'vwx', 'yza'])
+      expect(text).not.toContain(secret);
     expect(log.lines[0]).toMatchObject({ worker: 'w', taskToken: '[redacted]' });
   });
 });

@@ -90,12 +90,16 @@ describe('configuration', () => {
         TAVIO_AWS_ENDPOINT: 'http://127.0.0.1:5055',
       }),
     ).toBe('http://127.0.0.1:5055');
-    expect(endpointOf({ AWS_ENDPOINT_URL: '' })).toBeUndefined();
+    expect(endpointOf({ AWS_ENDPOINT_URL: '', TAVIO_CONTROL_ACCOUNT_ID: '444455556666' })).toBeUndefined();
     expect(endpointOf({})).toBe('http://127.0.0.1:5055');
   });
 
   it('uses AWS itself when the endpoint is set empty', () => {
-    const config = loadControlApiConfig({ ...DATABASE, TAVIO_AWS_ENDPOINT: '' });
+    const config = loadControlApiConfig({
+      ...DATABASE,
+      TAVIO_AWS_ENDPOINT: '',
+      TAVIO_CONTROL_ACCOUNT_ID: '444455556666',
+    });
     expect(config.regions.us.awsEndpoint).toBeUndefined();
     expect(config.aws).toBeUndefined();
   });

@@ -15,7 +15,7 @@ const settings: EnvironmentWorkerSettings = {
   keyArn: 'arn:aws:kms:eu-central-1:210987654321:key/0f6e2a4c-1111-4222-8333-944455556666',
   awsRegion: 'eu-central-1',
   gatewayUrl: 'http://127.0.0.1:8883',
-  temporalAddress: '127.0.0.1:7233',
+  temporal: { address: '127.0.0.1:7233', auth: 'tavio-tokens' },
   payloadLimitBytes: 16384,
   responseLimitBytes: 65536,
   logLevel: 'warn',

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,7 +124,7 @@ describe('Temporal connection settings', () => {
       { TEMPORAL_CONFIG_FILE: '/nonexistent/temporal.toml' },
       /TEMPORAL_CONFIG_FILE names a file that does not exist/,
     ],
-    [{ TEMPORAL_CONFIG_FILE: 'TOML', TEMPORAL_PROFILE: 'nope' }, /could not be read .*nope/],
+    [{ TEMPORAL_CONFIG_FILE: 'TOML', TEMPORAL_PROFILE: 'nope' }, /temporal\.toml has no profile "nope"/],
     [{ TEMPORAL_ADDRESS: 'http://temporal:7233/' }, /TEMPORAL_ADDRESS must be host:port/],
   ])('refuses %j with a named error', (env, message) => {
     const f = files();
@@ -134,6 +134,44 @@ describe('Temporal connection settings', () => {
     const attempt = () => loadTemporalConnection(resolved);
     expect(attempt).toThrow(TemporalConnectionConfigError);
     expect(attempt).toThrow(message);
+  });
+
+  it('names a malformed configuration file and its line, never the lines around the error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tavio-temporal-'));
+    const file = join(dir, 'temporal.toml');
+    writeFileSync(
+      file,
+      [
+        '[profile.cloud]',
+        'address = "acme.a1b2c.tmprl.cloud:7233"',
+        'api_key = "secret-key"',
+        'tls = {',
+      ].join('\n'),
+    );
+    const attempt = () => loadTemporalConnection({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+    expect(attempt).toThrow(TemporalConnectionConfigError);
+    expect(attempt).toThrow(`the Temporal configuration file ${file} is not valid TOML (line 4)`);
+    try {
+      attempt();
+    } catch (error) {
+      expect(String(error)).not.toMatch(/secret-key|api_key|tmprl/);
+    }
+  });
+
+  it('reads no configuration file unless TEMPORAL_CONFIG_FILE or TEMPORAL_PROFILE asks for one', () => {
+    // A developer's own profile in the default place (the SDK looks under XDG_CONFIG_HOME first).
+    const home = mkdtempSync(join(tmpdir(), 'tavio-home-'));
+    mkdirSync(join(home, 'temporalio'));
+    writeFileSync(
+      join(home, 'temporalio', 'temporal.toml'),
+      ['[profile.default]', 'address = "personal.example:7233"', 'api_key = "personal-key"'].join('\n'),
+    );
+    const env = { XDG_CONFIG_HOME: home, HOME: home, APPDATA: home };
+    expect(loadTemporalConnection(env)).toEqual({ address: '127.0.0.1:7233', auth: 'tavio-tokens' });
+    // Asked for by name, the default file is read.
+    expect(
+      loadTemporalConnection({ ...env, TEMPORAL_PROFILE: 'default', TAVIO_TEMPORAL_AUTH: 'static' }).address,
+    ).toBe('personal.example:7233');
   });
 
   it('never puts a key or certificate in its errors', () => {

@@ -61,26 +61,30 @@ describe('span metadata', () => {
   });
 });
 
+const RUN_ID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+const ASSIGNMENT = { namespace: 'acme-production-1f2e3d4c', taskQueue: 'eu1' };
+
 describe('the host end of the trace relay', () => {
   const relayOf = (processor: SpanProcessor, now = () => 0) =>
     createTraceRelay({
       processor,
       serviceName: 'tavio-environment-worker',
       resourceOf: (worker) => ({ 'tavio.environment.id': worker }),
+      assignmentOf: (worker) => (worker.startsWith('env-') ? ASSIGNMENT : undefined),
       limits: { burstSpans: 10, spansPerSecond: 5 },
       now,
     });
 
   it("passes a worker's spans on under a resource the host names", () => {
     const { ended, processor } = collector();
-    const outcome = relayOf(processor).receive('env-1', { spans: [relayedSpanOf(span({ run_id: 'r' }))] });
+    const outcome = relayOf(processor).receive('env-1', { spans: [relayedSpanOf(span({ run_id: RUN_ID }))] });
     expect(outcome).toEqual({ accepted: 1, dropped: 0 });
     expect(ended[0]!.spanContext()).toMatchObject({
       traceId: 'a'.repeat(32),
       traceFlags: TraceFlags.SAMPLED,
     });
     expect(ended[0]!.parentSpanId).toBe('c'.repeat(16));
-    expect(ended[0]!.attributes).toEqual({ run_id: 'r' });
+    expect(ended[0]!.attributes).toEqual({ run_id: RUN_ID });
     expect(ended[0]!.resource.attributes).toEqual({
       'tavio.environment.id': 'env-1',
       'service.name': 'tavio-environment-worker',
@@ -108,9 +112,88 @@ describe('the host end of the trace relay', () => {
   it('drops attributes the allowlist does not name, even from a worker that sends them', () => {
     const { ended, processor } = collector();
     relayOf(processor).receive('env-1', {
-      spans: [{ ...relayedSpanOf(span()), attributes: { email: 'jane.doe@example.com', run_id: 'r' } }],
+      spans: [{ ...relayedSpanOf(span()), attributes: { email: 'jane.doe@example.com', run_id: RUN_ID } }],
     });
-    expect(ended[0]!.attributes).toEqual({ run_id: 'r' });
+    expect(ended[0]!.attributes).toEqual({ run_id: RUN_ID });
+  });
+
+  it("keeps the spans of Temporal's interceptors alone, by name", () => {
+    const { ended, processor } = collector();
+    const good = relayedSpanOf(span());
+    const names = [
+      'RunWorkflow:hrisEmployeeSync',
+      'StartActivity:syncEmployeePages',
+      'HandleQuery:__stack_trace',
+      'RunStartNexusOperation:service/operation',
+    ];
+    const outcome = relayOf(processor).receive('env-1', {
+      spans: [
+        ...names.map((name) => ({ ...good, name })),
+        { ...good, name: 'GET /v1/employees?email=jane.doe@example.com' },
+        { ...good, name: 'RunActivity:' },
+        { ...good, name: 'RunActivity:fetch page for jane.doe@example.com' },
+        { ...good, name: 'RunWorkflow:a\nb' },
+        { ...good, name: 'Run:x' },
+      ],
+    });
+    expect(outcome).toMatchObject({ accepted: 4, dropped: 5, refused: expect.any(String) });
+    expect(ended.map((s) => s.name)).toEqual(names);
+  });
+
+  it("refuses spans that name another namespace or task queue than the worker's assignment", () => {
+    const { ended, processor } = collector();
+    const relay = relayOf(processor);
+    const good = relayedSpanOf(span());
+    const outcome = relay.receive('env-1', {
+      spans: [
+        { ...good, attributes: { namespace: ASSIGNMENT.namespace, taskQueue: 'eu1', workflowId: 'w-1' } },
+        { ...good, attributes: { namespace: 'globex-production-99999999', workflowId: 'w-2' } },
+        { ...good, attributes: { taskQueue: 'us1', workflowId: 'w-3' } },
+      ],
+    });
+    expect(outcome).toMatchObject({ accepted: 1, dropped: 2, refused: expect.any(String) });
+    expect(ended.map((s) => s.attributes)).toEqual([
+      { namespace: ASSIGNMENT.namespace, taskQueue: 'eu1', workflowId: 'w-1' },
+    ]);
+    // A worker the host assigned nothing has all its spans refused.
+    expect(relay.receive('stray', { spans: [good] })).toMatchObject({ accepted: 0, dropped: 1 });
+    expect(ended).toHaveLength(1);
+  });
+
+  it('keeps ids and types of their form alone', () => {
+    const { ended, processor } = collector();
+    relayOf(processor).receive('env-1', {
+      spans: [
+        {
+          ...relayedSpanOf(span()),
+          attributes: {
+            temporalWorkflowId: 'sync-1f2e3d4c/2026-11-30',
+            temporalActivityId: '1',
+            workflowType: 'hrisEmployeeSync',
+            attempt: 2,
+            run_id: RUN_ID,
+            // Not of their form: control or formatting characters, not a UUID, not a name of code.
+            workflowId: 'w\n1',
+            temporalUpdateId: 'u\u202e1',
+            runId: 'not-a-run-id',
+            // Not a Temporal span's attributes.
+            'http.route': '/v1/x',
+            constructor: 'x',
+          },
+        },
+        { ...relayedSpanOf(span()), attributes: { workflowType: 'sync employees', attempt: 0 } },
+      ],
+    });
+    expect(ended.map((s) => s.attributes)).toEqual([
+      {
+        temporalWorkflowId: 'sync-1f2e3d4c/2026-11-30',
+        temporalActivityId: '1',
+        workflowType: 'hrisEmployeeSync',
+        attempt: 2,
+        run_id: RUN_ID,
+      },
+      {},
+    ]);
   });
 
   it('lets a worker send a burst, then its rate, and drops the rest', () => {
