@@ -3,12 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadControlApiConfig } from '../../common/config.js';
-import { startControlApi } from '../../control-api/platform.js';
 import type { ControlApi } from '../../control-api/platform.js';
-import { stackEnv } from '../../scripts/platform.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { completedRun, newEnvironment, operatorClient } from '../support/scenario.js';
+import { startOtherControlApi } from '../support/control-api.js';
 
 /**
  * Schemathesis generates requests from the API's OpenAPI document (examples, coverage, fuzzing, and
@@ -40,18 +38,12 @@ describe('the control API under Schemathesis', () => {
       runsPerMinute: 10,
       concurrentRunsPerEnvironment: 2,
     });
-    api = await startControlApi(
-      loadControlApiConfig({
-        ...stackEnv(inject('stack')),
-        TAVIO_API_PORT: '0',
-        TAVIO_WEB_UI_PORT: '',
-        TAVIO_OPERATOR_KEY: inject('operatorKey'),
-        TAVIO_RATE_LIMIT_PER_KEY: '1000000',
-        TAVIO_RATE_LIMIT_PER_ADDRESS: '1000000',
-        TAVIO_AUTH_FAILURES_PER_KEY: '10000',
-        TAVIO_AUTH_FAILURES_PER_ADDRESS: '100000',
-      }),
-    );
+    api = await startOtherControlApi({
+      TAVIO_RATE_LIMIT_PER_KEY: '1000000',
+      TAVIO_RATE_LIMIT_PER_ADDRESS: '1000000',
+      TAVIO_AUTH_FAILURES_PER_KEY: '10000',
+      TAVIO_AUTH_FAILURES_PER_ADDRESS: '100000',
+    });
     workdir = mkdtempSync(join(tmpdir(), 'tavio-fuzz-'));
   });
   afterAll(async () => {

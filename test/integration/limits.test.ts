@@ -1,28 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadControlApiConfig } from '../../common/config.js';
-import { startControlApi } from '../../control-api/platform.js';
 import type { ControlApi } from '../../control-api/platform.js';
-import { stackEnv } from '../../scripts/platform.js';
 import { testDatabase } from '../support/database.js';
 import { newOrganization, operatorClient } from '../support/scenario.js';
+import { startOtherControlApi } from '../support/control-api.js';
 
 /**
  * Two more control API processes (in this one) over the platform's database, with low limits and
  * 127.0.0.1 trusted as a proxy: each test speaks from addresses of its own through X-Forwarded-For.
  */
 async function limitedApi(settings: Record<string, string>): Promise<ControlApi> {
-  return startControlApi(
-    loadControlApiConfig({
-      ...stackEnv(inject('stack')),
-      TAVIO_API_PORT: '0',
-      TAVIO_WEB_UI_PORT: '0',
-      TAVIO_OPERATOR_KEY: inject('operatorKey'),
-      TAVIO_TRUSTED_PROXIES: '127.0.0.1/32',
-      ...settings,
-    }),
-  );
+  return startOtherControlApi({ TAVIO_WEB_UI_PORT: '0', TAVIO_TRUSTED_PROXIES: '127.0.0.1/32', ...settings });
 }
 
 /** A client address of its own: one of 16 million, so that tests never share one. */

@@ -1,14 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { DEFAULT_CONTROL_ACCOUNT_ID, loadControlApiConfig } from '../../common/config.js';
+import { DEFAULT_CONTROL_ACCOUNT_ID } from '../../common/config.js';
 import { createTavioClient } from '../../control-api/client.js';
 import { generateKey, parseKey } from '../../control-api/keys.js';
-import { startControlApi } from '../../control-api/platform.js';
 import type { ControlApi } from '../../control-api/platform.js';
-import { stackEnv } from '../../scripts/platform.js';
 import { ownerDatabase, testDatabase } from '../support/database.js';
 import { newOrganization, rawRequest } from '../support/scenario.js';
+import { startOtherControlApi } from '../support/control-api.js';
 
 describe('provisioning', () => {
   const database = testDatabase();
@@ -18,14 +16,11 @@ describe('provisioning', () => {
   beforeAll(async () => {
     // A second control API whose S3/KMS endpoint answers nothing: provisioning fails midway.
     brokenKey = generateKey('operator').key;
-    const config = loadControlApiConfig({
-      ...stackEnv(inject('stack')),
+    broken = await startOtherControlApi({
       TAVIO_AWS_ENDPOINT: 'http://127.0.0.1:9',
-      TAVIO_API_PORT: '0',
       TAVIO_OPERATOR_KEY: brokenKey,
       TAVIO_LOG_LEVEL: 'silent',
     });
-    broken = await startControlApi(config);
   });
   afterAll(async () => {
     await broken.close();
@@ -71,18 +66,13 @@ describe('provisioning', () => {
     // The account factory on AWS Organizations, with a control plane the organization refuses: the
     // environment fails at its account step, before any bucket, key or role exists.
     const operatorKey = generateKey('operator').key;
-    const factoryApi = await startControlApi(
-      loadControlApiConfig({
-        ...stackEnv(inject('stack')),
-        TAVIO_ACCOUNT_FACTORY: 'organizations',
-        TAVIO_ACCOUNT_EMAIL_PATTERN: 'aws+{environmentId}@example.com',
-        TAVIO_CONTROL_ACCOUNT_ID: DEFAULT_CONTROL_ACCOUNT_ID,
-        TAVIO_API_PORT: '0',
-        TAVIO_WEB_UI_PORT: '',
-        TAVIO_OPERATOR_KEY: operatorKey,
-        TAVIO_LOG_LEVEL: 'silent',
-      }),
-    );
+    const factoryApi = await startOtherControlApi({
+      TAVIO_ACCOUNT_FACTORY: 'organizations',
+      TAVIO_ACCOUNT_EMAIL_PATTERN: 'aws+{environmentId}@example.com',
+      TAVIO_CONTROL_ACCOUNT_ID: DEFAULT_CONTROL_ACCOUNT_ID,
+      TAVIO_OPERATOR_KEY: operatorKey,
+      TAVIO_LOG_LEVEL: 'silent',
+    });
     try {
       const { org, admin, adminKey } = await newOrganization('unmade');
       const viaFactory = createTavioClient({ baseUrl: factoryApi.url, apiKey: adminKey });

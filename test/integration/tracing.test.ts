@@ -1,16 +1,14 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadControlApiConfig } from '../../common/config.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTracing, TRACE_SERVICE } from '../../common/telemetry/tracing.js';
 import type { Tracing } from '../../common/telemetry/tracing.js';
-import { startControlApi } from '../../control-api/platform.js';
 import type { ControlApi } from '../../control-api/platform.js';
 import { generateEmployees } from '../../fixtures/employees.js';
 import { waitFor } from '../../scripts/processes.js';
-import { stackEnv } from '../../scripts/platform.js';
 import type { EnvScenario } from '../support/scenario.js';
 import { newEnvironment, runRequest } from '../support/scenario.js';
 import { startTraceReceiver } from '../support/trace-receiver.js';
 import type { ReceivedSpan, TraceReceiver } from '../support/trace-receiver.js';
+import { startOtherControlApi } from '../support/control-api.js';
 
 const EMPLOYEES = 120;
 
@@ -29,14 +27,7 @@ describe('traces of a run', () => {
     tracing = startTracing(TRACE_SERVICE.controlApi, {
       OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url,
     })!;
-    api = await startControlApi(
-      loadControlApiConfig({
-        ...stackEnv(inject('stack')),
-        TAVIO_API_PORT: '0',
-        TAVIO_WEB_UI_PORT: '',
-        TAVIO_OPERATOR_KEY: inject('operatorKey'),
-      }),
-    );
+    api = await startOtherControlApi();
     s = await newEnvironment('eu', { employees: EMPLOYEES, rateLimitEvery: 0 });
   });
   afterAll(async () => {
