@@ -10,7 +10,7 @@ import {
 import type { RegionCode, RegionRegistry } from './regions.js';
 import { DEFAULT_PAYLOAD_LIMIT_BYTES } from './payload-guard.js';
 import { canonicalNetwork, customerNetworkProblem } from './address-rules.js';
-import { loadTemporalConnection, temporalEndpointSchema } from './temporal-connection.js';
+import { HOST_PORT, loadTemporalConnection, temporalEndpointSchema } from './temporal-connection.js';
 import type { TemporalConnectionSettings } from './temporal-connection.js';
 
 /**
@@ -137,7 +137,7 @@ function temporalOf(env: Env) {
 }
 
 const sharedSchema = z.object({
-  temporalAddress: z.string().regex(/^[^:]+:\d+$/, 'host:port'),
+  temporalAddress: z.string().regex(HOST_PORT, 'host:port'),
   temporal: z.custom<TemporalConnectionSettings>(),
   temporalUiUrl: z.url(),
   payloadLimitBytes: z.coerce
@@ -248,7 +248,7 @@ const namespaceProviderSchema = z.discriminatedUnion('kind', [
     account: z
       .string({ error: 'TAVIO_TEMPORAL_CLOUD_ACCOUNT is required with TAVIO_NAMESPACE_PROVIDER=cloud' })
       .regex(/^[a-z0-9]+$/, 'TAVIO_TEMPORAL_CLOUD_ACCOUNT: the account id, lowercase letters and digits'),
-    apiAddress: z.string().regex(/^[^:]+:\d+$/, 'TAVIO_TEMPORAL_CLOUD_API_ADDRESS: host:port'),
+    apiAddress: z.string().regex(HOST_PORT, 'TAVIO_TEMPORAL_CLOUD_API_ADDRESS: host:port'),
     /** Cloud region per Tavio region, e.g. aws-us-east-1. */
     regions: z.record(
       regionCodeSchema,

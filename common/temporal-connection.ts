@@ -32,6 +32,9 @@ export class TemporalConnectionConfigError extends Error {
   override readonly name = 'TemporalConnectionConfigError';
 }
 
+/** A gRPC address: host and port, as Temporal's frontend and Cloud's Ops API are given. */
+export const HOST_PORT = /^[^:]+:\d+$/;
+
 /** TLS towards Temporal: PEM contents, never paths, so a process that cannot read the files still connects. */
 export const temporalTlsSchema = z
   .object({
@@ -44,7 +47,7 @@ export const temporalTlsSchema = z
 /** Where and how to connect, without secrets: what an environment worker's settings carry. */
 export const temporalEndpointSchema = z
   .object({
-    address: z.string().regex(/^[^:]+:\d+$/, 'host:port'),
+    address: z.string().regex(HOST_PORT, 'host:port'),
     auth: z.enum(TEMPORAL_AUTH_MODES),
     /** Absent: plain text, as the local server. */
     tls: temporalTlsSchema.optional(),
